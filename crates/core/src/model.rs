@@ -1,0 +1,539 @@
+//! The records Gatehouse keeps: clients, people, organizations and the
+//! grants that connect them.
+//!
+//! Identifiers and validated values are newtypes with private fields, so an
+//! unchecked string cannot reach a port or a rule.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::pkce::CodeChallenge;
+use crate::redirect::RedirectUri;
+use crate::scope::{ADMIN_SCOPE, ScopeSet};
+use crate::secret::{TokenHash, fill_random};
+
+/// Why an identifier or field was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub &'static str);
+
+/// An OAuth `client_id`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Checks a presented `client_id`: 1–512 visible ASCII characters.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        if raw.is_empty() || raw.len() > 512 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidValue("client_id is malformed"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// A new `oauth_…` identifier with 128 random bits.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        fill_random(&mut bytes);
+        Self(format!("oauth_{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// The identifier as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = InvalidValue;
+    fn try_from(v: String) -> Result<Self, Self::Error> {
+        Self::parse(&v)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(v: ClientId) -> Self {
+        v.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientId({})", self.0)
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh random identifier.
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// Parses the textual form; `None` if it is not a UUID.
+            pub fn parse(s: &str) -> Option<Self> {
+                Uuid::parse_str(s).ok().map(Self)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A platform user's identifier; the `sub` of their tokens.
+    UserId
+);
+uuid_id!(
+    /// An organization's identifier.
+    OrgId
+);
+uuid_id!(
+    /// A grant (refresh-token family): everything issued from one
+    /// authorization, revoked together.
+    GrantId
+);
+
+/// A normalized (trimmed, lower-cased) email address.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    /// Accepts `local@domain` with no whitespace, at most 254 characters.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let v = raw.trim().to_lowercase();
+        let valid = v.len() <= 254
+            && !v.chars().any(char::is_whitespace)
+            && matches!(v.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'));
+        if valid {
+            Ok(Self(v))
+        } else {
+            Err(InvalidValue("email address is not valid"))
+        }
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = InvalidValue;
+    fn try_from(v: String) -> Result<Self, Self::Error> {
+        Self::parse(&v)
+    }
+}
+
+impl From<Email> for String {
+    fn from(v: Email) -> Self {
+        v.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({})", self.0)
+    }
+}
+
+/// A display name: 1–200 characters, no control characters.
+pub fn validate_name(raw: &str) -> Result<String, InvalidValue> {
+    let v = raw.trim();
+    if v.is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control) {
+        return Err(InvalidValue("name must be 1 to 200 printable characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// Holds a secret (a server-side app); authenticates with
+    /// `client_secret_basic` or `client_secret_post`.
+    Confidential,
+    /// Cannot keep a secret (native, CLI, browser app); authenticates with
+    /// `none` and must use PKCE.
+    Public,
+}
+
+/// A registered OAuth client.
+#[derive(Clone, PartialEq)]
+pub struct Client {
+    /// The public identifier.
+    pub id: ClientId,
+    /// SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<TokenHash>,
+    /// Shown on the consent page.
+    pub name: String,
+    /// Free text for administrators.
+    pub description: String,
+    /// Where authorization responses may go.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// The most this client may ever be granted.
+    pub allowed_scopes: ScopeSet,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// Whether PKCE is required; always true for public clients.
+    pub require_pkce: bool,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl Client {
+    /// Whether the client was registered as confidential.
+    pub fn is_confidential(&self) -> bool {
+        self.kind == ClientKind::Confidential
+    }
+
+    /// The registered redirect URI that `presented` matches, if any.
+    pub fn redirect_for(&self, presented: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|r| r.matches(presented))
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("allowed_scopes", &self.allowed_scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A platform-wide role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May administer clients and every account.
+    Admin,
+    /// An ordinary account.
+    User,
+}
+
+impl Role {
+    /// The scopes a token for someone with this role may ever carry.
+    pub fn permitted_scopes(self) -> ScopeSet {
+        let all = ScopeSet::all_known();
+        match self {
+            Role::Admin => all,
+            Role::User => ScopeSet::from_tokens(all.iter().filter(|s| *s != ADMIN_SCOPE)),
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
+
+/// An argon2id PHC string. Not secret in the way a token is, but still kept
+/// out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// A platform user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Stable identifier; the token `sub`.
+    pub id: UserId,
+    /// Unique, normalized address.
+    pub email: Email,
+    /// Display name.
+    pub name: String,
+    /// Platform role.
+    pub role: Role,
+    /// Whether the address has been confirmed; accounts created by an admin
+    /// are trusted as confirmed.
+    pub email_verified: bool,
+    /// argon2id hash of the password.
+    pub password_hash: PasswordHash,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A user's role inside one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgRole {
+    /// Plain member: reads.
+    Member,
+    /// Manages members and settings.
+    Admin,
+    /// Manages everything, including deletion.
+    Owner,
+}
+
+impl OrgRole {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::Owner => "owner",
+            OrgRole::Admin => "admin",
+            OrgRole::Member => "member",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(OrgRole::Owner),
+            "admin" => Some(OrgRole::Admin),
+            "member" => Some(OrgRole::Member),
+            _ => None,
+        }
+    }
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    /// Identifier.
+    pub id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A user's membership in an organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    /// The organization.
+    pub org_id: OrgId,
+    /// The member.
+    pub user_id: UserId,
+    /// Their role there.
+    pub role: OrgRole,
+    /// When they joined.
+    pub created_at: OffsetDateTime,
+}
+
+/// A grant: one authorization of a client by a user, and the family of
+/// refresh tokens it produced. Revoking it revokes every token it issued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// Identifier; carried by access tokens as `grant_id`.
+    pub id: GrantId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The user.
+    pub user_id: UserId,
+    /// What was granted; refreshes may narrow per request, never widen.
+    pub scope: ScopeSet,
+    /// When the user authorized.
+    pub created_at: OffsetDateTime,
+    /// Set once the family is revoked (logout, revocation, reuse detection).
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Grant {
+    /// Whether tokens of this grant are still honoured.
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// An authorization code, as stored (the code itself only as a hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code.
+    pub hash: TokenHash,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user who approved it.
+    pub user_id: UserId,
+    /// The `redirect_uri` sent to `/authorize`, if one was sent; `/token` must
+    /// repeat it exactly.
+    pub redirect_uri: Option<String>,
+    /// The granted scope.
+    pub scope: ScopeSet,
+    /// The PKCE challenge, if one was sent.
+    pub challenge: Option<CodeChallenge>,
+    /// The grant this code will create; known up front so a replay can
+    /// revoke exactly what the first redemption issued.
+    pub grant_id: GrantId,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it stops being redeemable (at most 60 s after issue).
+    pub expires_at: OffsetDateTime,
+}
+
+/// A refresh token, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// Its family.
+    pub grant_id: GrantId,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// Set when it was exchanged for its successor; presenting it again
+    /// afterwards is reuse.
+    pub rotated_at: Option<OffsetDateTime>,
+}
+
+/// A signed-in browser session on the login page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// SHA-256 of the cookie value.
+    pub hash: TokenHash,
+    /// Who signed in.
+    pub user_id: UserId,
+    /// When they signed in (OIDC `auth_time`, `max_age`).
+    pub created_at: OffsetDateTime,
+    /// When the session ends.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A user's remembered consent for a client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consent {
+    /// Who consented.
+    pub user_id: UserId,
+    /// To which client.
+    pub client_id: ClientId,
+    /// Everything consented to so far (the union of every approval).
+    pub scope: ScopeSet,
+    /// Last approval.
+    pub granted_at: OffsetDateTime,
+}
+
+/// A signing key as stored: the private half encrypted under the master key.
+#[derive(Clone, PartialEq)]
+pub struct StoredKey {
+    /// JWS `kid`.
+    pub kid: String,
+    /// AES-256-GCM(nonce ‖ ciphertext) of the PKCS#8 document.
+    pub encrypted_private_key: Vec<u8>,
+    /// Uncompressed P-256 public point (65 bytes), for JWKS.
+    pub public_key: Vec<u8>,
+    /// When it was generated.
+    pub created_at: OffsetDateTime,
+    /// When it stopped signing; it stays published until its last token
+    /// expires.
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_client_ids_have_the_documented_shape() {
+        let id = ClientId::generate();
+        assert!(id.as_str().starts_with("oauth_"));
+        assert_eq!(id.as_str().len(), 6 + 22);
+        assert_ne!(id, ClientId::generate());
+    }
+
+    #[test]
+    fn client_ids_refuse_blank_and_control_characters() {
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse("a b").is_err());
+        assert!(ClientId::parse(&"a".repeat(513)).is_err());
+        assert!(ClientId::parse("https://app.example.com/client.json").is_ok());
+    }
+
+    #[test]
+    fn emails_are_normalized() {
+        assert_eq!(
+            Email::parse("  Admin@Example.COM ").unwrap().as_str(),
+            "admin@example.com"
+        );
+        assert!(Email::parse("no-at-sign").is_err());
+        assert!(Email::parse("a@b@c").is_err());
+        assert!(Email::parse("@b").is_err());
+    }
+
+    #[test]
+    fn only_admins_may_hold_the_admin_scope() {
+        assert!(Role::Admin.permitted_scopes().contains("admin"));
+        assert!(!Role::User.permitted_scopes().contains("admin"));
+        assert!(Role::User.permitted_scopes().contains("users:read"));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(validate_name("  Ann ").unwrap(), "Ann");
+        assert!(validate_name("").is_err());
+        assert!(validate_name("a\u{7}b").is_err());
+        assert!(validate_name(&"x".repeat(201)).is_err());
+    }
+}

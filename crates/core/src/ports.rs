@@ -1,0 +1,281 @@
+//! The ports: what the core needs from storage, sized to its use cases.
+//!
+//! Every single-use operation (taking a code, rotating a refresh token) is one
+//! atomic call here, so no transaction or lock leaks into the services, and an
+//! adapter is correct exactly when it passes the shared contract suite
+//! (`gatehouse-store-contract`).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::model::{
+    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Membership, OrgId,
+    OrgRole, Organization, RefreshToken, Session, StoredKey, User, UserId,
+};
+use crate::secret::TokenHash;
+
+/// What every storage operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated (duplicate email, client id, member).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The record to change does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The backend failed (connection lost, corrupt row, …).
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Outcome of [`TokenStore::take_code`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeRedemption {
+    /// First redemption: the code is now spent and returned.
+    Redeemed(AuthorizationCode),
+    /// The code was already redeemed: a replay. Carries the grant the first
+    /// redemption created so the caller can revoke it (RFC 6749 §4.1.2).
+    Replayed(GrantId),
+    /// No such code (or it was purged after expiry).
+    Unknown,
+}
+
+/// Outcome of [`TokenStore::rotate_refresh`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// The presented token was current; it is now rotated and `next` is
+    /// stored in its family.
+    Rotated {
+        /// The family, as it stands after the rotation.
+        grant: Grant,
+        /// The presented token's record (as it was before rotation).
+        previous: RefreshToken,
+    },
+    /// The presented token had already been rotated: reuse. The port has
+    /// already revoked the whole family, durably, before returning.
+    Reused(GrantId),
+    /// Unknown, expired, or its family is revoked.
+    Invalid,
+}
+
+/// Registered OAuth clients.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ClientRepo: Send + Sync {
+    /// Stores a new client.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if the id is taken.
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
+
+    /// Finds a client by id.
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+
+    /// Replaces a client's record.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if no such client exists.
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+
+    /// Deletes a client and, with it, its codes, grants, refresh tokens and
+    /// consents. Returns whether it existed.
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+}
+
+/// Platform users.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// Stores a new user.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if the email is taken.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Finds a user by id.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// Finds a user by normalized email.
+    async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// Every user, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Replaces a user's record.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if the user does not exist and
+    /// [`StoreError::Conflict`] if the new email belongs to someone else.
+    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Deletes a user with their memberships, sessions, grants and consents.
+    /// Returns whether they existed.
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Number of platform admins, so the last one cannot be removed.
+    async fn count_admins(&self) -> Result<u64, StoreError>;
+}
+
+/// Organizations and memberships.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait OrgRepo: Send + Sync {
+    /// Stores a new organization with its first member (the creator as
+    /// owner), atomically: an organization never exists without an owner.
+    async fn insert_org(&self, org: &Organization, owner: &Membership) -> Result<(), StoreError>;
+
+    /// Finds an organization.
+    async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError>;
+
+    /// Replaces an organization's record.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if it does not exist.
+    async fn update_org(&self, org: &Organization) -> Result<(), StoreError>;
+
+    /// Deletes an organization and its memberships. Returns whether it existed.
+    async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError>;
+
+    /// Every organization.
+    async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError>;
+
+    /// The organizations `user` belongs to, with their role in each.
+    async fn orgs_of_user(&self, user: UserId) -> Result<Vec<(Organization, OrgRole)>, StoreError>;
+
+    /// The memberships of an organization.
+    async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError>;
+
+    /// `user`'s role in `org`, if a member.
+    async fn membership(&self, org: OrgId, user: UserId) -> Result<Option<OrgRole>, StoreError>;
+
+    /// Adds a member or changes their role.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if the organization or user does
+    /// not exist.
+    async fn put_member(&self, membership: &Membership) -> Result<(), StoreError>;
+
+    /// Removes a member. Returns whether they were one.
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError>;
+}
+
+/// Codes, grants, refresh tokens, revocations, consents and sessions.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a freshly issued authorization code.
+    async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+
+    /// Redeems a code: atomically marks it spent and returns it. Of any
+    /// number of concurrent calls with one hash, exactly one sees
+    /// [`CodeRedemption::Redeemed`]; the rest see [`CodeRedemption::Replayed`].
+    /// Spent codes are remembered until they expire, so replays are detected.
+    async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError>;
+
+    /// Creates a grant with its first refresh token (if any), atomically.
+    async fn create_grant(
+        &self,
+        grant: &Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<(), StoreError>;
+
+    /// Finds a grant.
+    async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
+
+    /// Looks up a refresh token and its grant without changing anything.
+    async fn find_refresh(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
+
+    /// Exchanges the refresh token `presented` for `next` in the same family.
+    ///
+    /// Atomic: of concurrent calls with one token, at most one returns
+    /// [`Rotation::Rotated`]. A token already rotated MUST revoke the whole
+    /// family (committed even though the caller then fails the request) and
+    /// return [`Rotation::Reused`]. Expired tokens and revoked families
+    /// return [`Rotation::Invalid`]. `next.grant_id` is ignored; the family of
+    /// `presented` is used.
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, StoreError>;
+
+    /// Revokes a grant and every refresh token in it. Returns whether it was
+    /// active before.
+    async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Puts an access token's `jti` on the deny list until it would expire
+    /// anyway.
+    async fn revoke_access_token(
+        &self,
+        jti: Uuid,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Whether an access token is revoked, either by its own `jti` or through
+    /// its grant. One call, so a hot path costs one round trip.
+    async fn is_access_token_revoked(
+        &self,
+        jti: Uuid,
+        grant: Option<GrantId>,
+    ) -> Result<bool, StoreError>;
+
+    /// The remembered consent of `user` for `client`.
+    async fn get_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError>;
+
+    /// Remembers (replaces) a consent.
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+
+    /// Stores a browser session.
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// Finds a session that has not expired at `now`.
+    async fn get_session(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Ends a session.
+    async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError>;
+
+    /// Drops codes, refresh tokens, deny-list entries and sessions that
+    /// expired before `now`. Returns how many records went.
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Signing keys and the generated master key, shared by every instance on one
+/// store.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every key, newest first, including retired ones still published.
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Stores a new key.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if the `kid` exists.
+    async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+
+    /// Marks a key retired (it stops signing but stays published).
+    async fn retire_signing_key(&self, kid: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Returns the stored master key, storing `candidate` first if none
+    /// exists. Atomic, so instances starting together agree on one key.
+    async fn master_key_or_init(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Whether the store answers at all (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

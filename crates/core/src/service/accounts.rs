@@ -1,0 +1,328 @@
+//! Who is calling: password sign-in, browser sessions, CSRF tokens, bearer
+//! tokens on the platform API, and `userinfo`.
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::Gatehouse;
+use crate::error::{ApiError, OAuthError};
+use crate::model::{Email, PasswordHash, Role, Session, User, UserId, validate_name};
+use crate::password::Password;
+use crate::scope::{ADMIN_SCOPE, ScopeSet};
+use crate::secret::{Secret, TokenHash, random_token};
+use crate::service::token::AccessClaims;
+
+/// The `client_id` of tokens from `POST /api/v1/auth/login`: Gatehouse's own
+/// first-party console rather than a registered OAuth client.
+pub const PLATFORM_CLIENT_ID: &str = "gatehouse";
+/// Prefix of browser session cookies.
+const SESSION_PREFIX: &str = "gts_";
+
+/// An authenticated caller of the platform API.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user the token is for.
+    pub user: User,
+    /// The token's scopes.
+    pub scope: ScopeSet,
+    /// The verified claims.
+    pub claims: AccessClaims,
+}
+
+impl Caller {
+    /// Requires at least one of `any_of`.
+    ///
+    /// # Errors
+    /// [`ApiError::InsufficientScope`] naming every scope that would do.
+    pub fn require_scope(&self, any_of: &[&'static str]) -> Result<(), ApiError> {
+        if self.scope.contains_any(any_of) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(any_of.to_vec()))
+        }
+    }
+
+    /// A platform administrator acting with the `admin` scope. An admin's
+    /// token for a third-party app without that scope has no admin powers.
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin && self.scope.contains(ADMIN_SCOPE)
+    }
+
+    /// Requires [`Caller::is_admin`].
+    ///
+    /// # Errors
+    /// 403 `insufficient_scope` without the scope, 403 `forbidden` for a
+    /// non-admin holding one somehow.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require_scope(&[ADMIN_SCOPE])?;
+        if self.user.role != Role::Admin {
+            return Err(ApiError::Forbidden("platform administrators only".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A successful password sign-in on the API.
+#[derive(Debug, Clone)]
+pub struct LoginResponse {
+    /// A platform access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: i64,
+    /// Who signed in.
+    pub user: User,
+}
+
+/// A hash to verify against when the email is unknown, so a wrong email
+/// costs as long as a wrong password and timing reveals no accounts.
+static DUMMY_HASH: OnceLock<PasswordHash> = OnceLock::new();
+
+impl Gatehouse {
+    /// Checks an email and password.
+    ///
+    /// # Errors
+    /// [`ApiError::BadCredentials`] for any mismatch, the same whether the
+    /// account exists or not.
+    pub async fn check_password(&self, email: &str, password: &str) -> Result<User, ApiError> {
+        let password = Password::presented(password).map_err(|_| ApiError::BadCredentials)?;
+        let user = match Email::parse(email) {
+            Ok(e) => self.ports.users.get_user_by_email(&e).await?,
+            Err(_) => None,
+        };
+        match user {
+            Some(user) => {
+                if self
+                    .ports
+                    .hasher
+                    .verify(password, user.password_hash.clone())
+                    .await
+                {
+                    Ok(user)
+                } else {
+                    Err(ApiError::BadCredentials)
+                }
+            }
+            None => {
+                let dummy = match DUMMY_HASH.get() {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = self
+                            .ports
+                            .hasher
+                            .hash(Password::presented("timing-equaliser").map_err(ApiError::from)?)
+                            .await
+                            .map_err(ApiError::Unexpected)?;
+                        DUMMY_HASH.get_or_init(|| h).clone()
+                    }
+                };
+                let _ = self.ports.hasher.verify(password, dummy).await;
+                Err(ApiError::BadCredentials)
+            }
+        }
+    }
+
+    /// `POST /api/v1/auth/login`: a platform token carrying every scope the
+    /// user's role permits.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::check_password`].
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginResponse, ApiError> {
+        let user = self.check_password(email, password).await?;
+        let scope = user.role.permitted_scopes();
+        let token = self
+            .issue_access_token(
+                &user.id.to_string(),
+                PLATFORM_CLIENT_ID,
+                &scope,
+                None,
+                self.now(),
+            )
+            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!(e.to_string())))?;
+        tracing::info!(user = %user.id, "signed in to the API");
+        Ok(LoginResponse {
+            access_token: token,
+            expires_in: self.settings.access_token_ttl.whole_seconds(),
+            user,
+        })
+    }
+
+    /// Creates the first platform admin if there is none. Returns the
+    /// generated password when none was given, for the operator to note.
+    ///
+    /// # Errors
+    /// Invalid email or password, or a store failure.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<Option<(Email, Secret)>, ApiError> {
+        if self.ports.users.count_admins().await? > 0 {
+            return Ok(None);
+        }
+        let email = Email::parse(email)?;
+        let (password, generated) = match password {
+            Some(p) => (Password::new_password(p)?, None),
+            None => {
+                let p = random_token("");
+                (Password::new_password(p.clone())?, Some(Secret::new(p)))
+            }
+        };
+        let hash = self
+            .ports
+            .hasher
+            .hash(password)
+            .await
+            .map_err(ApiError::Unexpected)?;
+        let now = self.now();
+        let user = User {
+            id: UserId::new(),
+            email: email.clone(),
+            name: validate_name("Administrator")?,
+            role: Role::Admin,
+            email_verified: true,
+            password_hash: hash,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.ports.users.get_user_by_email(&email).await? {
+            // An ordinary account with that email exists: promote it rather
+            // than fail to start.
+            Some(mut existing) => {
+                existing.role = Role::Admin;
+                existing.updated_at = now;
+                self.ports.users.update_user(&existing).await?;
+                Ok(None)
+            }
+            None => {
+                self.ports.users.insert_user(&user).await?;
+                Ok(generated.map(|p| (email, p)))
+            }
+        }
+    }
+
+    /// Starts a browser session for `user`; returns the cookie value.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn start_session(&self, user: &User) -> Result<Secret, ApiError> {
+        let value = Secret::generate(SESSION_PREFIX);
+        let now = self.now();
+        self.ports
+            .tokens
+            .put_session(&Session {
+                hash: value.hash(),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + self.settings.session_ttl,
+            })
+            .await?;
+        Ok(value)
+    }
+
+    /// The user of a live session cookie, if any.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn session_user(&self, cookie: &str) -> Result<Option<User>, ApiError> {
+        let Some(session) = self
+            .ports
+            .tokens
+            .get_session(&TokenHash::of(cookie), self.now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self.ports.users.get_user(session.user_id).await?)
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn end_session(&self, cookie: &str) -> Result<(), ApiError> {
+        Ok(self
+            .ports
+            .tokens
+            .delete_session(&TokenHash::of(cookie))
+            .await?)
+    }
+
+    /// A CSRF token bound to `binding` (the browser's CSRF cookie): an HMAC
+    /// under a key derived from the master key, so a page on another origin
+    /// can neither read nor forge it.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.csrf_key, binding.as_bytes()))
+    }
+
+    /// Checks a CSRF token, in constant time.
+    pub fn check_csrf(&self, binding: &str, token: &str) -> bool {
+        match URL_SAFE_NO_PAD.decode(token) {
+            Ok(tag) => ring::hmac::verify(&self.csrf_key, binding.as_bytes(), &tag).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Authenticates a bearer token on the platform API.
+    ///
+    /// # Errors
+    /// [`ApiError::InvalidToken`] for any token problem, including a user
+    /// deleted since issue.
+    pub async fn authenticate_bearer(&self, token: &str) -> Result<Caller, ApiError> {
+        let claims = self
+            .verify_access_token(token)
+            .await
+            .map_err(|e: OAuthError| {
+                if e.code == crate::error::ErrorCode::ServerError {
+                    ApiError::Unexpected(anyhow::anyhow!("token verification failed"))
+                } else {
+                    ApiError::InvalidToken(e.description)
+                }
+            })?;
+        let user_id = UserId::parse(&claims.sub)
+            .ok_or_else(|| ApiError::InvalidToken("the token does not name a user".into()))?;
+        let user = self
+            .ports
+            .users
+            .get_user(user_id)
+            .await?
+            .ok_or_else(|| ApiError::InvalidToken("the user no longer exists".into()))?;
+        let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
+        Ok(Caller {
+            user,
+            scope,
+            claims,
+        })
+    }
+
+    /// The `userinfo` response: `sub` always, other claims per scope.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn userinfo(&self, caller: &Caller) -> Result<serde_json::Value, ApiError> {
+        let u = &caller.user;
+        let mut info = json!({ "sub": u.id.to_string() });
+        if caller.scope.contains("email") {
+            info["email"] = json!(u.email.as_str());
+            info["email_verified"] = json!(u.email_verified);
+        }
+        if caller.scope.contains("profile") {
+            info["name"] = json!(u.name);
+            info["role"] = json!(u.role.as_str());
+            info["updated_at"] = json!(u.updated_at.unix_timestamp());
+        }
+        if caller
+            .scope
+            .contains_any(&["organizations", "organizations:read"])
+        {
+            let orgs = self.ports.orgs.orgs_of_user(u.id).await?;
+            info["organizations"] = orgs
+                .into_iter()
+                .map(|(o, role)| json!({"id": o.id.to_string(), "name": o.name, "role": role.as_str()}))
+                .collect();
+        }
+        Ok(info)
+    }
+}

@@ -1,0 +1,433 @@
+//! The authorization endpoint (RFC 6749 §4.1.1–4.1.2) and consent.
+//!
+//! The order of checks is the RFC's: until the client and redirect URI are
+//! trusted, nothing may be redirected (that would make Gatehouse an open
+//! redirector), so those failures are [`AuthorizeError::Fatal`]; every later
+//! failure goes back to the client as a redirect carrying `error`, `state`
+//! and `iss` (RFC 9207).
+
+use std::fmt;
+
+use url::Url;
+
+use super::Gatehouse;
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{AuthorizationCode, Client, ClientId, Consent, GrantId, User};
+use crate::params::Params;
+use crate::pkce::CodeChallenge;
+use crate::scope::ScopeSet;
+use crate::secret::Secret;
+
+/// Prefix of authorization codes.
+const CODE_PREFIX: &str = "gtc_";
+/// Longest `state` accepted; clients send 32–64 characters.
+const MAX_STATE_LEN: usize = 1024;
+
+/// The `prompt` parameter (OIDC Core §3.1.2.1), which MCP clients also send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// No preference: sign in if needed, ask consent if not remembered.
+    Default,
+    /// Never show a page; fail with `login_required`/`consent_required`.
+    None,
+    /// Ask for consent even if remembered.
+    Consent,
+    /// Ask the user to sign in again.
+    Login,
+}
+
+/// A validated authorization request.
+#[derive(Clone)]
+pub struct AuthorizeRequest {
+    /// The requesting client.
+    pub client: Client,
+    /// Where responses go: the presented `redirect_uri`, or the single
+    /// registered one when none was sent.
+    pub redirect_to: String,
+    /// The `redirect_uri` parameter as sent, which `/token` must repeat.
+    pub redirect_uri_param: Option<String>,
+    /// Requested scopes that the client may hold (the user's role is applied
+    /// once the user is known).
+    pub scope: ScopeSet,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// PKCE challenge.
+    pub challenge: Option<CodeChallenge>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// The original parameters, for the consent form to post back.
+    pub params: Params,
+}
+
+impl fmt::Debug for AuthorizeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizeRequest")
+            .field("client", &self.client.id)
+            .field("redirect_to", &self.redirect_to)
+            .field("scope", &self.scope)
+            .field("prompt", &self.prompt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an authorization request failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthorizeError {
+    /// The client or redirect URI cannot be trusted: show an error page and
+    /// never redirect.
+    Fatal(OAuthError),
+    /// Send the user agent back to the client with this error.
+    Redirect {
+        /// The full redirect URL, with `error`, `state` and `iss`.
+        url: String,
+        /// The error carried.
+        error: OAuthError,
+    },
+}
+
+/// What to do once the user is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Show the consent page for these scopes.
+    Consent {
+        /// What the token would carry.
+        scope: ScopeSet,
+    },
+    /// Consent is on record: go straight back to the client with a code.
+    Redirect(String),
+}
+
+fn fatal(d: impl Into<std::borrow::Cow<'static, str>>) -> AuthorizeError {
+    AuthorizeError::Fatal(OAuthError::invalid_request(d))
+}
+
+impl Gatehouse {
+    /// Validates an authorization request before anyone signs in.
+    ///
+    /// # Errors
+    /// [`AuthorizeError::Fatal`] for a missing/unknown client or a redirect
+    /// URI that is missing, repeated or unregistered; otherwise a redirect.
+    pub async fn validate_authorize(
+        &self,
+        params: Params,
+    ) -> Result<AuthorizeRequest, AuthorizeError> {
+        if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
+            return Err(fatal("client_id and redirect_uri must not be repeated"));
+        }
+        let client_id = params
+            .get("client_id")
+            .map_err(AuthorizeError::Fatal)?
+            .ok_or_else(|| fatal("client_id is required"))?;
+        let client_id = ClientId::parse(client_id).map_err(|_| fatal("client_id is malformed"))?;
+        let client = self
+            .ports
+            .clients
+            .get_client(&client_id)
+            .await
+            .map_err(|e| AuthorizeError::Fatal(e.into()))?
+            .ok_or_else(|| fatal("unknown client_id"))?;
+        let presented = params.get("redirect_uri").map_err(AuthorizeError::Fatal)?;
+        let redirect_to = match presented {
+            Some(uri) => {
+                client
+                    .redirect_for(uri)
+                    .ok_or_else(|| fatal("redirect_uri is not registered for this client"))?;
+                uri.to_owned()
+            }
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].as_str().to_owned(),
+            None => {
+                return Err(fatal(
+                    "redirect_uri is required: the client registered several",
+                ));
+            }
+        };
+        let state = params.get("state").ok().flatten().map(str::to_owned);
+        let mut req = AuthorizeRequest {
+            redirect_uri_param: presented.map(str::to_owned),
+            client,
+            redirect_to,
+            scope: ScopeSet::empty(),
+            state,
+            challenge: None,
+            prompt: Prompt::Default,
+            params: params.clone(),
+        };
+        // From here on, errors go back to the (now trusted) redirect URI.
+        let fail = |req: &AuthorizeRequest, e: OAuthError| {
+            Err(AuthorizeError::Redirect {
+                url: self.error_url(req, &e),
+                error: e,
+            })
+        };
+        if let Some(s) = &req.state
+            && s.len() > MAX_STATE_LEN
+        {
+            req.state = None;
+            return fail(&req, OAuthError::invalid_request("state is too long"));
+        }
+        if let Err(e) = params.get("state") {
+            return fail(&req, e);
+        }
+        match params.get("response_type") {
+            Ok(Some("code")) => {}
+            Ok(Some(_)) => {
+                return fail(
+                    &req,
+                    OAuthError::new(
+                        ErrorCode::UnsupportedResponseType,
+                        "only response_type=code is supported",
+                    ),
+                );
+            }
+            Ok(None) => {
+                return fail(
+                    &req,
+                    OAuthError::invalid_request("response_type is required"),
+                );
+            }
+            Err(e) => return fail(&req, e),
+        }
+        if let Ok(Some(mode)) = params.get("response_mode")
+            && mode != "query"
+        {
+            return fail(
+                &req,
+                OAuthError::invalid_request("only response_mode=query is supported"),
+            );
+        }
+        if params.get("request").ok().flatten().is_some()
+            || params.get("request_uri").ok().flatten().is_some()
+        {
+            return fail(
+                &req,
+                OAuthError::invalid_request("request objects are not supported"),
+            );
+        }
+        let requested = match params.get("scope") {
+            Ok(Some(raw)) => match ScopeSet::parse(raw) {
+                Ok(s) => s,
+                Err(e) => return fail(&req, OAuthError::invalid_scope(e.to_string())),
+            },
+            // RFC 6749 §3.3: without `scope`, use a documented default, here
+            // everything the client is registered for.
+            Ok(None) => req.client.allowed_scopes.clone(),
+            Err(e) => return fail(&req, e),
+        };
+        req.scope = requested.intersection(&req.client.allowed_scopes);
+        if req.scope.is_empty() {
+            return fail(
+                &req,
+                OAuthError::invalid_scope(
+                    "none of the requested scopes is allowed for this client",
+                ),
+            );
+        }
+        let challenge = match (
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+        ) {
+            (Ok(Some(c)), Ok(m)) => match CodeChallenge::parse(c, m) {
+                Ok(c) => Some(c),
+                Err(e) => return fail(&req, OAuthError::invalid_request(e.to_string())),
+            },
+            (Ok(None), Ok(None)) => None,
+            (Ok(None), Ok(Some(_))) => {
+                return fail(
+                    &req,
+                    OAuthError::invalid_request(
+                        "code_challenge_method was sent without code_challenge",
+                    ),
+                );
+            }
+            (Err(e), _) | (_, Err(e)) => return fail(&req, e),
+        };
+        if challenge.is_none() && (req.client.require_pkce || !req.client.is_confidential()) {
+            return fail(
+                &req,
+                OAuthError::invalid_request(
+                    "PKCE is required: send code_challenge with code_challenge_method=S256",
+                ),
+            );
+        }
+        req.challenge = challenge;
+        req.prompt = match params.get("prompt") {
+            Ok(None) => Prompt::Default,
+            Ok(Some(p)) => {
+                let words: Vec<&str> = p.split(' ').filter(|w| !w.is_empty()).collect();
+                if words.contains(&"none") && words.len() > 1 {
+                    return fail(
+                        &req,
+                        OAuthError::invalid_request("prompt=none cannot be combined"),
+                    );
+                }
+                if words.contains(&"none") {
+                    Prompt::None
+                } else if words.contains(&"login") {
+                    Prompt::Login
+                } else if words.contains(&"consent") {
+                    Prompt::Consent
+                } else {
+                    Prompt::Default
+                }
+            }
+            Err(e) => return fail(&req, e),
+        };
+        Ok(req)
+    }
+
+    /// Decides, for a signed-in user, between the consent page and an
+    /// immediate redirect with a code.
+    ///
+    /// # Errors
+    /// A redirect with `invalid_scope` when nothing requested is permitted to
+    /// this user, or `consent_required` under `prompt=none`.
+    pub async fn decide(
+        &self,
+        req: &AuthorizeRequest,
+        user: &User,
+    ) -> Result<Decision, AuthorizeError> {
+        let scope = self.scope_for(req, user)?;
+        let remembered = self
+            .ports
+            .tokens
+            .get_consent(user.id, &req.client.id)
+            .await
+            .map_err(|e| self.redirect_error(req, e.into()))?;
+        let covered = remembered.is_some_and(|c| scope.is_subset(&c.scope));
+        if covered && req.prompt != Prompt::Consent {
+            return Ok(Decision::Redirect(self.issue_code(req, user, scope).await?));
+        }
+        if req.prompt == Prompt::None {
+            return Err(self.redirect_error(
+                req,
+                OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "the user has not approved this client",
+                ),
+            ));
+        }
+        Ok(Decision::Consent { scope })
+    }
+
+    /// The user approved: remember the consent and redirect with a code.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::decide`].
+    pub async fn approve(
+        &self,
+        req: &AuthorizeRequest,
+        user: &User,
+    ) -> Result<String, AuthorizeError> {
+        let scope = self.scope_for(req, user)?;
+        let tokens = &self.ports.tokens;
+        let previous = tokens
+            .get_consent(user.id, &req.client.id)
+            .await
+            .map_err(|e| self.redirect_error(req, e.into()))?;
+        let consent = Consent {
+            user_id: user.id,
+            client_id: req.client.id.clone(),
+            scope: previous.map_or_else(|| scope.clone(), |c| c.scope.union(&scope)),
+            granted_at: self.now(),
+        };
+        tokens
+            .put_consent(&consent)
+            .await
+            .map_err(|e| self.redirect_error(req, e.into()))?;
+        tracing::info!(client_id = %req.client.id, user = %user.id, scope = %scope, "consent granted");
+        self.issue_code(req, user, scope).await
+    }
+
+    /// The user refused: `access_denied` back to the client.
+    pub fn deny(&self, req: &AuthorizeRequest) -> String {
+        self.error_url(
+            req,
+            &OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
+        )
+    }
+
+    /// `prompt=none` without a signed-in user.
+    pub fn login_required(&self, req: &AuthorizeRequest) -> String {
+        self.error_url(
+            req,
+            &OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
+        )
+    }
+
+    fn scope_for(&self, req: &AuthorizeRequest, user: &User) -> Result<ScopeSet, AuthorizeError> {
+        let scope = req.scope.intersection(&user.role.permitted_scopes());
+        if scope.is_empty() {
+            return Err(self.redirect_error(
+                req,
+                OAuthError::invalid_scope(
+                    "none of the requested scopes is permitted for this account",
+                ),
+            ));
+        }
+        Ok(scope)
+    }
+
+    async fn issue_code(
+        &self,
+        req: &AuthorizeRequest,
+        user: &User,
+        scope: ScopeSet,
+    ) -> Result<String, AuthorizeError> {
+        let now = self.now();
+        let code = Secret::generate(CODE_PREFIX);
+        let record = AuthorizationCode {
+            hash: code.hash(),
+            client_id: req.client.id.clone(),
+            user_id: user.id,
+            redirect_uri: req.redirect_uri_param.clone(),
+            scope,
+            challenge: req.challenge.clone(),
+            grant_id: GrantId::new(),
+            issued_at: now,
+            expires_at: now + self.settings.code_ttl,
+        };
+        self.ports
+            .tokens
+            .put_code(&record)
+            .await
+            .map_err(|e| self.redirect_error(req, e.into()))?;
+        Ok(self.response_url(req, &[("code", code.expose())]))
+    }
+
+    fn redirect_error(&self, req: &AuthorizeRequest, error: OAuthError) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            url: self.error_url(req, &error),
+            error,
+        }
+    }
+
+    fn error_url(&self, req: &AuthorizeRequest, e: &OAuthError) -> String {
+        self.response_url(
+            req,
+            &[
+                ("error", e.code.as_str()),
+                ("error_description", &e.description),
+            ],
+        )
+    }
+
+    /// The redirect URI with `extra`, `state` and `iss` appended to any
+    /// query it already has.
+    fn response_url(&self, req: &AuthorizeRequest, extra: &[(&str, &str)]) -> String {
+        let Ok(mut url) = Url::parse(&req.redirect_to) else {
+            // Unreachable: the URI was validated at registration and matched.
+            return req.redirect_to.clone();
+        };
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+            if let Some(state) = &req.state {
+                q.append_pair("state", state);
+            }
+            q.append_pair("iss", &self.settings.issuer);
+        }
+        url.into()
+    }
+}

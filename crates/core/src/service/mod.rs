@@ -1,0 +1,279 @@
+//! The services: every flow Gatehouse offers, as methods on [`Gatehouse`].
+//!
+//! One struct rather than one per flow because the flows share everything
+//! (ports, keys, settings), and a handler should need exactly one handle.
+
+mod accounts;
+mod admin;
+mod authorize;
+mod directory;
+mod token;
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use time::{Duration, OffsetDateTime};
+
+pub use accounts::{Caller, LoginResponse, PLATFORM_CLIENT_ID};
+pub use admin::{ClientPatch, NewClient};
+pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
+pub use directory::{NewOrganization, NewUser, OrgPatch, UserPatch};
+pub use token::{AccessClaims, ClientCredentials, TokenResponse};
+
+use crate::clock::Clock;
+use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, seal_private_key};
+use crate::model::StoredKey;
+use crate::password::PasswordHasher;
+use crate::ports::{ClientRepo, KeyStore, OrgRepo, StoreError, TokenStore, UserRepo};
+use crate::secret::fill_random;
+
+/// The adapters a [`Gatehouse`] runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// OAuth clients.
+    pub clients: Arc<dyn ClientRepo>,
+    /// Users.
+    pub users: Arc<dyn UserRepo>,
+    /// Organizations.
+    pub orgs: Arc<dyn OrgRepo>,
+    /// Codes, grants, tokens, consents, sessions.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Signing keys.
+    pub keys: Arc<dyn KeyStore>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+}
+
+impl fmt::Debug for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+impl Ports {
+    /// All storage ports from one adapter that implements them all.
+    pub fn from_store<S>(store: S, clock: Arc<dyn Clock>, hasher: Arc<dyn PasswordHasher>) -> Self
+    where
+        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + Clone + 'static,
+    {
+        Self {
+            clients: Arc::new(store.clone()),
+            users: Arc::new(store.clone()),
+            orgs: Arc::new(store.clone()),
+            tokens: Arc::new(store.clone()),
+            keys: Arc::new(store),
+            clock,
+            hasher,
+        }
+    }
+}
+
+/// What a deployment decides; everything else is protocol.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuer identifier, e.g. `https://auth.example.com/api/v1/oauth`.
+    pub issuer: String,
+    /// The `aud` of tokens for the platform API, e.g.
+    /// `https://auth.example.com/api/v1`.
+    pub api_audience: String,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime (each rotation starts a new one).
+    pub refresh_token_ttl: Duration,
+    /// Authorization-code lifetime (RFC 6749 recommends ≤ 10 min; OAuth 2.1
+    /// and this server use 60 s).
+    pub code_ttl: Duration,
+    /// Browser session lifetime on the login page.
+    pub session_ttl: Duration,
+}
+
+impl Settings {
+    /// Settings for a server whose public base URL is `base` (no trailing
+    /// slash), with the documented defaults.
+    pub fn for_base_url(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Self {
+            issuer: format!("{base}/api/v1/oauth"),
+            api_audience: format!("{base}/api/v1"),
+            access_token_ttl: Duration::hours(1),
+            refresh_token_ttl: Duration::days(30),
+            code_ttl: Duration::seconds(60),
+            session_ttl: Duration::hours(12),
+        }
+    }
+}
+
+/// The authorization server, independent of any transport.
+pub struct Gatehouse {
+    pub(crate) ports: Ports,
+    pub(crate) settings: Settings,
+    keyring: RwLock<Arc<Keyring>>,
+    /// HMAC key for CSRF tokens, derived from the master key.
+    csrf_key: ring::hmac::Key,
+    master_key: Vec<u8>,
+}
+
+impl fmt::Debug for Gatehouse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gatehouse")
+            .field("issuer", &self.settings.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the master key was obtained, so the server can warn about the weak
+/// default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// From configuration (`GATEHOUSE_SECRET_KEY`).
+    Configured,
+    /// Generated and kept in the store beside what it protects.
+    Stored,
+}
+
+impl Gatehouse {
+    /// Builds the server: settles the master key and loads (or creates) the
+    /// signing key.
+    ///
+    /// # Errors
+    /// Fails if the store is unreachable or a stored key cannot be decrypted
+    /// with the master key (a changed `GATEHOUSE_SECRET_KEY`).
+    pub async fn start(
+        ports: Ports,
+        settings: Settings,
+        master_key: Option<Vec<u8>>,
+    ) -> anyhow::Result<(Self, MasterKeySource)> {
+        let (master_key, source) = match master_key {
+            Some(k) => (k, MasterKeySource::Configured),
+            None => {
+                let mut candidate = [0u8; 32];
+                fill_random(&mut candidate);
+                (
+                    ports.keys.master_key_or_init(&candidate).await?,
+                    MasterKeySource::Stored,
+                )
+            }
+        };
+        let keyring = load_keyring(&ports, &settings, &master_key).await?;
+        let csrf_key = ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            &derive_key(&master_key, "gatehouse/csrf/v1"),
+        );
+        Ok((
+            Self {
+                ports,
+                settings,
+                keyring: RwLock::new(Arc::new(keyring)),
+                csrf_key,
+                master_key,
+            },
+            source,
+        ))
+    }
+
+    /// The deployment settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The ports, for health checks and background jobs.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// The current time, per the configured clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.ports.clock.now()
+    }
+
+    pub(crate) fn keyring(&self) -> Arc<Keyring> {
+        self.keyring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The public JWK Set.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keyring().jwks().clone()
+    }
+
+    /// Re-reads the keys from the store (another instance may have rotated).
+    pub async fn reload_keys(&self) -> anyhow::Result<()> {
+        let kr = load_keyring(&self.ports, &self.settings, &self.master_key).await?;
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(kr);
+        Ok(())
+    }
+
+    /// Starts signing with a new key. The old one stays published until the
+    /// tokens it signed have expired.
+    pub async fn rotate_signing_key(&self) -> anyhow::Result<String> {
+        let now = self.now();
+        let old = self.keyring().active_kid().to_owned();
+        let kid = create_key(&self.ports, &self.master_key, now).await?;
+        self.ports.keys.retire_signing_key(&old, now).await?;
+        self.reload_keys().await?;
+        Ok(kid)
+    }
+
+    /// Removes expired codes, tokens and sessions.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        self.ports.tokens.purge_expired(self.now()).await
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.ports.keys.ping().await
+    }
+}
+
+async fn create_key(ports: &Ports, master: &[u8], now: OffsetDateTime) -> anyhow::Result<String> {
+    let (key, pkcs8) = SigningKey::generate()?;
+    let stored = StoredKey {
+        kid: key.kid().to_owned(),
+        encrypted_private_key: seal_private_key(master, key.kid(), &pkcs8)?,
+        public_key: key.public_key().to_vec(),
+        created_at: now,
+        retired_at: None,
+    };
+    ports.keys.insert_signing_key(&stored).await?;
+    Ok(stored.kid)
+}
+
+async fn load_keyring(
+    ports: &Ports,
+    settings: &Settings,
+    master: &[u8],
+) -> anyhow::Result<Keyring> {
+    let now = ports.clock.now();
+    let mut keys = ports.keys.signing_keys().await?;
+    if !keys.iter().any(|k| k.retired_at.is_none()) {
+        create_key(ports, master, now).await?;
+        keys = ports.keys.signing_keys().await?;
+    }
+    // Several instances may create a key at once; all pick the same one: the
+    // newest active key, ties broken by kid.
+    let active = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)))
+        .ok_or_else(|| anyhow::anyhow!("no active signing key after creating one"))?;
+    let pkcs8 = open_private_key(master, &active.kid, &active.encrypted_private_key)?;
+    let signer = SigningKey::from_pkcs8(active.kid.clone(), &pkcs8)?;
+    // A retired key stays published for as long as a token it signed can live.
+    let published = keys
+        .iter()
+        .filter(|k| k.kid != active.kid)
+        .filter(|k| {
+            k.retired_at
+                .is_none_or(|at| at + settings.access_token_ttl > now)
+        })
+        .map(|k| PublicKey {
+            kid: k.kid.clone(),
+            point: k.public_key.clone(),
+        })
+        .collect();
+    Ok(Keyring::new(signer, published))
+}
