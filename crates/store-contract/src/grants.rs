@@ -1,0 +1,372 @@
+//! Contracts of grants, refresh-token rotation and access-token revocation.
+
+use gatehouse_core::model::{Grant, GrantId, RefreshToken};
+use gatehouse_core::ports::Rotation;
+use time::Duration;
+use uuid::Uuid;
+
+use crate::{Stores, fixtures, race};
+
+/// A successor token for `rotate_refresh`, deliberately naming a foreign
+/// family: the port must file it under the presented token's grant.
+fn successor() -> RefreshToken {
+    let at = fixtures::now();
+    RefreshToken {
+        hash: fixtures::token_hash(),
+        grant_id: GrantId::new(),
+        issued_at: at,
+        expires_at: at + Duration::days(30),
+        rotated_at: None,
+    }
+}
+
+/// Asserts a refresh token can no longer be used: either it is gone or its
+/// family is revoked (adapters may delete or keep dead tokens).
+async fn assert_dead(s: &Stores, token: &RefreshToken, why: &str) {
+    match s.tokens.find_refresh(&token.hash).await.expect("find") {
+        None => {}
+        Some((_, grant)) => assert!(!grant.is_active(), "{why}: token's family is active"),
+    }
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&token.hash, &successor(), fixtures::now())
+            .await
+            .expect("rotate"),
+        Rotation::Invalid,
+        "{why}: token still rotates"
+    );
+}
+
+/// A grant reads back as created, with or without a first refresh token,
+/// and `find_refresh` returns the token with its grant.
+pub async fn a_grant_is_stored_with_its_first_refresh_token(s: Stores) {
+    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    assert_eq!(
+        s.tokens.get_grant(grant.id).await.expect("get"),
+        Some(grant.clone())
+    );
+    assert_eq!(
+        s.tokens.find_refresh(&token.hash).await.expect("find"),
+        Some((token, grant))
+    );
+
+    let without_refresh = fixtures::grant(&client, &user);
+    s.tokens
+        .create_grant(&without_refresh, None)
+        .await
+        .expect("create without refresh");
+    assert_eq!(
+        s.tokens.get_grant(without_refresh.id).await.expect("get"),
+        Some(without_refresh)
+    );
+
+    assert_eq!(s.tokens.get_grant(GrantId::new()).await.expect("get"), None);
+    assert_eq!(
+        s.tokens
+            .find_refresh(&fixtures::token_hash())
+            .await
+            .expect("find"),
+        None
+    );
+}
+
+/// Rotating a current token returns it and its family, marks it rotated, and
+/// stores the successor in the same family.
+pub async fn a_refresh_token_is_exchanged_for_its_successor(s: Stores) {
+    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let next = successor();
+    let now = fixtures::now() + Duration::seconds(1);
+
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&token.hash, &next, now)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated {
+            grant: grant.clone(),
+            previous: token.clone()
+        }
+    );
+
+    let (stored_next, family) = s
+        .tokens
+        .find_refresh(&next.hash)
+        .await
+        .expect("find next")
+        .expect("the successor is stored");
+    assert_eq!(family, grant);
+    assert_eq!(
+        stored_next,
+        RefreshToken {
+            grant_id: grant.id,
+            ..next.clone()
+        }
+    );
+
+    let (stored_old, _) = s
+        .tokens
+        .find_refresh(&token.hash)
+        .await
+        .expect("find old")
+        .expect("the rotated token is remembered for reuse detection");
+    assert_eq!(stored_old.rotated_at, Some(now));
+
+    // The successor is current in turn.
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&next.hash, &successor(), now + Duration::seconds(1))
+            .await
+            .expect("rotate successor"),
+        Rotation::Rotated { .. }
+    ));
+}
+
+/// Presenting a token that was already rotated is reuse: the port revokes
+/// the grant, and the successor issued from it stops working too.
+pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
+    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let next = successor();
+    let now = fixtures::now();
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&token.hash, &next, now)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { .. }
+    ));
+
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&token.hash, &successor(), now + Duration::seconds(1))
+            .await
+            .expect("reuse"),
+        Rotation::Reused(grant.id)
+    );
+
+    let revoked = s
+        .tokens
+        .get_grant(grant.id)
+        .await
+        .expect("get")
+        .expect("a revoked grant is kept");
+    assert!(
+        revoked.revoked_at.is_some(),
+        "family not revoked: {revoked:?}"
+    );
+    assert_dead(&s, &next, "the successor after reuse").await;
+    assert!(
+        s.tokens
+            .is_access_token_revoked(Uuid::new_v4(), Some(grant.id))
+            .await
+            .expect("check"),
+        "access tokens of the family must be revoked too"
+    );
+}
+
+/// Of 16 simultaneous rotations of one token exactly one succeeds; the
+/// others are reuse (or, once the family is revoked, invalid), so the family
+/// ends up revoked. Repeated over several families, since a lost race shows
+/// only when the callers happen to interleave.
+pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
+    const CALLERS: usize = 16;
+    const ROUNDS: usize = 10;
+    for round in 0..ROUNDS {
+        let (_, _, grant, token) =
+            fixtures::active_grant(&s, &format!("user{round}@example.com")).await;
+        let successors: Vec<RefreshToken> = (0..CALLERS).map(|_| successor()).collect();
+        let now = fixtures::now();
+
+        let hash = token.hash;
+        let outcomes = race(CALLERS, |i| {
+            let tokens = s.tokens.clone();
+            let next = successors[i].clone();
+            async move {
+                tokens
+                    .rotate_refresh(&hash, &next, now)
+                    .await
+                    .expect("rotate")
+            }
+        })
+        .await;
+
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotation::Rotated { .. }))
+            .count();
+        let reused = outcomes
+            .iter()
+            .filter(|o| **o == Rotation::Reused(grant.id))
+            .count();
+        let invalid = outcomes.iter().filter(|o| **o == Rotation::Invalid).count();
+        assert_eq!(rotated, 1, "round {round}, outcomes: {outcomes:?}");
+        assert_eq!(
+            rotated + reused + invalid,
+            CALLERS,
+            "round {round}, outcomes: {outcomes:?}"
+        );
+        assert!(
+            reused >= 1,
+            "round {round}, a losing caller must see reuse: {outcomes:?}"
+        );
+
+        let family = s.tokens.get_grant(grant.id).await.expect("get");
+        assert!(
+            family.as_ref().is_some_and(|g| !g.is_active()),
+            "round {round}, family not revoked: {family:?}"
+        );
+        for next in &successors {
+            assert_dead(&s, next, "a successor after concurrent reuse").await;
+        }
+    }
+}
+
+/// An expired token does not rotate and is not treated as reuse: its grant
+/// stays active. A token never issued does not rotate either.
+pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
+    let (client, user) = fixtures::registered_client_and_user(&s, "ann@example.com").await;
+    let grant = fixtures::grant(&client, &user);
+    let now = fixtures::now();
+    let expired = RefreshToken {
+        issued_at: now - Duration::days(31),
+        expires_at: now - Duration::days(1),
+        ..fixtures::refresh(&grant)
+    };
+    s.tokens
+        .create_grant(&grant, Some(expired.clone()))
+        .await
+        .expect("create grant");
+
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&expired.hash, &successor(), now)
+            .await
+            .expect("rotate expired"),
+        Rotation::Invalid
+    );
+    assert_eq!(
+        s.tokens
+            .get_grant(grant.id)
+            .await
+            .expect("get")
+            .map(|g| g.is_active()),
+        Some(true),
+        "an expired token is not reuse"
+    );
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&fixtures::token_hash(), &successor(), now)
+            .await
+            .expect("rotate unknown"),
+        Rotation::Invalid
+    );
+}
+
+/// Revoking a grant marks it revoked once, revokes its access tokens and
+/// kills its refresh tokens, and leaves other grants alone.
+pub async fn revoking_a_grant_revokes_its_access_and_refresh_tokens(s: Stores) {
+    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let other = fixtures::grant(&client, &user);
+    let other_token = fixtures::refresh(&other);
+    s.tokens
+        .create_grant(&other, Some(other_token.clone()))
+        .await
+        .expect("create other");
+    let at = fixtures::now();
+
+    assert!(s.tokens.revoke_grant(grant.id, at).await.expect("revoke"));
+    assert!(
+        !s.tokens
+            .revoke_grant(grant.id, at + Duration::seconds(1))
+            .await
+            .expect("revoke again"),
+        "a second revocation reports the grant was already inactive"
+    );
+    assert!(
+        !s.tokens
+            .revoke_grant(GrantId::new(), at)
+            .await
+            .expect("revoke ghost")
+    );
+
+    assert_eq!(
+        s.tokens.get_grant(grant.id).await.expect("get"),
+        Some(Grant {
+            revoked_at: Some(at),
+            ..grant.clone()
+        })
+    );
+    let jti = Uuid::new_v4();
+    assert!(
+        s.tokens
+            .is_access_token_revoked(jti, Some(grant.id))
+            .await
+            .expect("check")
+    );
+    assert!(
+        !s.tokens
+            .is_access_token_revoked(jti, Some(other.id))
+            .await
+            .expect("check other")
+    );
+    assert_dead(&s, &token, "a refresh token of a revoked grant").await;
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&other_token.hash, &successor(), at)
+            .await
+            .expect("rotate other"),
+        Rotation::Rotated { .. }
+    ));
+}
+
+/// A `jti` on the deny list is revoked whatever its grant; other `jti`s are
+/// not.
+pub async fn a_revoked_access_token_is_denied_by_its_jti(s: Stores) {
+    let (_, _, grant, _) = fixtures::active_grant(&s, "ann@example.com").await;
+    let jti = Uuid::new_v4();
+    assert!(
+        !s.tokens
+            .is_access_token_revoked(jti, None)
+            .await
+            .expect("before")
+    );
+    assert!(
+        !s.tokens
+            .is_access_token_revoked(jti, Some(grant.id))
+            .await
+            .expect("before, with grant")
+    );
+
+    s.tokens
+        .revoke_access_token(jti, fixtures::now() + Duration::minutes(10))
+        .await
+        .expect("revoke");
+    assert!(
+        s.tokens
+            .is_access_token_revoked(jti, None)
+            .await
+            .expect("after")
+    );
+    assert!(
+        s.tokens
+            .is_access_token_revoked(jti, Some(grant.id))
+            .await
+            .expect("after, with active grant")
+    );
+    assert!(
+        !s.tokens
+            .is_access_token_revoked(Uuid::new_v4(), Some(grant.id))
+            .await
+            .expect("another jti")
+    );
+}
+
+/// An access token naming a grant the store does not have (deleted with its
+/// client or user) is revoked.
+pub async fn an_access_token_of_a_vanished_grant_counts_as_revoked(s: Stores) {
+    assert!(
+        s.tokens
+            .is_access_token_revoked(Uuid::new_v4(), Some(GrantId::new()))
+            .await
+            .expect("check")
+    );
+}

@@ -1,0 +1,214 @@
+//! The behaviour every Gatehouse store adapter must show, written once.
+//!
+//! The port docs in `gatehouse_core::ports` say what an adapter guarantees;
+//! this crate turns each promise into an executable check, so the memory
+//! store (the fake the core is tested against) and the database adapters
+//! cannot drift apart. An adapter's whole test file is one line:
+//!
+//! ```ignore
+//! async fn fresh() -> gatehouse_store_contract::Stores {
+//!     gatehouse_store_contract::Stores::from_one(MyStore::new())
+//! }
+//! gatehouse_store_contract::contract_tests!(fresh);
+//! ```
+//!
+//! Each contract is also a public `async fn(Stores)`, to run one by hand
+//! while debugging an adapter.
+
+// This crate is test code that happens to live in `src/`: a failed
+// `expect` is a failed contract, reported with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use gatehouse_core::ports::{ClientRepo, KeyStore, OrgRepo, StoreError, TokenStore, UserRepo};
+
+pub mod fixtures;
+
+mod browser;
+mod cascades;
+mod clients;
+mod codes;
+mod grants;
+mod keys;
+mod orgs;
+mod purge;
+mod users;
+
+pub use browser::*;
+pub use cascades::*;
+pub use clients::*;
+pub use codes::*;
+pub use grants::*;
+pub use keys::*;
+pub use orgs::*;
+pub use purge::*;
+pub use users::*;
+
+/// One adapter's ports, as the server would hold them.
+///
+/// A factory must hand every test a fresh, empty store (a new in-memory
+/// store, a new database or schema): contracts count records and assume no
+/// one else writes.
+#[derive(Clone)]
+pub struct Stores {
+    /// Client registry.
+    pub clients: Arc<dyn ClientRepo>,
+    /// Users.
+    pub users: Arc<dyn UserRepo>,
+    /// Organizations and memberships.
+    pub orgs: Arc<dyn OrgRepo>,
+    /// Codes, grants, tokens, consents and sessions.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Signing keys and the master key.
+    pub keys: Arc<dyn KeyStore>,
+}
+
+impl Stores {
+    /// All five ports served by one adapter value.
+    pub fn from_one<S>(store: S) -> Self
+    where
+        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + 'static,
+    {
+        let store = Arc::new(store);
+        Self {
+            clients: store.clone(),
+            users: store.clone(),
+            orgs: store.clone(),
+            tokens: store.clone(),
+            keys: store,
+        }
+    }
+}
+
+impl fmt::Debug for Stores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
+
+/// Expands to one `#[tokio::test]` per contract, each running against a
+/// fresh [`Stores`] from `$factory`: anything callable with no arguments
+/// that returns a future of `Stores` (an `async fn`, or
+/// `|| async { … }`).
+///
+/// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as
+/// a dev-dependency. Tests run on a four-worker runtime so the concurrency
+/// contracts race for real.
+#[macro_export]
+macro_rules! contract_tests {
+    ($factory:expr $(,)?) => {
+        $crate::__contract_tests! {
+            ($factory)
+            // Clients.
+            clients_round_trip_through_insert_get_update_and_delete
+            a_client_id_can_be_registered_only_once
+            changing_a_missing_client_reports_that_it_is_missing
+            clients_are_listed_oldest_first
+            // Users.
+            users_round_trip_through_insert_get_update_and_delete
+            an_email_address_belongs_to_one_user_only
+            a_user_cannot_take_another_users_email
+            admins_are_counted
+            users_are_listed_oldest_first
+            // Organizations.
+            an_organization_is_created_together_with_its_owner
+            members_can_be_added_promoted_and_removed
+            adding_a_member_needs_an_existing_organization_and_user
+            deleting_an_organization_removes_its_memberships
+            // Authorization codes.
+            a_code_is_redeemed_once_then_reported_as_replayed
+            an_unknown_code_is_reported_unknown
+            a_code_is_single_use_under_concurrency
+            // Grants, refresh tokens, access-token revocation.
+            a_grant_is_stored_with_its_first_refresh_token
+            a_refresh_token_is_exchanged_for_its_successor
+            presenting_a_rotated_refresh_token_revokes_its_family
+            a_refresh_token_rotates_at_most_once_under_concurrency
+            an_expired_or_unknown_refresh_token_is_invalid
+            revoking_a_grant_revokes_its_access_and_refresh_tokens
+            a_revoked_access_token_is_denied_by_its_jti
+            an_access_token_of_a_vanished_grant_counts_as_revoked
+            // Consents and sessions.
+            a_consent_is_remembered_per_user_and_client_and_replaced
+            a_session_is_found_until_it_expires_and_can_be_ended
+            // Housekeeping.
+            purging_removes_only_what_has_expired
+            // Cascades.
+            deleting_a_client_removes_its_codes_grants_tokens_and_consents
+            deleting_a_user_removes_their_sessions_memberships_grants_and_consents
+            // Keys.
+            signing_keys_are_listed_newest_first_and_stay_listed_when_retired
+            a_signing_key_id_can_be_stored_only_once
+            the_first_master_key_stored_wins
+            a_live_store_answers_a_ping
+        }
+    };
+}
+
+/// Implementation detail of [`contract_tests!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_tests {
+    (($factory:expr) $($name:ident)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let stores: $crate::Stores = ($factory)().await;
+                $crate::$name(stores).await;
+            }
+        )*
+    };
+}
+
+/// Starts `n` calls made by `call` at once and returns their results.
+///
+/// Each call runs on its own thread from the runtime's blocking pool, and a
+/// `std` barrier releases them together, so they truly overlap even in a
+/// store whose operations never yield. The runtime's I/O and timers keep
+/// running on its workers, so database adapters work unchanged. The futures
+/// must own what they use (`async move` over cloned `Arc`s).
+pub async fn race<T, Fut>(n: usize, call: impl Fn(usize) -> Fut) -> Vec<T>
+where
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = Arc::new(std::sync::Barrier::new(n));
+    let runtime = tokio::runtime::Handle::current();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let start = start.clone();
+            let runtime = runtime.clone();
+            let call = call(i);
+            tokio::task::spawn_blocking(move || {
+                start.wait();
+                runtime.block_on(call)
+            })
+        })
+        .collect();
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("a racing call panicked"))
+        .collect()
+}
+
+/// Fails unless `result` is a [`StoreError::Conflict`].
+#[track_caller]
+pub(crate) fn assert_conflict<T: fmt::Debug>(result: Result<T, StoreError>, doing: &str) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict(_))),
+        "{doing}: expected Conflict, got {result:?}"
+    );
+}
+
+/// Fails unless `result` is a [`StoreError::NotFound`].
+#[track_caller]
+pub(crate) fn assert_not_found<T: fmt::Debug>(result: Result<T, StoreError>, doing: &str) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound(_))),
+        "{doing}: expected NotFound, got {result:?}"
+    );
+}

@@ -1,0 +1,656 @@
+//! Every Gatehouse port in process memory.
+//!
+//! Two jobs: the zero-setup store for a single instance (a demo, a trial, a
+//! test of the server), and the fake that the core's tests run against. It
+//! passes the same contract suite as the database adapters
+//! (`gatehouse-store-contract`), so a behaviour seen here is a behaviour
+//! promised by the ports, not an accident of this adapter. Nothing survives a
+//! restart.
+//!
+//! # Concurrency
+//!
+//! There is no global lock: each kind of record lives in its own [`DashMap`],
+//! which locks one shard at a time. Single-use operations (redeeming a code,
+//! rotating a refresh token) flip their state while holding the entry's shard
+//! guard, so exactly one caller wins.
+//!
+//! A `DashMap` deadlocks if a thread holding a shard guard touches the same
+//! map again, and two maps deadlock if they are locked in opposite orders. So
+//! a guard is dropped before any other map is touched, with two exceptions
+//! that need two maps to change together, each always locked in the same
+//! order: `users` before `emails` (email uniqueness) and `orgs` before
+//! `memberships` (an organization appears with its owner).
+//!
+//! Cascading deletes remove the parent first and then sweep its children, so
+//! a child written concurrently either lands before the sweep (and is swept)
+//! or checks for its parent afterwards (as [`OrgRepo::put_member`] does). The
+//! sweeps scan the whole child map; revocations and deletions are rare
+//! enough that an index per parent would cost more than it saves here.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use gatehouse_core::model::{
+    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Membership, OrgId,
+    OrgRole, Organization, RefreshToken, Role, Session, StoredKey, User, UserId,
+};
+use gatehouse_core::ports::{
+    ClientRepo, CodeRedemption, KeyStore, OrgRepo, Rotation, StoreError, TokenStore, UserRepo,
+};
+use gatehouse_core::secret::TokenHash;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An in-memory implementation of every storage port.
+///
+/// Cloning is cheap and every clone sees the same records, so one store can
+/// be handed out as `Arc<dyn ClientRepo>`, `Arc<dyn TokenStore>`, … at once.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+/// An authorization code and whether it has been redeemed. Spent codes stay
+/// until they expire so that a replay is recognised as one.
+#[derive(Debug)]
+struct StoredCode {
+    code: AuthorizationCode,
+    spent: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    clients: DashMap<ClientId, Client>,
+    users: DashMap<UserId, User>,
+    /// Unique index over `users`; locked only after `users` when both are.
+    emails: DashMap<Email, UserId>,
+    orgs: DashMap<OrgId, Organization>,
+    /// Locked only after `orgs` when both are.
+    memberships: DashMap<(OrgId, UserId), Membership>,
+    codes: DashMap<TokenHash, StoredCode>,
+    grants: DashMap<GrantId, Grant>,
+    refresh_tokens: DashMap<TokenHash, RefreshToken>,
+    /// Revoked access tokens by `jti`, with the instant they expire anyway.
+    denied_access_tokens: DashMap<Uuid, OffsetDateTime>,
+    consents: DashMap<(UserId, ClientId), Consent>,
+    sessions: DashMap<TokenHash, Session>,
+    signing_keys: DashMap<String, StoredKey>,
+    master_key: OnceLock<Vec<u8>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Deletes every grant matching `doomed` together with its refresh
+    /// tokens.
+    fn remove_grants_where(&self, doomed: impl Fn(&Grant) -> bool) {
+        let mut removed = HashSet::new();
+        self.inner.grants.retain(|id, grant| {
+            if doomed(grant) {
+                removed.insert(*id);
+                false
+            } else {
+                true
+            }
+        });
+        if !removed.is_empty() {
+            self.inner
+                .refresh_tokens
+                .retain(|_, token| !removed.contains(&token.grant_id));
+        }
+    }
+
+    /// Marks a grant revoked (keeping the first revocation time) and drops
+    /// its refresh tokens. Returns whether it was active before.
+    fn revoke_family(&self, id: GrantId, at: OffsetDateTime) -> bool {
+        let was_active = match self.inner.grants.get_mut(&id) {
+            Some(mut grant) => {
+                let active = grant.is_active();
+                if active {
+                    grant.revoked_at = Some(at);
+                }
+                active
+            }
+            None => false,
+        };
+        // Swept even when the grant is missing or already revoked, so a token
+        // inserted by a rotation racing an earlier revocation does not linger.
+        self.inner
+            .refresh_tokens
+            .retain(|_, token| token.grant_id != id);
+        was_active
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    /// Counts only: the records hold credential hashes and key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("MemoryStore")
+            .field("clients", &i.clients.len())
+            .field("users", &i.users.len())
+            .field("orgs", &i.orgs.len())
+            .field("grants", &i.grants.len())
+            .field("refresh_tokens", &i.refresh_tokens.len())
+            .field("sessions", &i.sessions.len())
+            .field("signing_keys", &i.signing_keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl ClientRepo for MemoryStore {
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+        match self.inner.clients.entry(client.id.clone()) {
+            Entry::Occupied(_) => Err(StoreError::Conflict("client")),
+            Entry::Vacant(slot) => {
+                slot.insert(client.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.inner.clients.get(id).map(|c| c.clone()))
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let mut all: Vec<Client> = self.inner.clients.iter().map(|c| c.clone()).collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(all)
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        match self.inner.clients.get_mut(&client.id) {
+            Some(mut stored) => {
+                *stored = client.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound("client")),
+        }
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let existed = self.inner.clients.remove(id).is_some();
+        // Swept even if the client was already gone, so records written by a
+        // request racing an earlier delete are not left behind.
+        self.inner.codes.retain(|_, c| c.code.client_id != *id);
+        self.inner.consents.retain(|(_, client), _| client != id);
+        self.remove_grants_where(|g| g.client_id == *id);
+        Ok(existed)
+    }
+}
+
+#[async_trait]
+impl UserRepo for MemoryStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        // Lock order: `users`, then `emails`.
+        match self.inner.users.entry(user.id) {
+            Entry::Occupied(_) => Err(StoreError::Conflict("user")),
+            Entry::Vacant(slot) => {
+                match self.inner.emails.entry(user.email.clone()) {
+                    Entry::Occupied(_) => return Err(StoreError::Conflict("email")),
+                    Entry::Vacant(email) => {
+                        email.insert(user.id);
+                    }
+                }
+                slot.insert(user.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.inner.users.get(&id).map(|u| u.clone()))
+    }
+
+    async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let Some(id) = self.inner.emails.get(email).map(|id| *id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .inner
+            .users
+            .get(&id)
+            .filter(|u| u.email == *email)
+            .map(|u| u.clone()))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut all: Vec<User> = self.inner.users.iter().map(|u| u.clone()).collect();
+        all.sort_by_key(|a| (a.created_at, a.id));
+        Ok(all)
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        // Lock order: `users`, then `emails`. Holding the user's guard while
+        // the index changes keeps two concurrent email changes of one user
+        // from leaving a stale reservation behind.
+        let Some(mut stored) = self.inner.users.get_mut(&user.id) else {
+            return Err(StoreError::NotFound("user"));
+        };
+        if stored.email != user.email {
+            match self.inner.emails.entry(user.email.clone()) {
+                Entry::Occupied(owner) if *owner.get() != user.id => {
+                    return Err(StoreError::Conflict("email"));
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(user.id);
+                }
+            }
+            self.inner
+                .emails
+                .remove_if(&stored.email, |_, owner| *owner == user.id);
+        }
+        *stored = user.clone();
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let removed = self.inner.users.remove(&id);
+        if let Some((_, user)) = &removed {
+            self.inner
+                .emails
+                .remove_if(&user.email, |_, owner| *owner == id);
+        }
+        self.inner
+            .memberships
+            .retain(|(_, member), _| *member != id);
+        self.inner.sessions.retain(|_, s| s.user_id != id);
+        self.inner.consents.retain(|(user, _), _| *user != id);
+        self.inner.codes.retain(|_, c| c.code.user_id != id);
+        self.remove_grants_where(|g| g.user_id == id);
+        Ok(removed.is_some())
+    }
+
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        let admins = self
+            .inner
+            .users
+            .iter()
+            .filter(|u| u.role == Role::Admin)
+            .count();
+        Ok(u64::try_from(admins).unwrap_or(u64::MAX))
+    }
+}
+
+#[async_trait]
+impl OrgRepo for MemoryStore {
+    async fn insert_org(&self, org: &Organization, owner: &Membership) -> Result<(), StoreError> {
+        if owner.org_id != org.id {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "the owner's membership names another organization"
+            )));
+        }
+        if !self.inner.users.contains_key(&owner.user_id) {
+            return Err(StoreError::NotFound("user"));
+        }
+        // Lock order: `orgs`, then `memberships`. The owner goes in before
+        // the organization becomes visible, so no reader sees it ownerless.
+        match self.inner.orgs.entry(org.id) {
+            Entry::Occupied(_) => Err(StoreError::Conflict("organization")),
+            Entry::Vacant(slot) => {
+                self.inner
+                    .memberships
+                    .insert((owner.org_id, owner.user_id), owner.clone());
+                slot.insert(org.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
+        Ok(self.inner.orgs.get(&id).map(|o| o.clone()))
+    }
+
+    async fn update_org(&self, org: &Organization) -> Result<(), StoreError> {
+        match self.inner.orgs.get_mut(&org.id) {
+            Some(mut stored) => {
+                *stored = org.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound("organization")),
+        }
+    }
+
+    async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError> {
+        let existed = self.inner.orgs.remove(&id).is_some();
+        self.inner.memberships.retain(|(org, _), _| *org != id);
+        Ok(existed)
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
+        let mut all: Vec<Organization> = self.inner.orgs.iter().map(|o| o.clone()).collect();
+        all.sort_by_key(|a| (a.created_at, a.id));
+        Ok(all)
+    }
+
+    async fn orgs_of_user(&self, user: UserId) -> Result<Vec<(Organization, OrgRole)>, StoreError> {
+        // Collected first: `memberships` must not be held while `orgs` is read.
+        let roles: Vec<(OrgId, OrgRole)> = self
+            .inner
+            .memberships
+            .iter()
+            .filter(|m| m.user_id == user)
+            .map(|m| (m.org_id, m.role))
+            .collect();
+        let mut found: Vec<(Organization, OrgRole)> = roles
+            .into_iter()
+            .filter_map(|(id, role)| self.inner.orgs.get(&id).map(|o| (o.clone(), role)))
+            .collect();
+        found.sort_by_key(|(a, _)| (a.created_at, a.id));
+        Ok(found)
+    }
+
+    async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
+        let mut found: Vec<Membership> = self
+            .inner
+            .memberships
+            .iter()
+            .filter(|m| m.org_id == org)
+            .map(|m| m.clone())
+            .collect();
+        found.sort_by_key(|a| (a.created_at, a.user_id));
+        Ok(found)
+    }
+
+    async fn membership(&self, org: OrgId, user: UserId) -> Result<Option<OrgRole>, StoreError> {
+        Ok(self.inner.memberships.get(&(org, user)).map(|m| m.role))
+    }
+
+    async fn put_member(&self, membership: &Membership) -> Result<(), StoreError> {
+        let key = (membership.org_id, membership.user_id);
+        let missing = || {
+            if !self.inner.orgs.contains_key(&key.0) {
+                Some(StoreError::NotFound("organization"))
+            } else if !self.inner.users.contains_key(&key.1) {
+                Some(StoreError::NotFound("user"))
+            } else {
+                None
+            }
+        };
+        if let Some(err) = missing() {
+            return Err(err);
+        }
+        self.inner.memberships.insert(key, membership.clone());
+        // Checked again after writing: a delete of the org or user that ran
+        // in between may have swept before this insert landed.
+        if let Some(err) = missing() {
+            self.inner.memberships.remove(&key);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.inner.memberships.remove(&(org, user)).is_some())
+    }
+}
+
+/// What `rotate_refresh` found while it held the presented token's guard.
+enum Presented {
+    /// Current, and now marked rotated; holds the record as it was.
+    Fresh(RefreshToken),
+    /// Rotated before: reuse of the family named.
+    AlreadyRotated(GrantId),
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        self.inner.codes.insert(
+            code.hash,
+            StoredCode {
+                code: code.clone(),
+                spent: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
+        // The flip happens under the entry's shard guard: one winner.
+        let Some(mut stored) = self.inner.codes.get_mut(hash) else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        if stored.spent {
+            return Ok(CodeRedemption::Replayed(stored.code.grant_id));
+        }
+        stored.spent = true;
+        Ok(CodeRedemption::Redeemed(stored.code.clone()))
+    }
+
+    async fn create_grant(
+        &self,
+        grant: &Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<(), StoreError> {
+        // The grant first, so a visible refresh token always has its family.
+        self.inner.grants.insert(grant.id, grant.clone());
+        if let Some(token) = refresh {
+            let token = RefreshToken {
+                grant_id: grant.id,
+                ..token
+            };
+            self.inner.refresh_tokens.insert(token.hash, token);
+        }
+        Ok(())
+    }
+
+    async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+        Ok(self.inner.grants.get(&id).map(|g| g.clone()))
+    }
+
+    async fn find_refresh(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
+        let Some(token) = self.inner.refresh_tokens.get(hash).map(|t| t.clone()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .inner
+            .grants
+            .get(&token.grant_id)
+            .map(|g| (token, g.clone())))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, StoreError> {
+        // Decide and flip under the token's guard, then drop it before
+        // touching `grants` or inserting `next` into the same map.
+        let found = match self.inner.refresh_tokens.get_mut(presented) {
+            None => None,
+            Some(token) if token.expires_at <= now => None,
+            Some(token) if token.rotated_at.is_some() => {
+                Some(Presented::AlreadyRotated(token.grant_id))
+            }
+            Some(mut token) => {
+                let previous = token.clone();
+                token.rotated_at = Some(now);
+                Some(Presented::Fresh(previous))
+            }
+        };
+        let Some(decision) = found else {
+            return Ok(Rotation::Invalid);
+        };
+        let family = match &decision {
+            Presented::Fresh(previous) => previous.grant_id,
+            Presented::AlreadyRotated(family) => *family,
+        };
+        // A revoked (or deleted) family stays dead; spending the presented
+        // token on the way costs nothing since the family cannot be used.
+        let Some(grant) = self
+            .inner
+            .grants
+            .get(&family)
+            .map(|g| g.clone())
+            .filter(Grant::is_active)
+        else {
+            return Ok(Rotation::Invalid);
+        };
+        match decision {
+            Presented::AlreadyRotated(family) => {
+                // Committed before answering: the caller fails the request,
+                // but the family must stay revoked.
+                self.revoke_family(family, now);
+                Ok(Rotation::Reused(family))
+            }
+            Presented::Fresh(previous) => {
+                let next = RefreshToken {
+                    grant_id: family,
+                    rotated_at: None,
+                    ..next.clone()
+                };
+                self.inner.refresh_tokens.insert(next.hash, next);
+                Ok(Rotation::Rotated { grant, previous })
+            }
+        }
+    }
+
+    async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        Ok(self.revoke_family(id, at))
+    }
+
+    async fn revoke_access_token(
+        &self,
+        jti: Uuid,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.inner.denied_access_tokens.insert(jti, expires_at);
+        Ok(())
+    }
+
+    async fn is_access_token_revoked(
+        &self,
+        jti: Uuid,
+        grant: Option<GrantId>,
+    ) -> Result<bool, StoreError> {
+        if self.inner.denied_access_tokens.contains_key(&jti) {
+            return Ok(true);
+        }
+        // A grant that no longer exists was deleted with its client or user.
+        Ok(grant.is_some_and(|id| {
+            self.inner
+                .grants
+                .get(&id)
+                .is_none_or(|g| g.revoked_at.is_some())
+        }))
+    }
+
+    async fn get_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError> {
+        Ok(self
+            .inner
+            .consents
+            .get(&(user, client.clone()))
+            .map(|c| c.clone()))
+    }
+
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        self.inner.consents.insert(
+            (consent.user_id, consent.client_id.clone()),
+            consent.clone(),
+        );
+        Ok(())
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.inner.sessions.insert(session.hash, session.clone());
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .inner
+            .sessions
+            .get(hash)
+            .filter(|s| s.expires_at > now)
+            .map(|s| s.clone()))
+    }
+
+    async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError> {
+        self.inner.sessions.remove(hash);
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut purged = 0u64;
+        let mut keep = |expires_at: OffsetDateTime| {
+            let alive = expires_at > now;
+            if !alive {
+                purged += 1;
+            }
+            alive
+        };
+        self.inner.codes.retain(|_, c| keep(c.code.expires_at));
+        self.inner.refresh_tokens.retain(|_, t| keep(t.expires_at));
+        self.inner
+            .denied_access_tokens
+            .retain(|_, expires_at| keep(*expires_at));
+        self.inner.sessions.retain(|_, s| keep(s.expires_at));
+        Ok(purged)
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let mut all: Vec<StoredKey> = self.inner.signing_keys.iter().map(|k| k.clone()).collect();
+        all.sort_by(|a, b| (b.created_at, &b.kid).cmp(&(a.created_at, &a.kid)));
+        Ok(all)
+    }
+
+    async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        match self.inner.signing_keys.entry(key.kid.clone()) {
+            Entry::Occupied(_) => Err(StoreError::Conflict("signing key")),
+            Entry::Vacant(slot) => {
+                slot.insert(key.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        match self.inner.signing_keys.get_mut(kid) {
+            Some(mut key) => {
+                // The first retirement stands: publication time is counted
+                // from it, and retiring twice must not extend it.
+                key.retired_at.get_or_insert(at);
+                Ok(())
+            }
+            None => Err(StoreError::NotFound("signing key")),
+        }
+    }
+
+    async fn master_key_or_init(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self
+            .inner
+            .master_key
+            .get_or_init(|| candidate.to_vec())
+            .clone())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
