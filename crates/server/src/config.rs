@@ -1,0 +1,200 @@
+//! Configuration: defaults, then an optional TOML file named by
+//! `GATEHOUSE_CONFIG`, then `GATEHOUSE_*` environment variables (DESIGN §3).
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything an operator can set.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// `GATEHOUSE_ADDR`: where to listen.
+    pub addr: SocketAddr,
+    /// `GATEHOUSE_PUBLIC_URL`: the external base URL; defaults to
+    /// `http://{addr}`.
+    pub public_url: Option<String>,
+    /// `GATEHOUSE_DATABASE_URL`: `memory` (until the durable adapters land).
+    pub database_url: String,
+    /// `GATEHOUSE_ADMIN_EMAIL`: the first admin's email.
+    pub admin_email: String,
+    /// `GATEHOUSE_ADMIN_PASSWORD`: the first admin's password; generated and
+    /// printed once when unset.
+    pub admin_password: Option<String>,
+    /// `GATEHOUSE_SECRET_KEY`: the master key (at least 32 bytes).
+    pub secret_key: Option<String>,
+    /// `GATEHOUSE_ACCESS_TOKEN_TTL`: seconds.
+    pub access_token_ttl: u32,
+    /// `GATEHOUSE_REFRESH_TOKEN_TTL`: seconds.
+    pub refresh_token_ttl: u32,
+    /// `GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE`: sign-in attempts allowed per
+    /// account and per client address before 429.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_url: "memory".into(),
+            admin_email: "admin@localhost".into(),
+            admin_password: None,
+            secret_key: None,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 2_592_000,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("public_url", &self.public_url)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("admin_email", &self.admin_email)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .finish()
+    }
+}
+
+/// Hides a password inside a database URL.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the file and environment.
+    ///
+    /// # Errors
+    /// A malformed value, with the variable it came from.
+    pub fn load() -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Ok(path) = std::env::var("GATEHOUSE_CONFIG") {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let cfg: Config = fig
+            .merge(Env::prefixed("GATEHOUSE_").ignore(&["config"]))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    ///
+    /// # Errors
+    /// Which value is wrong and why.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(k) = &self.secret_key
+            && k.len() < 32
+        {
+            anyhow::bail!(
+                "GATEHOUSE_SECRET_KEY must be at least 32 bytes (use 32 random bytes, base64-encoded)"
+            );
+        }
+        if let Some(u) = &self.public_url {
+            let parsed =
+                url::Url::parse(u).map_err(|e| anyhow::anyhow!("GATEHOUSE_PUBLIC_URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+                anyhow::bail!("GATEHOUSE_PUBLIC_URL must be an http(s) URL without a query");
+            }
+        }
+        if self.access_token_ttl < 60 || self.access_token_ttl > 86_400 {
+            anyhow::bail!("GATEHOUSE_ACCESS_TOKEN_TTL must be between 60 and 86400 seconds");
+        }
+        if self.refresh_token_ttl < 300 {
+            anyhow::bail!("GATEHOUSE_REFRESH_TOKEN_TTL must be at least 300 seconds");
+        }
+        if self.login_attempts_per_minute == 0 {
+            anyhow::bail!("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash, given the bound address.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::default();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.access_token_ttl, 3600);
+        assert_eq!(c.refresh_token_ttl, 2_592_000);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = Config {
+            admin_password: Some("hunter2hunter2".into()),
+            secret_key: Some("k".repeat(40)),
+            database_url: "postgres://u:pw@localhost/db".into(),
+            ..Config::default()
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2"));
+        assert!(!s.contains("kkkk"));
+        assert!(!s.contains(":pw@"));
+    }
+
+    #[test]
+    fn short_secret_keys_and_bad_urls_are_refused() {
+        let c = Config {
+            secret_key: Some("short".into()),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            public_url: Some("ftp://x".into()),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn base_url_defaults_to_the_bound_address() {
+        let c = Config::default();
+        assert_eq!(
+            c.base_url("127.0.0.1:9999".parse().unwrap()),
+            "http://127.0.0.1:9999"
+        );
+        let c = Config {
+            public_url: Some("https://auth.example.com/".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.base_url("127.0.0.1:1".parse().unwrap()),
+            "https://auth.example.com"
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! The platform's JSON API: sign-in, users, organizations, and the admin
+//! client registry (DESIGN §4).
+
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header;
+use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::ApiError;
+use gatehouse_core::model::{Client, Membership, OrgRole, Organization, Role, User};
+use gatehouse_core::service::{
+    ClientPatch, NewClient, NewOrganization, NewUser, OrgPatch, UserPatch,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use super::errors::ApiFailure;
+use super::{AppState, Authed, MAX_BODY, client_ip};
+
+type ApiResult = Result<HttpResponse, ApiFailure>;
+
+/// JSON bodies: size-limited, and every parse failure a 400 in the API's
+/// error shape rather than actix's plain text.
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY)
+        .error_handler(|err, _req| {
+            let msg = match &err {
+                JsonPayloadError::ContentType => {
+                    "the body must be JSON (Content-Type: application/json)".to_owned()
+                }
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    "the body is too large".to_owned()
+                }
+                JsonPayloadError::Deserialize(e) => format!("invalid JSON body: {e}"),
+                other => format!("invalid body: {other}"),
+            };
+            actix_web::Error::from(ApiFailure(ApiError::BadRequest(msg.into())))
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        actix_web::Error::from(ApiFailure(ApiError::BadRequest(
+            format!("invalid query: {err}").into(),
+        )))
+    })
+}
+
+/// Routes under `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(query_config())
+        .route("/auth/login", web::post().to(login))
+        .route("/users", web::get().to(list_users))
+        .route("/users/", web::get().to(list_users))
+        .route("/users", web::post().to(create_user))
+        .route("/users/", web::post().to(create_user))
+        .route("/users/{id}", web::get().to(get_user))
+        .route("/users/{id}", web::patch().to(update_user))
+        .route("/users/{id}", web::delete().to(delete_user))
+        .route("/organizations", web::get().to(list_orgs))
+        .route("/organizations/", web::get().to(list_orgs))
+        .route("/organizations", web::post().to(create_org))
+        .route("/organizations/", web::post().to(create_org))
+        .route("/organizations/{id}", web::get().to(get_org))
+        .route("/organizations/{id}", web::patch().to(update_org))
+        .route("/organizations/{id}", web::delete().to(delete_org))
+        .route("/organizations/{id}/members", web::get().to(members))
+        .route("/organizations/{id}/members", web::post().to(add_member))
+        .route(
+            "/organizations/{id}/members/{user_id}",
+            web::delete().to(remove_member),
+        );
+}
+
+/// Admin routes under `/api/v1/oauth`.
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .route("/clients", web::get().to(list_clients))
+        .route("/clients", web::post().to(create_client))
+        .route("/clients/{client_id}", web::get().to(get_client))
+        .route("/clients/{client_id}", web::patch().to(update_client))
+        .route("/clients/{client_id}", web::delete().to(delete_client))
+        .route("/clients/{client_id}/secret", web::post().to(rotate_secret));
+}
+
+fn ts(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "id": u.id.to_string(),
+        "email": u.email.as_str(),
+        "name": u.name,
+        "role": u.role.as_str(),
+        "email_verified": u.email_verified,
+        "created_at": ts(u.created_at),
+        "updated_at": ts(u.updated_at),
+    })
+}
+
+fn org_json(o: &Organization) -> Value {
+    json!({
+        "id": o.id.to_string(),
+        "name": o.name,
+        "description": o.description,
+        "created_at": ts(o.created_at),
+        "updated_at": ts(o.updated_at),
+    })
+}
+
+fn client_json(c: &Client) -> Value {
+    json!({
+        "client_id": c.id.as_str(),
+        "name": c.name,
+        "description": c.description,
+        "redirect_uris": c.redirect_uris,
+        "allowed_scopes": c.allowed_scopes,
+        "is_confidential": c.is_confidential(),
+        "require_pkce": c.require_pkce,
+        "token_endpoint_auth_method": if c.is_confidential() { "client_secret_basic" } else { "none" },
+        "created_at": ts(c.created_at),
+        "updated_at": ts(c.updated_at),
+    })
+}
+
+fn membership_json(m: &Membership, u: &User) -> Value {
+    json!({ "user": user_json(u), "role": m.role.as_str(), "joined_at": ts(m.created_at) })
+}
+
+fn no_store(mut b: actix_web::HttpResponseBuilder, body: Value) -> HttpResponse {
+    b.insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginBody>) -> ApiResult {
+    if !state.allow_login(client_ip(&http), &body.email) {
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, "60"))
+            .json(json!({"error": "too_many_requests", "error_description": "too many sign-in attempts; wait a minute"})));
+    }
+    let r = state.gatehouse.login(&body.email, &body.password).await?;
+    Ok(no_store(
+        HttpResponse::Ok(),
+        json!({
+            "access_token": r.access_token,
+            "token_type": "Bearer",
+            "expires_in": r.expires_in,
+            "user": { "id": r.user.id.to_string(), "email": r.user.email.as_str(), "name": r.user.name, "role": r.user.role.as_str() },
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    organization_id: Option<String>,
+}
+
+async fn list_users(state: Data<AppState>, caller: Authed, q: Query<UsersQuery>) -> ApiResult {
+    let org = q.organization_id.as_deref().filter(|s| !s.is_empty());
+    let users = state.gatehouse.list_users(&caller.0, org).await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })),
+    )
+}
+
+fn role(raw: Option<&str>) -> Result<Option<Role>, ApiFailure> {
+    raw.map(|r| {
+        Role::parse(r).ok_or_else(|| {
+            ApiFailure(ApiError::Unprocessable(
+                "role must be 'admin' or 'user'".into(),
+            ))
+        })
+    })
+    .transpose()
+}
+
+#[derive(Deserialize)]
+struct CreateUserBody {
+    email: String,
+    name: String,
+    password: String,
+    role: Option<String>,
+}
+
+async fn create_user(state: Data<AppState>, caller: Authed, b: Json<CreateUserBody>) -> ApiResult {
+    let b = b.into_inner();
+    let req = NewUser {
+        role: role(b.role.as_deref())?,
+        email: b.email,
+        name: b.name,
+        password: b.password,
+    };
+    let u = state.gatehouse.create_user(&caller.0, req).await?;
+    Ok(HttpResponse::Created().json(json!({ "user": user_json(&u) })))
+}
+
+async fn get_user(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let u = state.gatehouse.get_user(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": user_json(&u) })))
+}
+
+#[derive(Deserialize)]
+struct PatchUserBody {
+    email: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+    role: Option<String>,
+}
+
+async fn update_user(
+    state: Data<AppState>,
+    caller: Authed,
+    id: Path<String>,
+    b: Json<PatchUserBody>,
+) -> ApiResult {
+    let b = b.into_inner();
+    let patch = UserPatch {
+        role: role(b.role.as_deref())?,
+        email: b.email,
+        name: b.name,
+        password: b.password,
+    };
+    let u = state.gatehouse.update_user(&caller.0, &id, patch).await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": user_json(&u) })))
+}
+
+async fn delete_user(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    state.gatehouse.delete_user(&caller.0, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn org_with_role(o: &Organization, r: Option<OrgRole>) -> Value {
+    json!({ "organization": org_json(o), "role": r.map(OrgRole::as_str) })
+}
+
+async fn list_orgs(state: Data<AppState>, caller: Authed) -> ApiResult {
+    let orgs = state.gatehouse.my_orgs(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "organizations": orgs.iter().map(|(o, r)| org_with_role(o, Some(*r))).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+struct OrgBody {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+async fn create_org(state: Data<AppState>, caller: Authed, b: Json<OrgBody>) -> ApiResult {
+    let b = b.into_inner();
+    let name = b
+        .name
+        .ok_or_else(|| ApiFailure(ApiError::Unprocessable("name is required".into())))?;
+    let (o, r) = state
+        .gatehouse
+        .create_org(
+            &caller.0,
+            NewOrganization {
+                name,
+                description: b.description,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(json!({ "organization": org_json(&o), "role": r.as_str() })))
+}
+
+async fn get_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let (o, r) = state.gatehouse.get_org(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(org_with_role(&o, r)))
+}
+
+async fn update_org(
+    state: Data<AppState>,
+    caller: Authed,
+    id: Path<String>,
+    b: Json<OrgBody>,
+) -> ApiResult {
+    let b = b.into_inner();
+    let (o, r) = state
+        .gatehouse
+        .update_org(
+            &caller.0,
+            &id,
+            OrgPatch {
+                name: b.name,
+                description: b.description,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(org_with_role(&o, r)))
+}
+
+async fn delete_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    state.gatehouse.delete_org(&caller.0, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn members(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let ms = state.gatehouse.org_members(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "members": ms.iter().map(|(m, u)| membership_json(m, u)).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+struct MemberBody {
+    user_id: String,
+    role: Option<String>,
+}
+
+async fn add_member(
+    state: Data<AppState>,
+    caller: Authed,
+    id: Path<String>,
+    b: Json<MemberBody>,
+) -> ApiResult {
+    let role = match b.role.as_deref() {
+        None => OrgRole::Member,
+        Some(r) => OrgRole::parse(r).ok_or_else(|| {
+            ApiFailure(ApiError::Unprocessable(
+                "role must be 'owner', 'admin' or 'member'".into(),
+            ))
+        })?,
+    };
+    let m = state
+        .gatehouse
+        .put_member(&caller.0, &id, &b.user_id, role)
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "member": { "user_id": m.user_id.to_string(), "organization_id": m.org_id.to_string(), "role": m.role.as_str() }
+    })))
+}
+
+async fn remove_member(
+    state: Data<AppState>,
+    caller: Authed,
+    path: Path<(String, String)>,
+) -> ApiResult {
+    let (org, user) = path.into_inner();
+    state
+        .gatehouse
+        .remove_member(&caller.0, &org, &user)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct CreateClientBody {
+    name: String,
+    description: Option<String>,
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    allowed_scopes: Vec<String>,
+    #[serde(default = "yes")]
+    is_confidential: bool,
+    require_pkce: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn create_client(
+    state: Data<AppState>,
+    caller: Authed,
+    b: Json<CreateClientBody>,
+) -> ApiResult {
+    let b = b.into_inner();
+    let req = NewClient {
+        name: b.name,
+        description: b.description,
+        redirect_uris: b.redirect_uris,
+        allowed_scopes: b.allowed_scopes,
+        is_confidential: b.is_confidential,
+        require_pkce: b.require_pkce,
+    };
+    let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
+    let mut body = client_json(&client);
+    body["client_secret"] = secret.map_or(Value::Null, |s| Value::String(s.expose().to_owned()));
+    let mut response = json!({ "success": true, "client": body });
+    if client.is_confidential() {
+        response["warning"] = json!("Store client_secret securely. It will not be shown again.");
+    }
+    Ok(no_store(HttpResponse::Created(), response))
+}
+
+async fn list_clients(state: Data<AppState>, caller: Authed) -> ApiResult {
+    let clients = state.gatehouse.list_clients(&caller.0).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "clients": clients.iter().map(client_json).collect::<Vec<_>>() })))
+}
+
+async fn get_client(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let c = state.gatehouse.get_client(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))
+}
+
+#[derive(Deserialize)]
+struct PatchClientBody {
+    name: Option<String>,
+    description: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    allowed_scopes: Option<Vec<String>>,
+    require_pkce: Option<bool>,
+}
+
+async fn update_client(
+    state: Data<AppState>,
+    caller: Authed,
+    id: Path<String>,
+    b: Json<PatchClientBody>,
+) -> ApiResult {
+    let b = b.into_inner();
+    let patch = ClientPatch {
+        name: b.name,
+        description: b.description,
+        redirect_uris: b.redirect_uris,
+        allowed_scopes: b.allowed_scopes,
+        require_pkce: b.require_pkce,
+    };
+    let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
+    Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))
+}
+
+async fn delete_client(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    state.gatehouse.delete_client(&caller.0, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn rotate_secret(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let (c, secret) = state.gatehouse.rotate_client_secret(&caller.0, &id).await?;
+    let mut body = client_json(&c);
+    body["client_secret"] = json!(secret.expose());
+    Ok(no_store(
+        HttpResponse::Ok(),
+        json!({ "success": true, "client": body, "warning": "Store client_secret securely. It will not be shown again." }),
+    ))
+}

@@ -1,0 +1,171 @@
+//! The HTTP surface: routes, shared state and extractors.
+
+pub mod api;
+pub mod errors;
+pub mod oauth;
+pub mod pages;
+
+use std::future::{Ready, ready};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures::future::LocalBoxFuture;
+use gatehouse_core::service::Caller;
+use gatehouse_core::{ApiError, Gatehouse};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use self::errors::ApiFailure;
+
+/// Largest form or JSON body accepted; real requests are a few hundred bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The authorization server.
+    pub gatehouse: Arc<Gatehouse>,
+    /// The public base URL, without trailing slash.
+    pub base_url: String,
+    /// Whether cookies get `Secure` (public URL is https).
+    pub secure_cookies: bool,
+    /// Sign-in attempts per client address.
+    pub login_by_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Sign-in attempts per account.
+    pub login_by_account: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State for a server at `base_url`.
+    pub fn new(gatehouse: Arc<Gatehouse>, base_url: String, attempts_per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_minute(per_minute);
+        Self {
+            secure_cookies: base_url.starts_with("https://"),
+            gatehouse,
+            base_url,
+            login_by_ip: Arc::new(RateLimiter::keyed(quota)),
+            login_by_account: Arc::new(RateLimiter::keyed(quota)),
+        }
+    }
+
+    /// Records a sign-in attempt; `false` when the address or the account
+    /// is over its budget.
+    pub fn allow_login(&self, ip: Option<IpAddr>, email: &str) -> bool {
+        let ip_ok = ip.is_none_or(|ip| self.login_by_ip.check_key(&ip).is_ok());
+        let account_ok = self
+            .login_by_account
+            .check_key(&email.trim().to_lowercase())
+            .is_ok();
+        ip_ok && account_ok
+    }
+}
+
+/// The client's address as the socket saw it. Forwarded headers are not
+/// trusted: a deployment behind a proxy should rate-limit there too.
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// An authenticated platform-API caller, extracted from the bearer token.
+#[derive(Debug)]
+pub struct Authed(pub Caller);
+
+impl FromRequest for Authed {
+    type Error = ApiFailure;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req).map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                ApiFailure(ApiError::Unexpected(anyhow::anyhow!("state missing")))
+            })?;
+            let token = token.ok_or_else(|| ApiFailure(ApiError::InvalidToken("".into())))?;
+            Ok(Authed(state.gatehouse.authenticate_bearer(&token).await?))
+        })
+    }
+}
+
+/// The raw query string, for handlers that must see repeated parameters.
+#[derive(Debug)]
+pub struct RawQuery(pub String);
+
+impl FromRequest for RawQuery {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(RawQuery(req.query_string().to_owned())))
+    }
+}
+
+/// Routes every endpoint of DESIGN §4.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route(
+            "/.well-known/oauth-authorization-server/api/v1/oauth",
+            web::get().to(oauth::metadata),
+        )
+        .service(
+            web::scope("/api/v1/oauth")
+                .route(
+                    "/.well-known/oauth-authorization-server",
+                    web::get().to(oauth::metadata),
+                )
+                .route("/jwks.json", web::get().to(oauth::jwks))
+                .route("/authorize", web::get().to(oauth::authorize))
+                .route("/authorize", web::post().to(oauth::consent))
+                .route("/login", web::post().to(oauth::login))
+                .route("/logout", web::post().to(oauth::logout))
+                .route("/token", web::post().to(oauth::token))
+                .route("/revoke", web::post().to(oauth::revoke))
+                .route("/userinfo", web::get().to(oauth::userinfo))
+                .route("/userinfo", web::post().to(oauth::userinfo))
+                .configure(api::admin_routes),
+        )
+        .service(web::scope("/api/v1").configure(api::routes));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.gatehouse.ready().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not ready");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"}))
+        }
+    }
+}
+
+/// JSON 404 for unknown paths, 405 stays actix's.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": "not_found",
+        "error_description": "no such endpoint",
+    }))
+}

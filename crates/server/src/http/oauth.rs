@@ -1,0 +1,443 @@
+//! OAuth endpoints: discovery, JWKS, authorize (with its pages), token,
+//! revoke and userinfo.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::web::{self, Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use futures::StreamExt as _;
+use gatehouse_core::params::Params;
+use gatehouse_core::scope::KNOWN_SCOPES;
+use gatehouse_core::secret::Secret;
+use gatehouse_core::service::{
+    AuthorizeError, AuthorizeRequest, ClientCredentials, Decision, Prompt,
+};
+use gatehouse_core::{ApiError, OAuthError};
+use serde_json::json;
+
+use super::errors::{ApiFailure, OAuthFailure};
+use super::pages::{self, SESSION_COOKIE};
+use super::{AppState, Authed, MAX_BODY, RawQuery, client_ip};
+
+const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// RFC 8414 metadata, served at both the path-inserted and the seed's
+/// location. Lists only what really works.
+pub async fn metadata(state: Data<AppState>) -> HttpResponse {
+    let iss = &state.gatehouse.settings().issuer;
+    let doc = json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "revocation_endpoint": format!("{iss}/revoke"),
+        "jwks_uri": format!("{iss}/jwks.json"),
+        "scopes_supported": KNOWN_SCOPES.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent"],
+    });
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(doc)
+}
+
+/// The public signing keys.
+pub async fn jwks(state: Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .body(state.gatehouse.jwks().to_string())
+}
+
+fn parse_pairs(raw: &[u8]) -> Option<Params> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
+        .ok()
+        .map(Params::from_pairs)
+}
+
+/// Reads an `application/x-www-form-urlencoded` body (RFC 6749 §3.2).
+fn form_params(req: &HttpRequest, body: &Bytes) -> Result<Params, OAuthError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    parse_pairs(body)
+        .ok_or_else(|| OAuthError::invalid_request("the body is not valid form encoding"))
+}
+
+/// Reads a form body of at most [`MAX_BODY`] bytes; anything larger is an
+/// `invalid_request`, not a dropped connection.
+async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, OAuthError> {
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
+        if buf.len() + chunk.len() > MAX_BODY {
+            return Err(OAuthError::invalid_request("the body is too large"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    form_params(req, &buf.freeze())
+}
+
+fn redirect(status: StatusCode, url: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .finish()
+}
+
+fn authorize_failure(e: AuthorizeError, status: StatusCode) -> HttpResponse {
+    match e {
+        AuthorizeError::Fatal(err) => {
+            if err.code == gatehouse_core::ErrorCode::ServerError {
+                return pages::error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Gatehouse could not complete the request. Please try again.",
+                );
+            }
+            pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &err.description,
+            )
+        }
+        AuthorizeError::Redirect { url, .. } => redirect(status, &url),
+    }
+}
+
+async fn session_user(state: &AppState, req: &HttpRequest) -> Option<gatehouse_core::model::User> {
+    let cookie = req.cookie(SESSION_COOKIE)?;
+    match state.gatehouse.session_user(cookie.value()).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            None
+        }
+    }
+}
+
+/// Sign-in done (now or earlier): consent page or straight back with a code.
+async fn continue_as(
+    state: &AppState,
+    http: &HttpRequest,
+    req: &AuthorizeRequest,
+    user: &gatehouse_core::model::User,
+    cookies: Vec<actix_web::cookie::Cookie<'static>>,
+    status: StatusCode,
+) -> HttpResponse {
+    match state.gatehouse.decide(req, user).await {
+        Ok(Decision::Consent { scope }) => {
+            pages::consent_page(state, http, req, &scope, user.email.as_str(), cookies)
+        }
+        Ok(Decision::Redirect(url)) => {
+            let mut res = redirect(status, &url);
+            for c in cookies {
+                let _ = res.add_cookie(&c);
+            }
+            res
+        }
+        Err(e) => authorize_failure(e, status),
+    }
+}
+
+/// `GET /authorize`.
+pub async fn authorize(state: Data<AppState>, http: HttpRequest, query: RawQuery) -> HttpResponse {
+    let Some(params) = parse_pairs(query.0.as_bytes()) else {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            "The request's query string is malformed.",
+        );
+    };
+    let req = match state.gatehouse.validate_authorize(params).await {
+        Ok(r) => r,
+        Err(e) => return authorize_failure(e, StatusCode::FOUND),
+    };
+    let user = session_user(&state, &http).await;
+    match (user, req.prompt) {
+        (None, Prompt::None) => redirect(StatusCode::FOUND, &state.gatehouse.login_required(&req)),
+        (Some(user), p) if p != Prompt::Login => {
+            continue_as(&state, &http, &req, &user, vec![], StatusCode::FOUND).await
+        }
+        _ => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]),
+    }
+}
+
+/// `POST /login`: the sign-in form.
+pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload) -> HttpResponse {
+    let Ok(params) = read_form(&http, body).await else {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The form could not be read.",
+        );
+    };
+    let req = match state.gatehouse.validate_authorize(params.clone()).await {
+        Ok(r) => r,
+        Err(e) => return authorize_failure(e, StatusCode::SEE_OTHER),
+    };
+    let email = params.get("email").ok().flatten().unwrap_or("");
+    if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
+        return pages::login_page(
+            &state,
+            &http,
+            &req,
+            StatusCode::BAD_REQUEST,
+            Some("Your sign-in form expired. Please try again."),
+            email,
+            vec![],
+        );
+    }
+    let password = params.get("password").ok().flatten().unwrap_or("");
+    if email.is_empty() || password.is_empty() {
+        return pages::login_page(
+            &state,
+            &http,
+            &req,
+            StatusCode::BAD_REQUEST,
+            Some("Enter your email and password."),
+            email,
+            vec![],
+        );
+    }
+    if !state.allow_login(client_ip(&http), email) {
+        return pages::login_page(
+            &state,
+            &http,
+            &req,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many sign-in attempts. Wait a minute and try again."),
+            email,
+            vec![],
+        );
+    }
+    let user = match state.gatehouse.check_password(email, password).await {
+        Ok(u) => u,
+        Err(ApiError::BadCredentials) => {
+            return pages::login_page(
+                &state,
+                &http,
+                &req,
+                StatusCode::UNAUTHORIZED,
+                Some("The email or password is not correct."),
+                email,
+                vec![],
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            return pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
+        }
+    };
+    let session = match state.gatehouse.start_session(&user).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start a session");
+            return pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
+        }
+    };
+    tracing::info!(user = %user.id, client_id = %req.client.id, "signed in on the authorization page");
+    let cookie = pages::cookie(&state, SESSION_COOKIE, session.expose().to_owned());
+    continue_as(
+        &state,
+        &http,
+        &req,
+        &user,
+        vec![cookie],
+        StatusCode::SEE_OTHER,
+    )
+    .await
+}
+
+/// `POST /logout`: "Not you?" on the consent page; back to sign-in.
+pub async fn logout(state: Data<AppState>, http: HttpRequest, body: web::Payload) -> HttpResponse {
+    let params = read_form(&http, body).await.unwrap_or_default();
+    if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-out failed",
+            "The form expired. Please go back and try again.",
+        );
+    }
+    if let Some(c) = http.cookie(SESSION_COOKIE) {
+        let _ = state.gatehouse.end_session(c.value()).await;
+    }
+    let gone = pages::removal(&state, SESSION_COOKIE);
+    match state.gatehouse.validate_authorize(params).await {
+        Ok(req) => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![gone]),
+        Err(_) => pages::html(
+            StatusCode::OK,
+            "<!doctype html><title>Signed out</title><p>You are signed out of Gatehouse.</p>"
+                .into(),
+            vec![gone],
+        ),
+    }
+}
+
+/// `POST /authorize`: the consent form.
+pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payload) -> HttpResponse {
+    let Ok(params) = read_form(&http, body).await else {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Authorization failed",
+            "The form could not be read.",
+        );
+    };
+    let req = match state.gatehouse.validate_authorize(params.clone()).await {
+        Ok(r) => r,
+        Err(e) => return authorize_failure(e, StatusCode::SEE_OTHER),
+    };
+    let Some(user) = session_user(&state, &http).await else {
+        return pages::login_page(
+            &state,
+            &http,
+            &req,
+            StatusCode::OK,
+            Some("Your session ended. Sign in again to continue."),
+            "",
+            vec![],
+        );
+    };
+    if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Authorization failed",
+            "The consent form expired or did not come from Gatehouse. Start again from the application.",
+        );
+    }
+    match params.get("decision") {
+        Ok(Some("allow")) => match state.gatehouse.approve(&req, &user).await {
+            Ok(url) => redirect(StatusCode::SEE_OTHER, &url),
+            Err(e) => authorize_failure(e, StatusCode::SEE_OTHER),
+        },
+        Ok(Some("deny")) => {
+            tracing::info!(user = %user.id, client_id = %req.client.id, "consent denied");
+            redirect(StatusCode::SEE_OTHER, &state.gatehouse.deny(&req))
+        }
+        _ => pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Authorization failed",
+            "Choose Allow or Deny.",
+        ),
+    }
+}
+
+/// Parses `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-encoded).
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, Secret)>, OAuthFailure> {
+    let Some(v) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || OAuthFailure {
+        error: OAuthError::invalid_client("malformed Basic credentials"),
+        basic: true,
+    };
+    let v = v.to_str().map_err(|_| bad())?;
+    let Some((scheme, rest)) = v.split_once(' ') else {
+        return Err(bad());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthFailure::from(OAuthError::invalid_request(
+            "only the Basic scheme is accepted for client authentication",
+        )));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| bad())
+    };
+    Ok(Some((decode(id)?, Secret::new(decode(secret)?))))
+}
+
+fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res.headers_mut()
+        .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+    res
+}
+
+async fn client_for(
+    state: &AppState,
+    http: &HttpRequest,
+    params: &Params,
+) -> Result<gatehouse_core::model::Client, OAuthFailure> {
+    let basic = basic_credentials(http)?;
+    let used_basic = basic.is_some();
+    let creds = ClientCredentials::from_request(basic, params).map_err(|e| OAuthFailure {
+        error: e,
+        basic: used_basic,
+    })?;
+    state
+        .gatehouse
+        .authenticate_client(&creds)
+        .await
+        .map_err(|e| OAuthFailure {
+            error: e,
+            basic: used_basic,
+        })
+}
+
+/// `POST /token`.
+pub async fn token(
+    state: Data<AppState>,
+    http: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthFailure> {
+    let params = read_form(&http, body).await?;
+    let client = client_for(&state, &http, &params).await?;
+    let res = state.gatehouse.token(&client, &params).await?;
+    Ok(no_store(
+        HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .json(res),
+    ))
+}
+
+/// `POST /revoke` (RFC 7009): 200 whether or not the token was known.
+pub async fn revoke(
+    state: Data<AppState>,
+    http: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthFailure> {
+    let params = read_form(&http, body).await?;
+    let client = client_for(&state, &http, &params).await?;
+    state.gatehouse.revoke(&client, &params).await?;
+    Ok(no_store(HttpResponse::Ok().finish()))
+}
+
+/// `GET|POST /userinfo`.
+pub async fn userinfo(state: Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiFailure> {
+    let info = state.gatehouse.userinfo(&caller.0).await?;
+    Ok(no_store(HttpResponse::Ok().json(info)))
+}

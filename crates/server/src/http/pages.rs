@@ -1,0 +1,197 @@
+//! Server-rendered pages: sign-in, consent and errors. Plain HTML forms, so
+//! they work without JavaScript; askama escapes every value.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use gatehouse_core::secret::random_token;
+use gatehouse_core::service::AuthorizeRequest;
+
+use super::AppState;
+
+/// Cookie holding the browser session.
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+/// Cookie the CSRF tokens are bound to.
+pub const CSRF_COOKIE: &str = "gatehouse_csrf";
+/// Path both cookies are scoped to.
+const COOKIE_PATH: &str = "/api/v1/oauth";
+/// Form fields that belong to the pages, not to the authorization request.
+const PAGE_FIELDS: &[&str] = &["email", "password", "csrf_token", "decision"];
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    action: &'a str,
+    client_name: &'a str,
+    redirect_host: &'a str,
+    error: Option<&'a str>,
+    email: &'a str,
+    csrf: &'a str,
+    hidden: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    action: &'a str,
+    logout_action: &'a str,
+    client_name: &'a str,
+    client_description: &'a str,
+    scopes: Vec<(String, String)>,
+    redirect_host: &'a str,
+    loopback: bool,
+    user_email: &'a str,
+    csrf: &'a str,
+    hidden: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// The authorization request's own parameters, to post back unchanged.
+fn hidden_fields(req: &AuthorizeRequest) -> Vec<(String, String)> {
+    req.params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !PAGE_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The browser's CSRF binding, and the cookie to set if it is new.
+pub fn csrf_binding(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    match req.cookie(CSRF_COOKIE) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), None),
+        _ => {
+            let v = random_token("");
+            let cookie = cookie(state, CSRF_COOKIE, v.clone());
+            (v, Some(cookie))
+        }
+    }
+}
+
+/// Whether a posted form carries a CSRF token matching the browser's cookie.
+pub fn csrf_ok(state: &AppState, req: &HttpRequest, token: Option<&str>) -> bool {
+    match (req.cookie(CSRF_COOKIE), token) {
+        (Some(c), Some(t)) => state.gatehouse.check_csrf(c.value(), t),
+        _ => false,
+    }
+}
+
+/// A cookie with the house attributes: HttpOnly, SameSite=Lax, Secure on
+/// https, scoped to the OAuth paths.
+pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.secure_cookies)
+        .finish()
+}
+
+/// An expired cookie that removes `name`.
+pub fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, name, String::new());
+    c.make_removal();
+    c
+}
+
+/// Wraps HTML with the page security headers of DESIGN §8.
+pub fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8")
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    for c in cookies {
+        res.cookie(c);
+    }
+    res.body(body)
+}
+
+fn render(t: &impl Template) -> String {
+    t.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "template rendering failed");
+        "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned()
+    })
+}
+
+/// The sign-in page for an authorization request.
+pub fn login_page(
+    state: &AppState,
+    http: &HttpRequest,
+    req: &AuthorizeRequest,
+    status: StatusCode,
+    error: Option<&str>,
+    email: &str,
+    mut cookies: Vec<Cookie<'static>>,
+) -> HttpResponse {
+    let (binding, new_cookie) = csrf_binding(state, http);
+    cookies.extend(new_cookie);
+    let csrf = state.gatehouse.csrf_token(&binding);
+    let host = redirect_host(req);
+    let page = LoginPage {
+        action: "/api/v1/oauth/login",
+        client_name: &req.client.name,
+        redirect_host: &host,
+        error,
+        email,
+        csrf: &csrf,
+        hidden: hidden_fields(req),
+    };
+    html(status, render(&page), cookies)
+}
+
+/// The consent page.
+pub fn consent_page(
+    state: &AppState,
+    http: &HttpRequest,
+    req: &AuthorizeRequest,
+    scope: &gatehouse_core::scope::ScopeSet,
+    user_email: &str,
+    mut cookies: Vec<Cookie<'static>>,
+) -> HttpResponse {
+    let (binding, new_cookie) = csrf_binding(state, http);
+    cookies.extend(new_cookie);
+    let csrf = state.gatehouse.csrf_token(&binding);
+    let host = redirect_host(req);
+    let page = ConsentPage {
+        action: "/api/v1/oauth/authorize",
+        logout_action: "/api/v1/oauth/logout",
+        client_name: &req.client.name,
+        client_description: &req.client.description,
+        scopes: scope.described(),
+        redirect_host: &host,
+        loopback: req
+            .client
+            .redirect_for(&req.redirect_to)
+            .is_some_and(|r| r.is_loopback()),
+        user_email,
+        csrf: &csrf,
+        hidden: hidden_fields(req),
+    };
+    html(StatusCode::OK, render(&page), cookies)
+}
+
+fn redirect_host(req: &AuthorizeRequest) -> String {
+    req.client
+        .redirect_for(&req.redirect_to)
+        .map(|r| r.display_host())
+        .unwrap_or_else(|| req.redirect_to.clone())
+}
+
+/// An error page; used whenever redirecting back would be unsafe.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    html(status, render(&ErrorPage { title, message }), vec![])
+}

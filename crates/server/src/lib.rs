@@ -1,0 +1,9 @@
+//! Gatehouse's HTTP server: configuration, the composition root, and the
+//! actix-web handlers that put the core on the wire.
+
+pub mod config;
+pub mod http;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::Application;

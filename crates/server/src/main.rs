@@ -1,0 +1,44 @@
+//! The `gatehouse` binary: parse the command line, load configuration, run.
+
+use clap::{Parser, Subcommand};
+use gatehouse_server::{Application, Config};
+use tracing_subscriber::EnvFilter;
+
+/// An OAuth 2.1 authorization server for MCP servers, MCP clients and apps.
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Print the effective configuration (secrets redacted) and exit.
+    Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Config => {
+            println!("{config:#?}");
+            Ok(())
+        }
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            app.run_until_stopped().await?;
+            tracing::info!("Gatehouse stopped");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The composition root: the one place that names concrete adapters and
+//! wires them into the core and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, DefaultHeaders, Logger};
+use actix_web::{App, HttpServer, web};
+use async_trait::async_trait;
+use gatehouse_core::clock::SystemClock;
+use gatehouse_core::model::PasswordHash;
+use gatehouse_core::password::{
+    Password, PasswordHasher, hash_password_blocking, verify_password_blocking,
+};
+use gatehouse_core::service::MasterKeySource;
+use gatehouse_core::{Gatehouse, Ports, Settings};
+use gatehouse_store_memory::MemoryStore;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+
+/// argon2 on tokio's blocking pool, so password checks never stall the
+/// workers that serve token requests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BlockingHasher;
+
+#[async_trait]
+impl PasswordHasher for BlockingHasher {
+    async fn hash(&self, password: Password) -> anyhow::Result<PasswordHash> {
+        tokio::task::spawn_blocking(move || hash_password_blocking(&password)).await?
+    }
+
+    async fn verify(&self, password: Password, hash: PasswordHash) -> bool {
+        tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Builds the ports for `database_url`.
+///
+/// # Errors
+/// An unsupported or unreachable store.
+pub async fn open_store(database_url: &str) -> anyhow::Result<Ports> {
+    let clock = Arc::new(SystemClock);
+    let hasher = Arc::new(BlockingHasher);
+    match database_url {
+        "memory" | "memory://" => Ok(Ports::from_store(MemoryStore::new(), clock, hasher)),
+        other => {
+            let scheme = other.split(':').next().unwrap_or(other);
+            anyhow::bail!(
+                "GATEHOUSE_DATABASE_URL scheme '{scheme}' is not supported by this build; use 'memory'"
+            )
+        }
+    }
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: Server,
+    gatehouse: Arc<Gatehouse>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds the listener, opens the store, starts the core, creates the
+    /// first admin, and prepares the HTTP server.
+    ///
+    /// # Errors
+    /// Bind failures, store failures, invalid admin settings.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        let bound = listener.local_addr()?;
+        let base_url = config.base_url(bound);
+        let ports = open_store(&config.database_url).await?;
+        let mut settings = Settings::for_base_url(&base_url);
+        settings.access_token_ttl = time::Duration::seconds(config.access_token_ttl.into());
+        settings.refresh_token_ttl = time::Duration::seconds(config.refresh_token_ttl.into());
+        let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
+        let (gatehouse, source) = Gatehouse::start(ports, settings, master).await?;
+        if source == MasterKeySource::Stored {
+            tracing::warn!(
+                "GATEHOUSE_SECRET_KEY is not set: using a generated master key kept in the store. \
+                 Set GATEHOUSE_SECRET_KEY in production so the signing keys are not stored beside their key."
+            );
+        }
+        let gatehouse = Arc::new(gatehouse);
+        match gatehouse
+            .ensure_admin(&config.admin_email, config.admin_password.as_deref())
+            .await
+        {
+            Ok(Some((email, password))) => {
+                // Printed, not logged: the operator needs it once, log
+                // pipelines must never see it.
+                println!(
+                    "\n  Gatehouse created the first administrator.\n  email:    {}\n  password: {}\n  This password is shown only once.\n",
+                    email.as_str(),
+                    password.expose()
+                );
+            }
+            Ok(None) => {}
+            Err(e) => anyhow::bail!("cannot create the first administrator: {e}"),
+        }
+        spawn_purger(gatehouse.clone());
+        let state = AppState::new(
+            gatehouse.clone(),
+            base_url.clone(),
+            config.login_attempts_per_minute,
+        );
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .wrap(Compress::default())
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                // Path only: query strings may carry state or codes.
+                .wrap(
+                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
+                .configure(http::routes)
+                .default_service(web::to(http::not_found))
+        })
+        .shutdown_timeout(30)
+        .listen(listener)?
+        .run();
+        tracing::info!(issuer = %gatehouse.settings().issuer, addr = %bound, "Gatehouse is listening");
+        Ok(Self {
+            port: bound.port(),
+            base_url,
+            server,
+            gatehouse,
+        })
+    }
+
+    /// The bound port (useful with port 0 in tests).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The public base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The core, for tests that want to inspect or seed state.
+    pub fn gatehouse(&self) -> Arc<Gatehouse> {
+        self.gatehouse.clone()
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (drains in-flight requests) or
+    /// [`ServerHandle::stop`].
+    ///
+    /// # Errors
+    /// An I/O failure of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Drops expired codes, tokens and sessions once a minute, off the request
+/// path.
+fn spawn_purger(gatehouse: Arc<Gatehouse>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match gatehouse.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "purged expired records"),
+                Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+            }
+        }
+    });
+}

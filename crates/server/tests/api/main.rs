@@ -1,0 +1,14 @@
+//! Gatehouse over HTTP: the seed's whole flow through the real pages, and
+//! every error path a client can hit. One binary; each test gets its own
+//! server on a free port with a fresh in-memory store.
+
+// A failed unwrap in a test is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod browser;
+mod concurrency;
+mod errors;
+mod flow;
+mod helpers;
+mod platform;

@@ -1,0 +1,260 @@
+//! The users and organizations API under scopes and membership.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn users_see_only_their_organizations_and_members() {
+    let app = spawn().await;
+    let alice = app.create_user("alice@example.com", "alice-password").await;
+    let bob = app.create_user("bob@example.com", "bob-password-1").await;
+    let alice_token = app.api_login("alice@example.com", "alice-password").await;
+    let bob_token = app.api_login("bob@example.com", "bob-password-1").await;
+
+    // Alice creates an org and adds Bob.
+    let res = app
+        .http
+        .post(app.url("/api/v1/organizations/"))
+        .bearer_auth(&alice_token)
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let org: Value = res.json().await.unwrap();
+    assert_eq!(org["role"], "owner");
+    let org_id = org["organization"]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/organizations/{org_id}/members")))
+        .bearer_auth(&alice_token)
+        .json(&json!({"user_id": bob["id"], "role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // Bob lists his orgs and the org's users, as the seed's MCP server does.
+    let orgs: Value = app
+        .http
+        .get(app.url("/api/v1/organizations/"))
+        .bearer_auth(&bob_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        orgs["organizations"][0]["organization"]["id"],
+        org_id.as_str()
+    );
+    assert_eq!(orgs["organizations"][0]["role"], "member");
+    let users: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/users/?organization_id={org_id}")))
+        .bearer_auth(&bob_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["users"].as_array().unwrap().len(), 2);
+
+    // Bob, a member, cannot add people or delete the org.
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/organizations/{org_id}/members")))
+        .bearer_auth(&bob_token)
+        .json(&json!({"user_id": alice["id"], "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/v1/organizations/{org_id}")))
+        .bearer_auth(&bob_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Carol, outside the org, is refused with a clear error.
+    app.create_user("carol@example.com", "carol-password").await;
+    let carol = app.api_login("carol@example.com", "carol-password").await;
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/users/?organization_id={org_id}")))
+        .bearer_auth(&carol)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("no access to organization")
+    );
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/organizations/{org_id}")))
+        .bearer_auth(&carol)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // And cannot create users (not an admin).
+    let res = app
+        .http
+        .post(app.url("/api/v1/users/"))
+        .bearer_auth(&carol)
+        .json(&json!({"email": "x@example.com", "name": "X", "password": "long-enough"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // The last owner cannot leave.
+    let alice_id = alice["id"].as_str().unwrap();
+    let res = app
+        .http
+        .delete(app.url(&format!(
+            "/api/v1/organizations/{org_id}/members/{alice_id}"
+        )))
+        .bearer_auth(&alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn oauth_tokens_are_limited_to_their_scopes_with_a_proper_challenge() {
+    let app = spawn().await;
+    let c = app.seed_client().await;
+    let t = app.tokens(&c, "profile email").await;
+    let at = t["access_token"].as_str().unwrap();
+    let res = app
+        .http
+        .get(app.url("/api/v1/users/"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(r#"scope="users:read users:write""#),
+        "{challenge}"
+    );
+    let res = app
+        .http
+        .get(app.url("/api/v1/organizations/"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("organizations")
+    );
+    // userinfo reveals only what the scopes allow.
+    let t = app.tokens(&c, "profile").await;
+    let info: Value = app
+        .http
+        .get(format!("{}/userinfo", app.issuer))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(info.get("email").is_none());
+    assert!(info.get("name").is_some());
+    // An admin's token from an OAuth client has no admin powers.
+    let res = app
+        .http
+        .get(app.url("/api/v1/oauth/clients"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn users_can_be_managed_by_admins() {
+    let app = spawn().await;
+    let u = app.create_user("dave@example.com", "dave-password").await;
+    let id = u["id"].as_str().unwrap();
+    let t = &app.admin_token;
+    let res = app
+        .http
+        .post(app.url("/api/v1/users/"))
+        .bearer_auth(t)
+        .json(&json!({"email": "DAVE@example.com", "name": "Dup", "password": "long-enough"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = app
+        .http
+        .patch(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(t)
+        .json(&json!({"name": "David"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["user"]["name"], "David");
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let dave = app.api_login("dave@example.com", "dave-password").await;
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Dave's token dies with his account.
+    let res = app
+        .http
+        .get(app.url("/api/v1/organizations/"))
+        .bearer_auth(&dave)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
