@@ -1,0 +1,24 @@
+# Shortcuts; the README's plain cargo commands are the reference.
+
+default: test
+
+# Start the server (memory store).
+run:
+    cargo run --release
+
+# Every test.
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The seed's Python client against a live server.
+seed:
+    bash tests/seed_client/run.sh
+
+# Everything CI runs.
+ci:
+    bash .ci/run
