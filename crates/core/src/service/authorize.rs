@@ -85,6 +85,17 @@ pub enum AuthorizeError {
     },
 }
 
+impl fmt::Display for AuthorizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthorizeError::Fatal(e) => write!(f, "authorization request refused: {e}"),
+            AuthorizeError::Redirect { error, .. } => write!(f, "authorization failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthorizeError {}
+
 /// What to do once the user is known.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
