@@ -159,7 +159,7 @@ impl World {
 }
 
 fn code_of(e: Result<TokenResponse, OAuthError>) -> ErrorCode {
-    e.err().expect("an error").code
+    e.expect_err("an error").code
 }
 
 #[tokio::test]
