@@ -489,3 +489,64 @@ async fn a_failing_store_is_a_server_error_not_a_panic() {
         "causes are logged, not disclosed"
     );
 }
+
+#[tokio::test]
+async fn the_last_owner_of_an_organization_cannot_be_deleted() {
+    use gatehouse_core::service::NewOrganization;
+    let w = world().await;
+    let u =
+        w.gh.create_user(
+            &w.caller,
+            NewUser {
+                email: "o@example.com".into(),
+                name: "O".into(),
+                password: "owner-password".into(),
+                role: None,
+            },
+        )
+        .await
+        .unwrap();
+    let login = w.gh.login("o@example.com", "owner-password").await.unwrap();
+    let owner = w.gh.authenticate_bearer(&login.access_token).await.unwrap();
+    let (org, _) =
+        w.gh.create_org(
+            &owner,
+            NewOrganization {
+                name: "Acme".into(),
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    let err =
+        w.gh.delete_user(&w.caller, &u.id.to_string())
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("last owner"), "{err}");
+    w.gh.delete_org(&owner, &org.id.to_string()).await.unwrap();
+    w.gh.delete_user(&w.caller, &u.id.to_string())
+        .await
+        .unwrap();
+}
+
+#[test]
+fn login_responses_do_not_print_their_token() {
+    let s = format!(
+        "{:?}",
+        gatehouse_core::service::LoginResponse {
+            access_token: "eyJ.secret.token".into(),
+            expires_in: 1,
+            user: gatehouse_core::model::User {
+                id: gatehouse_core::model::UserId::new(),
+                email: gatehouse_core::model::Email::parse("a@b.c").unwrap(),
+                name: "A".into(),
+                role: gatehouse_core::model::Role::User,
+                email_verified: true,
+                password_hash: gatehouse_core::model::PasswordHash("x".into()),
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                updated_at: OffsetDateTime::UNIX_EPOCH,
+            },
+        }
+    );
+    assert!(!s.contains("secret"));
+}

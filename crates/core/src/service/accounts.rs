@@ -66,7 +66,7 @@ impl Caller {
 }
 
 /// A successful password sign-in on the API.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginResponse {
     /// A platform access token.
     pub access_token: String,
@@ -74,6 +74,15 @@ pub struct LoginResponse {
     pub expires_in: i64,
     /// Who signed in.
     pub user: User,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A hash to verify against when the email is unknown, so a wrong email

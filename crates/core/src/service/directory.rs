@@ -281,6 +281,19 @@ impl Gatehouse {
                 "the last administrator cannot be deleted".into(),
             ));
         }
+        // An organization never loses its last owner: that would leave it
+        // unmanageable by anyone but platform admins.
+        for (org, role) in self.ports.orgs.orgs_of_user(target).await? {
+            if role == OrgRole::Owner && self.keep_an_owner(org.id).await.is_err() {
+                return Err(ApiError::Unprocessable(
+                    format!(
+                        "the user is the last owner of organization {}; transfer or delete it first",
+                        org.id
+                    )
+                    .into(),
+                ));
+            }
+        }
         self.ports.users.delete_user(target).await?;
         tracing::info!(user = %target, admin = %caller.user.id, "user deleted");
         Ok(())
