@@ -94,6 +94,7 @@ pub mod password;
 pub mod pkce;
 pub mod ports;
 pub mod redirect;
+pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod service;

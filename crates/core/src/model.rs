@@ -122,6 +122,11 @@ uuid_id!(
     OrgId
 );
 uuid_id!(
+    /// A protected resource (an MCP server or other API) registered by an
+    /// admin.
+    ResourceId
+);
+uuid_id!(
     /// A grant (refresh-token family): everything issued from one
     /// authorization, revoked together.
     GrantId
@@ -180,16 +185,139 @@ pub fn validate_name(raw: &str) -> Result<String, InvalidValue> {
     Ok(v.to_owned())
 }
 
-/// How a client proves who it is at the token endpoint.
+/// How a client proves who it is at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ClientKind {
-    /// Holds a secret (a server-side app); authenticates with
-    /// `client_secret_basic` or `client_secret_post`.
-    Confidential,
-    /// Cannot keep a secret (native, CLI, browser app); authenticates with
-    /// `none` and must use PKCE.
-    Public,
+pub enum TokenEndpointAuthMethod {
+    /// A public client: no secret (native, CLI, browser apps); PKCE required.
+    None,
+    /// The secret in an HTTP Basic header.
+    ClientSecretBasic,
+    /// The secret in the form body.
+    ClientSecretPost,
+}
+
+impl TokenEndpointAuthMethod {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// Parses the registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(Self::None),
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+/// The grant types a client may use (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum GrantType {
+    /// `authorization_code`.
+    #[serde(rename = "authorization_code")]
+    AuthorizationCode,
+    /// `refresh_token`.
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    /// `client_credentials`.
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+}
+
+impl GrantType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        }
+    }
+
+    /// Parses the registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Some(Self::TokenExchange),
+            _ => None,
+        }
+    }
+}
+
+/// RFC 7591 / OIDC `application_type`: what kind of redirect URIs make sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    /// A server-side or browser app.
+    Web,
+    /// A desktop, mobile or CLI app (loopback or custom-scheme redirects).
+    Native,
+}
+
+impl ApplicationType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    /// Parses the registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "web" => Some(Self::Web),
+            "native" => Some(Self::Native),
+            _ => None,
+        }
+    }
+}
+
+/// How a client came to be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientOrigin {
+    /// Registered by a platform admin through the admin API.
+    Admin,
+    /// Registered by itself through Dynamic Client Registration (RFC 7591).
+    Dynamic,
+    /// Described by a Client ID Metadata Document fetched from its URL.
+    Metadata,
+}
+
+impl ClientOrigin {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Dynamic => "dynamic",
+            Self::Metadata => "metadata",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "dynamic" => Some(Self::Dynamic),
+            "metadata" => Some(Self::Metadata),
+            _ => None,
+        }
+    }
 }
 
 /// A registered OAuth client.
@@ -207,10 +335,24 @@ pub struct Client {
     pub redirect_uris: Vec<RedirectUri>,
     /// The most this client may ever be granted.
     pub allowed_scopes: ScopeSet,
-    /// Confidential or public.
-    pub kind: ClientKind,
+    /// How it authenticates at the token endpoint; `None` means public.
+    pub auth_method: TokenEndpointAuthMethod,
+    /// The grants it may use.
+    pub grant_types: Vec<GrantType>,
+    /// Web or native.
+    pub application_type: ApplicationType,
+    /// Admin-registered, dynamically registered, or a metadata document.
+    pub origin: ClientOrigin,
     /// Whether PKCE is required; always true for public clients.
     pub require_pkce: bool,
+    /// SHA-256 of the RFC 7592 registration access token (dynamic clients).
+    pub registration_token_hash: Option<TokenHash>,
+    /// Other RFC 7591 metadata echoed back as registered (`client_uri`,
+    /// `logo_uri`, `contacts`, `tos_uri`, `policy_uri`, `software_id`,
+    /// `software_version`): a JSON object, `{}` when none.
+    pub metadata: serde_json::Value,
+    /// For metadata-document clients: when the cached document goes stale.
+    pub metadata_expires_at: Option<OffsetDateTime>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -218,9 +360,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// Whether the client was registered as confidential.
+    /// Whether the client holds a secret.
     pub fn is_confidential(&self) -> bool {
-        self.kind == ClientKind::Confidential
+        self.auth_method != TokenEndpointAuthMethod::None
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn may_use(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
     }
 
     /// The registered redirect URI that `presented` matches, if any.
@@ -234,11 +381,30 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("id", &self.id)
             .field("name", &self.name)
-            .field("kind", &self.kind)
+            .field("auth_method", &self.auth_method)
+            .field("origin", &self.origin)
             .field("redirect_uris", &self.redirect_uris)
             .field("allowed_scopes", &self.allowed_scopes)
             .finish_non_exhaustive()
     }
+}
+
+/// A protected resource: an API (typically an MCP server) that accepts
+/// Gatehouse tokens whose `aud` is its URI (RFC 8707, RFC 9728).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Identifier.
+    pub id: ResourceId,
+    /// The canonical resource URI (the `aud` of its tokens).
+    pub uri: String,
+    /// Display name, shown on the consent page.
+    pub name: String,
+    /// Scopes it accepts; they may be granted on tokens for it.
+    pub scopes: ScopeSet,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
 }
 
 /// A platform-wide role.
@@ -259,6 +425,12 @@ impl Role {
             Role::Admin => all,
             Role::User => ScopeSet::from_tokens(all.iter().filter(|s| *s != ADMIN_SCOPE)),
         }
+    }
+
+    /// Whether someone with this role may hold `scope` (any scope, known or
+    /// defined by a resource, except `admin` for non-admins).
+    pub fn permits(self, scope: &str) -> bool {
+        self == Role::Admin || scope != ADMIN_SCOPE
     }
 
     /// The wire name.
@@ -385,6 +557,9 @@ pub struct Grant {
     pub user_id: UserId,
     /// What was granted; refreshes may narrow per request, never widen.
     pub scope: ScopeSet,
+    /// The resource the grant's tokens are for (RFC 8707); `None` means the
+    /// platform API.
+    pub resource: Option<String>,
     /// When the user authorized.
     pub created_at: OffsetDateTime,
     /// Set once the family is revoked (logout, revocation, reuse detection).
@@ -414,6 +589,9 @@ pub struct AuthorizationCode {
     pub scope: ScopeSet,
     /// The PKCE challenge, if one was sent.
     pub challenge: Option<CodeChallenge>,
+    /// The `resource` sent to `/authorize` (RFC 8707); `None` means the
+    /// platform API.
+    pub resource: Option<String>,
     /// The grant this code will create; known up front so a replay can
     /// revoke exactly what the first redemption issued.
     pub grant_id: GrantId,
@@ -435,8 +613,10 @@ pub struct RefreshToken {
     /// When it expires.
     pub expires_at: OffsetDateTime,
     /// Set when it was exchanged for its successor; presenting it again
-    /// afterwards is reuse.
+    /// afterwards is reuse (unless within the configured grace window).
     pub rotated_at: Option<OffsetDateTime>,
+    /// Set when the one replay allowed inside the grace window was used.
+    pub grace_used: bool,
 }
 
 /// A signed-in browser session on the login page.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Membership, OrgId,
-    OrgRole, Organization, RefreshToken, Session, StoredKey, User, UserId,
+    OrgRole, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -42,6 +42,9 @@ pub enum CodeRedemption {
 }
 
 /// Outcome of [`TokenStore::rotate_refresh`].
+// Returned once per refresh and moved straight into the response path; boxing
+// the large variant would add an allocation for no benefit.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
     /// The presented token was current; it is now rotated and `next` is
@@ -197,14 +200,18 @@ pub trait TokenStore: Send + Sync {
     /// Atomic: of concurrent calls with one token, at most one returns
     /// [`Rotation::Rotated`]. A token already rotated MUST revoke the whole
     /// family (committed even though the caller then fails the request) and
-    /// return [`Rotation::Reused`]. Expired tokens and revoked families
-    /// return [`Rotation::Invalid`]. `next.grant_id` is ignored; the family of
-    /// `presented` is used.
+    /// return [`Rotation::Reused`] — except once: if `grace` is positive, the
+    /// token was rotated less than `grace` before `now`, and its grace replay
+    /// is unused, the replay is allowed (marking `grace_used`), `next` is
+    /// stored, and the result is [`Rotation::Rotated`]. Expired tokens and
+    /// revoked families return [`Rotation::Invalid`]. `next.grant_id` is
+    /// ignored; the family of `presented` is used.
     async fn rotate_refresh(
         &self,
         presented: &TokenHash,
         next: &RefreshToken,
         now: OffsetDateTime,
+        grace: time::Duration,
     ) -> Result<Rotation, StoreError>;
 
     /// Revokes a grant and every refresh token in it. Returns whether it was
@@ -253,6 +260,38 @@ pub trait TokenStore: Send + Sync {
     /// Drops codes, refresh tokens, deny-list entries and sessions that
     /// expired before `now`. Returns how many records went.
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Protected resources (MCP servers and other APIs) tokens may be issued for.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ResourceRepo: Send + Sync {
+    /// Stores a new resource.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if the id or the URI is taken.
+    async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError>;
+
+    /// Finds a resource by id.
+    async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError>;
+
+    /// Finds a resource by its canonical URI (exact comparison; the caller
+    /// canonicalizes).
+    async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError>;
+
+    /// Every resource, oldest first.
+    async fn list_resources(&self) -> Result<Vec<Resource>, StoreError>;
+
+    /// Replaces a resource's record.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if it does not exist and
+    /// [`StoreError::Conflict`] if the new URI belongs to another resource.
+    async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError>;
+
+    /// Deletes a resource. Grants bound to it stay, but their tokens name an
+    /// audience nobody accepts any more. Returns whether it existed.
+    async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError>;
 }
 
 /// Signing keys and the generated master key, shared by every instance on one

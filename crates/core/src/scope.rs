@@ -29,7 +29,14 @@ pub const KNOWN_SCOPES: &[(&str, &str)] = &[
     ),
     ("mcp:connect", "Connect MCP tools to your account"),
     ("admin", "Administer the whole platform"),
+    ("offline_access", "Keep access after you close the app"),
 ];
+
+/// The scope that asks for a refresh token (OIDC Core §11). Gatehouse issues
+/// refresh tokens to every client registered for the `refresh_token` grant,
+/// asked or not; this scope is accepted and echoed so clients that ask for it
+/// see it granted.
+pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The scope that only platform administrators may hold.
 pub const ADMIN_SCOPE: &str = "admin";
@@ -135,6 +142,11 @@ impl ScopeSet {
     /// Whether the set holds at least one of `scopes`.
     pub fn contains_any(&self, scopes: &[&str]) -> bool {
         scopes.iter().any(|s| self.contains(s))
+    }
+
+    /// The scopes for which `keep` is true.
+    pub fn filter(&self, keep: impl Fn(&str) -> bool) -> ScopeSet {
+        Self(self.0.iter().filter(|s| keep(s)).cloned().collect())
     }
 
     /// Whether the set is empty.

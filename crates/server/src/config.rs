@@ -32,6 +32,21 @@ pub struct Config {
     /// `GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE`: sign-in attempts allowed per
     /// account and per client address before 429.
     pub login_attempts_per_minute: u32,
+    /// `GATEHOUSE_REGISTRATION`: `open`, `token` or `off`.
+    pub registration: String,
+    /// `GATEHOUSE_REGISTRATION_TOKEN`: the initial access token accepted
+    /// when registration is `token` (admins' access tokens work too).
+    pub registration_token: Option<String>,
+    /// `GATEHOUSE_REFRESH_GRACE_SECONDS`: how long a just-rotated refresh
+    /// token may be replayed once by its client; 0 disables.
+    pub refresh_grace_seconds: u32,
+    /// `GATEHOUSE_CIMD`: accept Client ID Metadata Documents.
+    pub cimd: bool,
+    /// `GATEHOUSE_CIMD_ALLOW_LOOPBACK`: let metadata documents be fetched
+    /// from loopback addresses (tests only).
+    pub cimd_allow_loopback: bool,
+    /// `GATEHOUSE_EXTRA_CA_FILE`: PEM roots trusted for outbound fetches.
+    pub extra_ca_file: Option<String>,
 }
 
 impl Default for Config {
@@ -46,6 +61,12 @@ impl Default for Config {
             access_token_ttl: 3600,
             refresh_token_ttl: 2_592_000,
             login_attempts_per_minute: 10,
+            registration: "open".into(),
+            registration_token: None,
+            refresh_grace_seconds: 0,
+            cimd: true,
+            cimd_allow_loopback: false,
+            extra_ca_file: None,
         }
     }
 }
@@ -67,6 +88,16 @@ impl fmt::Debug for Config {
             )
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field("registration", &self.registration)
+            .field(
+                "registration_token",
+                &self.registration_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("refresh_grace_seconds", &self.refresh_grace_seconds)
+            .field("cimd", &self.cimd)
+            .field("cimd_allow_loopback", &self.cimd_allow_loopback)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish()
     }
 }
@@ -124,6 +155,20 @@ impl Config {
         }
         if self.refresh_token_ttl < 300 {
             anyhow::bail!("GATEHOUSE_REFRESH_TOKEN_TTL must be at least 300 seconds");
+        }
+        if !matches!(self.registration.as_str(), "open" | "token" | "off") {
+            anyhow::bail!("GATEHOUSE_REGISTRATION must be open, token or off");
+        }
+        if self.registration == "token"
+            && self
+                .registration_token
+                .as_ref()
+                .is_some_and(|t| t.len() < 32)
+        {
+            anyhow::bail!("GATEHOUSE_REGISTRATION_TOKEN must be at least 32 characters");
+        }
+        if self.refresh_grace_seconds > 300 {
+            anyhow::bail!("GATEHOUSE_REFRESH_GRACE_SECONDS must be at most 300");
         }
         if self.login_attempts_per_minute == 0 {
             anyhow::bail!("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE must be at least 1");

@@ -14,7 +14,8 @@ use gatehouse_core::model::PasswordHash;
 use gatehouse_core::password::{
     Password, PasswordHasher, hash_password_blocking, verify_password_blocking,
 };
-use gatehouse_core::service::MasterKeySource;
+use gatehouse_core::secret::TokenHash;
+use gatehouse_core::service::{MasterKeySource, RegistrationPolicy};
 use gatehouse_core::{Gatehouse, Ports, Settings};
 use gatehouse_store_memory::MemoryStore;
 
@@ -88,6 +89,13 @@ impl Application {
         let mut settings = Settings::for_base_url(&base_url);
         settings.access_token_ttl = time::Duration::seconds(config.access_token_ttl.into());
         settings.refresh_token_ttl = time::Duration::seconds(config.refresh_token_ttl.into());
+        settings.refresh_grace = time::Duration::seconds(config.refresh_grace_seconds.into());
+        settings.registration = match config.registration.as_str() {
+            "token" => RegistrationPolicy::Token,
+            "off" => RegistrationPolicy::Off,
+            _ => RegistrationPolicy::Open,
+        };
+        settings.registration_token = config.registration_token.as_deref().map(TokenHash::of);
         let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
         let (gatehouse, source) = Gatehouse::start(ports, settings, master).await?;
         if source == MasterKeySource::Stored {
@@ -122,6 +130,9 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .wrap(actix_web::middleware::from_fn(
+                    http::resource_metadata_challenge,
+                ))
                 .wrap(Compress::default())
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 // Path only: query strings may carry state or codes.

@@ -57,7 +57,8 @@ pub async fn deleting_a_client_removes_its_codes_grants_tokens_and_consents(s: S
             .rotate_refresh(
                 &doomed_refresh.hash,
                 &fixtures::refresh(&doomed_grant),
-                fixtures::now()
+                fixtures::now(),
+                Duration::ZERO
             )
             .await
             .expect("rotate"),

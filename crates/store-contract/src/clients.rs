@@ -1,6 +1,8 @@
 //! Contracts of [`ClientRepo`](gatehouse_core::ports::ClientRepo).
 
-use gatehouse_core::model::{Client, ClientKind};
+use gatehouse_core::model::{
+    ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
+};
 use gatehouse_core::redirect::RedirectUri;
 use time::Duration;
 
@@ -25,7 +27,7 @@ pub async fn clients_round_trip_through_insert_get_update_and_delete(s: Stores) 
             RedirectUri::parse("http://127.0.0.1/cb").expect("valid"),
         ],
         allowed_scopes: fixtures::scope("openid"),
-        kind: ClientKind::Public,
+        auth_method: TokenEndpointAuthMethod::None,
         updated_at: client.updated_at + Duration::minutes(5),
         ..client.clone()
     };
@@ -103,4 +105,82 @@ pub async fn clients_are_listed_oldest_first(s: Stores) {
         .map(|c| c.id)
         .collect();
     assert_eq!(listed, vec![oldest.id, middle.id, newest.id]);
+}
+
+/// A dynamically registered client keeps every registration field exactly:
+/// its metadata document (nested JSON, non-ASCII text, numbers), its grant
+/// types in the order registered, its registration-token hash and the
+/// expiry of a cached metadata document; clearing them is kept too.
+pub async fn a_client_record_keeps_every_registration_field(s: Stores) {
+    let at = fixtures::now();
+    let dynamic = Client {
+        id: ClientId::parse("https://tools.example.com/.well-known/client.json").expect("valid"),
+        secret_hash: Some(fixtures::token_hash()),
+        redirect_uris: vec![
+            RedirectUri::parse("http://127.0.0.1:33418/callback").expect("valid"),
+            RedirectUri::parse("https://tools.example.com/oauth/cb").expect("valid"),
+        ],
+        auth_method: TokenEndpointAuthMethod::ClientSecretPost,
+        grant_types: vec![
+            GrantType::RefreshToken,
+            GrantType::TokenExchange,
+            GrantType::AuthorizationCode,
+        ],
+        application_type: ApplicationType::Native,
+        origin: ClientOrigin::Dynamic,
+        require_pkce: false,
+        registration_token_hash: Some(fixtures::token_hash()),
+        metadata: serde_json::json!({
+            "client_uri": "https://tools.example.com",
+            "logo_uri": "https://tools.example.com/logo.png",
+            "contacts": ["ops@example.com", "Zoë <zoe@example.com>"],
+            "software_id": "4NRB1-0XZABZI9E6-5SM3R",
+            "software_version": "2.1.0",
+            "extensions": {"nested": {"depth": 2, "ratio": 0.5, "on": true, "none": null}}
+        }),
+        metadata_expires_at: Some(at + Duration::hours(24)),
+        ..fixtures::client()
+    };
+    s.clients.insert_client(&dynamic).await.expect("insert");
+    assert_eq!(
+        s.clients.get_client(&dynamic.id).await.expect("get"),
+        Some(dynamic.clone())
+    );
+    assert_eq!(
+        s.clients.list_clients().await.expect("list"),
+        vec![dynamic.clone()]
+    );
+
+    let metadata_client = Client {
+        secret_hash: None,
+        auth_method: TokenEndpointAuthMethod::None,
+        grant_types: vec![GrantType::AuthorizationCode],
+        application_type: ApplicationType::Web,
+        origin: ClientOrigin::Metadata,
+        require_pkce: true,
+        registration_token_hash: None,
+        metadata: serde_json::json!({}),
+        metadata_expires_at: None,
+        updated_at: at + Duration::minutes(1),
+        ..dynamic.clone()
+    };
+    s.clients
+        .update_client(&metadata_client)
+        .await
+        .expect("update");
+    assert_eq!(
+        s.clients.get_client(&dynamic.id).await.expect("get"),
+        Some(metadata_client)
+    );
+
+    let no_grants = Client {
+        grant_types: Vec::new(),
+        ..fixtures::client()
+    };
+    s.clients.insert_client(&no_grants).await.expect("insert");
+    assert_eq!(
+        s.clients.get_client(&no_grants.id).await.expect("get"),
+        Some(no_grants),
+        "an empty list of grant types stays empty"
+    );
 }

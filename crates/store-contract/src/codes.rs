@@ -1,15 +1,20 @@
 //! Contracts of authorization-code redemption
 //! ([`TokenStore::take_code`](gatehouse_core::ports::TokenStore::take_code)).
 
+use gatehouse_core::model::AuthorizationCode;
 use gatehouse_core::ports::CodeRedemption;
 
 use crate::{Stores, fixtures, race};
 
-/// The first redemption returns the code as stored; every later one is a
+/// The first redemption returns the code as stored (with the resource it is
+/// bound to); every later one is a
 /// replay naming the code's grant.
 pub async fn a_code_is_redeemed_once_then_reported_as_replayed(s: Stores) {
     let (client, user) = fixtures::registered_client_and_user(&s, "ann@example.com").await;
-    let code = fixtures::code(&client, &user);
+    let code = AuthorizationCode {
+        resource: Some("https://mcp.example.com/mcp".to_owned()),
+        ..fixtures::code(&client, &user)
+    };
     s.tokens.put_code(&code).await.expect("put code");
 
     assert_eq!(

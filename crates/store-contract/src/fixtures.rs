@@ -6,9 +6,9 @@
 //! alive. Credentials are fresh random values, never shared between records.
 
 use gatehouse_core::model::{
-    AuthorizationCode, Client, ClientId, ClientKind, Consent, Email, Grant, GrantId, Membership,
-    OrgId, OrgRole, Organization, PasswordHash, RefreshToken, Role, Session, StoredKey, User,
-    UserId,
+    ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
+    GrantId, GrantType, Membership, OrgId, OrgRole, Organization, PasswordHash, RefreshToken,
+    Resource, ResourceId, Role, Session, StoredKey, TokenEndpointAuthMethod, User, UserId,
 };
 use gatehouse_core::pkce::CodeChallenge;
 use gatehouse_core::redirect::RedirectUri;
@@ -46,8 +46,27 @@ pub fn client() -> Client {
             RedirectUri::parse("https://app.example.com/callback").expect("fixture URI is valid"),
         ],
         allowed_scopes: scope("openid profile email"),
-        kind: ClientKind::Confidential,
+        auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        application_type: ApplicationType::Web,
+        origin: ClientOrigin::Admin,
         require_pkce: true,
+        registration_token_hash: None,
+        metadata: serde_json::json!({}),
+        metadata_expires_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A protected resource at `uri` accepting `scopes`.
+pub fn resource(uri: &str, scopes: &str) -> Resource {
+    let at = now();
+    Resource {
+        id: ResourceId::new(),
+        uri: uri.to_owned(),
+        name: "Contract test MCP server".to_owned(),
+        scopes: scope(scopes),
         created_at: at,
         updated_at: at,
     }
@@ -111,6 +130,7 @@ pub fn code(client: &Client, user: &User) -> AuthorizationCode {
         redirect_uri: Some("https://app.example.com/callback".to_owned()),
         scope: scope("openid profile"),
         challenge: Some(CodeChallenge::s256(&random_token("verifier_"))),
+        resource: None,
         grant_id: GrantId::new(),
         issued_at: at,
         expires_at: at + Duration::seconds(60),
@@ -124,6 +144,7 @@ pub fn grant(client: &Client, user: &User) -> Grant {
         client_id: client.id.clone(),
         user_id: user.id,
         scope: scope("openid profile"),
+        resource: None,
         created_at: now(),
         revoked_at: None,
     }
@@ -138,6 +159,7 @@ pub fn refresh(grant: &Grant) -> RefreshToken {
         issued_at: at,
         expires_at: at + Duration::days(30),
         rotated_at: None,
+        grace_used: false,
     }
 }
 

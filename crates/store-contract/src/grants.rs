@@ -17,6 +17,7 @@ fn successor() -> RefreshToken {
         issued_at: at,
         expires_at: at + Duration::days(30),
         rotated_at: None,
+        grace_used: false,
     }
 }
 
@@ -29,7 +30,7 @@ async fn assert_dead(s: &Stores, token: &RefreshToken, why: &str) {
     }
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &successor(), fixtures::now())
+            .rotate_refresh(&token.hash, &successor(), fixtures::now(), Duration::ZERO)
             .await
             .expect("rotate"),
         Rotation::Invalid,
@@ -41,6 +42,19 @@ async fn assert_dead(s: &Stores, token: &RefreshToken, why: &str) {
 /// and `find_refresh` returns the token with its grant.
 pub async fn a_grant_is_stored_with_its_first_refresh_token(s: Stores) {
     let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let for_resource = Grant {
+        resource: Some("https://mcp.example.com/mcp".to_owned()),
+        ..fixtures::grant(&client, &user)
+    };
+    s.tokens
+        .create_grant(&for_resource, None)
+        .await
+        .expect("create grant for a resource");
+    assert_eq!(
+        s.tokens.get_grant(for_resource.id).await.expect("get"),
+        Some(for_resource),
+        "the resource a grant is bound to is kept"
+    );
     assert_eq!(
         s.tokens.get_grant(grant.id).await.expect("get"),
         Some(grant.clone())
@@ -79,7 +93,7 @@ pub async fn a_refresh_token_is_exchanged_for_its_successor(s: Stores) {
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &next, now)
+            .rotate_refresh(&token.hash, &next, now, Duration::ZERO)
             .await
             .expect("rotate"),
         Rotation::Rotated {
@@ -114,7 +128,12 @@ pub async fn a_refresh_token_is_exchanged_for_its_successor(s: Stores) {
     // The successor is current in turn.
     assert!(matches!(
         s.tokens
-            .rotate_refresh(&next.hash, &successor(), now + Duration::seconds(1))
+            .rotate_refresh(
+                &next.hash,
+                &successor(),
+                now + Duration::seconds(1),
+                Duration::ZERO
+            )
             .await
             .expect("rotate successor"),
         Rotation::Rotated { .. }
@@ -129,7 +148,7 @@ pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
     let now = fixtures::now();
     assert!(matches!(
         s.tokens
-            .rotate_refresh(&token.hash, &next, now)
+            .rotate_refresh(&token.hash, &next, now, Duration::ZERO)
             .await
             .expect("rotate"),
         Rotation::Rotated { .. }
@@ -137,7 +156,12 @@ pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &successor(), now + Duration::seconds(1))
+            .rotate_refresh(
+                &token.hash,
+                &successor(),
+                now + Duration::seconds(1),
+                Duration::ZERO
+            )
             .await
             .expect("reuse"),
         Rotation::Reused(grant.id)
@@ -182,7 +206,7 @@ pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
             let next = successors[i].clone();
             async move {
                 tokens
-                    .rotate_refresh(&hash, &next, now)
+                    .rotate_refresh(&hash, &next, now, Duration::ZERO)
                     .await
                     .expect("rotate")
             }
@@ -238,7 +262,7 @@ pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&expired.hash, &successor(), now)
+            .rotate_refresh(&expired.hash, &successor(), now, Duration::ZERO)
             .await
             .expect("rotate expired"),
         Rotation::Invalid
@@ -254,7 +278,7 @@ pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
     );
     assert_eq!(
         s.tokens
-            .rotate_refresh(&fixtures::token_hash(), &successor(), now)
+            .rotate_refresh(&fixtures::token_hash(), &successor(), now, Duration::ZERO)
             .await
             .expect("rotate unknown"),
         Rotation::Invalid
@@ -311,7 +335,7 @@ pub async fn revoking_a_grant_revokes_its_access_and_refresh_tokens(s: Stores) {
     assert_dead(&s, &token, "a refresh token of a revoked grant").await;
     assert!(matches!(
         s.tokens
-            .rotate_refresh(&other_token.hash, &successor(), at)
+            .rotate_refresh(&other_token.hash, &successor(), at, Duration::ZERO)
             .await
             .expect("rotate other"),
         Rotation::Rotated { .. }
@@ -369,4 +393,150 @@ pub async fn an_access_token_of_a_vanished_grant_counts_as_revoked(s: Stores) {
             .await
             .expect("check")
     );
+}
+
+/// With a grace window, a rotated token may be presented once more inside
+/// it (a client retrying after a lost response): the replay rotates again
+/// into a new successor of the same family. A second replay is reuse and
+/// revokes the family.
+pub async fn a_rotated_refresh_token_may_be_replayed_once_within_the_grace_window(s: Stores) {
+    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let grace = Duration::seconds(30);
+    let t0 = fixtures::now();
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&token.hash, &successor(), t0, grace)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { .. }
+    ));
+
+    let retry = successor();
+    match s
+        .tokens
+        .rotate_refresh(&token.hash, &retry, t0 + Duration::seconds(10), grace)
+        .await
+        .expect("replay inside the window")
+    {
+        Rotation::Rotated {
+            grant: family,
+            previous,
+        } => {
+            assert_eq!(family, grant, "the replay rotates within the same family");
+            assert_eq!(previous.hash, token.hash);
+            assert_eq!(previous.grant_id, grant.id);
+        }
+        other => panic!("a first replay inside the window must rotate, got {other:?}"),
+    }
+    let (stored_retry, family) = s
+        .tokens
+        .find_refresh(&retry.hash)
+        .await
+        .expect("find")
+        .expect("the replay's successor is stored");
+    assert_eq!(stored_retry.grant_id, grant.id);
+    assert!(family.is_active());
+    let (presented, _) = s
+        .tokens
+        .find_refresh(&token.hash)
+        .await
+        .expect("find")
+        .expect("the presented token is remembered");
+    assert!(presented.grace_used, "the grace replay is spent");
+    assert_eq!(presented.rotated_at, Some(t0), "the rotation time stands");
+
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&token.hash, &successor(), t0 + Duration::seconds(11), grace)
+            .await
+            .expect("second replay"),
+        Rotation::Reused(grant.id),
+        "only one replay is allowed"
+    );
+    let revoked = s.tokens.get_grant(grant.id).await.expect("get");
+    assert!(
+        revoked.as_ref().is_some_and(|g| !g.is_active()),
+        "family not revoked: {revoked:?}"
+    );
+    assert_dead(&s, &retry, "the replay's successor after reuse").await;
+}
+
+/// A replay once the grace window has passed (at exactly its end, too) is
+/// reuse: the family is revoked.
+pub async fn a_replay_after_the_grace_window_revokes_the_family(s: Stores) {
+    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let grace = Duration::seconds(30);
+    let t0 = fixtures::now();
+    let next = successor();
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&token.hash, &next, t0, grace)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&token.hash, &successor(), t0 + grace, grace)
+            .await
+            .expect("late replay"),
+        Rotation::Reused(grant.id)
+    );
+    let revoked = s.tokens.get_grant(grant.id).await.expect("get");
+    assert!(
+        revoked.as_ref().is_some_and(|g| !g.is_active()),
+        "family not revoked: {revoked:?}"
+    );
+    assert_dead(&s, &next, "the successor after a late replay").await;
+}
+
+/// Of 16 simultaneous replays of a rotated token inside its grace window,
+/// exactly one is allowed; the rest are reuse (or invalid once the family is
+/// revoked), and the family ends up revoked.
+pub async fn a_grace_replay_is_allowed_once_under_concurrency(s: Stores) {
+    const CALLERS: usize = 16;
+    const ROUNDS: usize = 5;
+    let grace = Duration::seconds(30);
+    for round in 0..ROUNDS {
+        let (_, _, grant, token) =
+            fixtures::active_grant(&s, &format!("user{round}@example.com")).await;
+        let t0 = fixtures::now();
+        assert!(matches!(
+            s.tokens
+                .rotate_refresh(&token.hash, &successor(), t0, grace)
+                .await
+                .expect("rotate"),
+            Rotation::Rotated { .. }
+        ));
+
+        let hash = token.hash;
+        let outcomes = race(CALLERS, |_| {
+            let tokens = s.tokens.clone();
+            let next = successor();
+            async move {
+                tokens
+                    .rotate_refresh(&hash, &next, t0 + Duration::seconds(1), grace)
+                    .await
+                    .expect("replay")
+            }
+        })
+        .await;
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotation::Rotated { .. }))
+            .count();
+        let reused = outcomes
+            .iter()
+            .filter(|o| **o == Rotation::Reused(grant.id))
+            .count();
+        let invalid = outcomes.iter().filter(|o| **o == Rotation::Invalid).count();
+        assert_eq!(rotated, 1, "round {round}, outcomes: {outcomes:?}");
+        assert!(reused >= 1, "round {round}, outcomes: {outcomes:?}");
+        assert_eq!(rotated + reused + invalid, CALLERS, "round {round}");
+        let family = s.tokens.get_grant(grant.id).await.expect("get");
+        assert!(
+            family.as_ref().is_some_and(|g| !g.is_active()),
+            "round {round}, family not revoked: {family:?}"
+        );
+    }
 }

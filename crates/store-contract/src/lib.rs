@@ -14,16 +14,24 @@
 //!
 //! Each contract is also a public `async fn(Stores)`, to run one by hand
 //! while debugging an adapter.
+//!
+//! A store that needs an outside service (a PostgreSQL server) may not be
+//! available on every machine: its factory returns `Option<Stores>`, and
+//! `None` (after printing why) ends that test early. Whether a missing
+//! service is acceptable is the factory's decision, not this crate's.
 
 // This crate is test code that happens to live in `src/`: a failed
 // `expect` is a failed contract, reported with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use gatehouse_core::ports::{ClientRepo, KeyStore, OrgRepo, StoreError, TokenStore, UserRepo};
+use gatehouse_core::ports::{
+    ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, TokenStore, UserRepo,
+};
 
 pub mod fixtures;
 
@@ -35,6 +43,7 @@ mod grants;
 mod keys;
 mod orgs;
 mod purge;
+mod resources;
 mod users;
 
 pub use browser::*;
@@ -45,6 +54,7 @@ pub use grants::*;
 pub use keys::*;
 pub use orgs::*;
 pub use purge::*;
+pub use resources::*;
 pub use users::*;
 
 /// One adapter's ports, as the server would hold them.
@@ -64,13 +74,18 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     /// Signing keys and the master key.
     pub keys: Arc<dyn KeyStore>,
+    /// Protected resources.
+    pub resources: Arc<dyn ResourceRepo>,
+    /// Dropped after the ports: tears down what the factory set up for this
+    /// one test (a scratch database, a temporary directory).
+    guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Stores {
-    /// All five ports served by one adapter value.
+    /// All six ports served by one adapter value.
     pub fn from_one<S>(store: S) -> Self
     where
-        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + 'static,
+        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + ResourceRepo + 'static,
     {
         let store = Arc::new(store);
         Self {
@@ -78,8 +93,38 @@ impl Stores {
             users: store.clone(),
             orgs: store.clone(),
             tokens: store.clone(),
+            resources: store.clone(),
             keys: store,
+            guard: None,
         }
+    }
+
+    /// Keeps `guard` alive as long as these ports, and drops it after them:
+    /// its `Drop` cleans up the test's scratch store.
+    #[must_use]
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
+    }
+}
+
+/// What a [`contract_tests!`] factory may produce: the stores, or `None`
+/// when the backend is unavailable and the test should end early (the
+/// factory says why).
+pub trait IntoStores {
+    /// The stores to test, if any.
+    fn into_stores(self) -> Option<Stores>;
+}
+
+impl IntoStores for Stores {
+    fn into_stores(self) -> Option<Stores> {
+        Some(self)
+    }
+}
+
+impl IntoStores for Option<Stores> {
+    fn into_stores(self) -> Option<Stores> {
+        self
     }
 }
 
@@ -91,8 +136,8 @@ impl fmt::Debug for Stores {
 
 /// Expands to one `#[tokio::test]` per contract, each running against a
 /// fresh [`Stores`] from `$factory`: anything callable with no arguments
-/// that returns a future of `Stores` (an `async fn`, or
-/// `|| async { … }`).
+/// that returns a future of `Stores` or `Option<Stores>` (an `async fn`, or
+/// `|| async { … }`); `None` skips the test.
 ///
 /// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as
 /// a dev-dependency. Tests run on a four-worker runtime so the concurrency
@@ -107,6 +152,7 @@ macro_rules! contract_tests {
             a_client_id_can_be_registered_only_once
             changing_a_missing_client_reports_that_it_is_missing
             clients_are_listed_oldest_first
+            a_client_record_keeps_every_registration_field
             // Users.
             users_round_trip_through_insert_get_update_and_delete
             an_email_address_belongs_to_one_user_only
@@ -131,6 +177,13 @@ macro_rules! contract_tests {
             revoking_a_grant_revokes_its_access_and_refresh_tokens
             a_revoked_access_token_is_denied_by_its_jti
             an_access_token_of_a_vanished_grant_counts_as_revoked
+            a_rotated_refresh_token_may_be_replayed_once_within_the_grace_window
+            a_replay_after_the_grace_window_revokes_the_family
+            a_grace_replay_is_allowed_once_under_concurrency
+            // Protected resources.
+            resources_round_trip_through_insert_get_update_and_delete
+            a_resource_uri_belongs_to_one_resource_only
+            resources_are_listed_oldest_first
             // Consents and sessions.
             a_consent_is_remembered_per_user_and_client_and_replaced
             a_session_is_found_until_it_expires_and_can_be_ended
@@ -156,7 +209,9 @@ macro_rules! __contract_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                let stores: $crate::Stores = ($factory)().await;
+                let Some(stores) = $crate::IntoStores::into_stores(($factory)().await) else {
+                    return;
+                };
                 $crate::$name(stores).await;
             }
         )*

@@ -36,10 +36,12 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use gatehouse_core::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Membership, OrgId,
-    OrgRole, Organization, RefreshToken, Role, Session, StoredKey, User, UserId,
+    OrgRole, Organization, RefreshToken, Resource, ResourceId, Role, Session, StoredKey, User,
+    UserId,
 };
 use gatehouse_core::ports::{
-    ClientRepo, CodeRedemption, KeyStore, OrgRepo, Rotation, StoreError, TokenStore, UserRepo,
+    ClientRepo, CodeRedemption, KeyStore, OrgRepo, ResourceRepo, Rotation, StoreError, TokenStore,
+    UserRepo,
 };
 use gatehouse_core::secret::TokenHash;
 use time::OffsetDateTime;
@@ -80,6 +82,9 @@ struct Inner {
     sessions: DashMap<TokenHash, Session>,
     signing_keys: DashMap<String, StoredKey>,
     master_key: OnceLock<Vec<u8>>,
+    resources: DashMap<ResourceId, Resource>,
+    /// URI → id, the uniqueness index for resource URIs.
+    resource_uris: DashMap<String, ResourceId>,
 }
 
 impl MemoryStore {
@@ -468,12 +473,24 @@ impl TokenStore for MemoryStore {
         presented: &TokenHash,
         next: &RefreshToken,
         now: OffsetDateTime,
+        grace: time::Duration,
     ) -> Result<Rotation, StoreError> {
         // Decide and flip under the token's guard, then drop it before
         // touching `grants` or inserting `next` into the same map.
         let found = match self.inner.refresh_tokens.get_mut(presented) {
             None => None,
             Some(token) if token.expires_at <= now => None,
+            // Inside the grace window, the one allowed replay: spend it under
+            // the same guard so two replays cannot both pass.
+            Some(mut token)
+                if token
+                    .rotated_at
+                    .is_some_and(|at| grace.is_positive() && now < at + grace)
+                    && !token.grace_used =>
+            {
+                token.grace_used = true;
+                Some(Presented::Fresh(token.clone()))
+            }
             Some(token) if token.rotated_at.is_some() => {
                 Some(Presented::AlreadyRotated(token.grant_id))
             }
@@ -512,6 +529,7 @@ impl TokenStore for MemoryStore {
                 let next = RefreshToken {
                     grant_id: family,
                     rotated_at: None,
+                    grace_used: false,
                     ..next.clone()
                 };
                 self.inner.refresh_tokens.insert(next.hash, next);
@@ -652,5 +670,72 @@ impl KeyStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ResourceRepo for MemoryStore {
+    async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError> {
+        if self.inner.resources.contains_key(&resource.id) {
+            return Err(StoreError::Conflict("resource"));
+        }
+        // The URI index is the lock: whoever claims the URI first inserts.
+        match self.inner.resource_uris.entry(resource.uri.clone()) {
+            Entry::Occupied(_) => return Err(StoreError::Conflict("resource")),
+            Entry::Vacant(v) => {
+                v.insert(resource.id);
+            }
+        }
+        self.inner.resources.insert(resource.id, resource.clone());
+        Ok(())
+    }
+
+    async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
+        Ok(self.inner.resources.get(&id).map(|r| r.clone()))
+    }
+
+    async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
+        let Some(id) = self.inner.resource_uris.get(uri).map(|r| *r) else {
+            return Ok(None);
+        };
+        Ok(self.inner.resources.get(&id).map(|r| r.clone()))
+    }
+
+    async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
+        let mut all: Vec<Resource> = self.inner.resources.iter().map(|r| r.clone()).collect();
+        all.sort_by_key(|r| (r.created_at, r.id));
+        Ok(all)
+    }
+
+    async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError> {
+        let Some(old_uri) = self
+            .inner
+            .resources
+            .get(&resource.id)
+            .map(|r| r.uri.clone())
+        else {
+            return Err(StoreError::NotFound("resource"));
+        };
+        if old_uri != resource.uri {
+            match self.inner.resource_uris.entry(resource.uri.clone()) {
+                Entry::Occupied(_) => return Err(StoreError::Conflict("resource")),
+                Entry::Vacant(v) => {
+                    v.insert(resource.id);
+                }
+            }
+            self.inner.resource_uris.remove(&old_uri);
+        }
+        self.inner.resources.insert(resource.id, resource.clone());
+        Ok(())
+    }
+
+    async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError> {
+        match self.inner.resources.remove(&id) {
+            Some((_, r)) => {
+                self.inner.resource_uris.remove(&r.uri);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

@@ -140,15 +140,21 @@ impl Gatehouse {
     /// As [`Gatehouse::check_password`].
     pub async fn login(&self, email: &str, password: &str) -> Result<LoginResponse, ApiError> {
         let user = self.check_password(email, password).await?;
-        let scope = user.role.permitted_scopes();
+        let scope = user
+            .role
+            .permitted_scopes()
+            .filter(|s| s != crate::scope::OFFLINE_ACCESS);
         let token = self
-            .issue_access_token(
-                &user.id.to_string(),
-                PLATFORM_CLIENT_ID,
-                &scope,
-                None,
-                self.now(),
-            )
+            .issue_access_token(super::token::AccessTokenSpec {
+                sub: &user.id.to_string(),
+                client_id: PLATFORM_CLIENT_ID,
+                scope: &scope,
+                grant: None,
+                aud: &self.settings.api_audience,
+                ttl: self.settings.access_token_ttl,
+                act: None,
+                now: self.now(),
+            })
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!(e.to_string())))?;
         tracing::info!(user = %user.id, "signed in to the API");
         Ok(LoginResponse {

@@ -3,7 +3,10 @@
 
 use super::{Caller, Gatehouse};
 use crate::error::ApiError;
-use crate::model::{Client, ClientId, ClientKind, validate_name};
+use crate::model::{
+    ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
+    validate_name,
+};
 use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
@@ -29,6 +32,8 @@ pub struct NewClient {
     pub is_confidential: bool,
     /// For confidential clients: whether PKCE is required (default true).
     pub require_pkce: Option<bool>,
+    /// Grants it may use; default `authorization_code` and `refresh_token`.
+    pub grant_types: Option<Vec<String>>,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -44,10 +49,12 @@ pub struct ClientPatch {
     pub allowed_scopes: Option<Vec<String>>,
     /// New PKCE policy (confidential clients only).
     pub require_pkce: Option<bool>,
+    /// New grant types.
+    pub grant_types: Option<Vec<String>>,
 }
 
-fn parse_redirects(raw: &[String]) -> Result<Vec<RedirectUri>, ApiError> {
-    if raw.is_empty() {
+fn parse_redirects(raw: &[String], uses_code: bool) -> Result<Vec<RedirectUri>, ApiError> {
+    if raw.is_empty() && uses_code {
         return Err(ApiError::Unprocessable(
             "at least one redirect URI is required".into(),
         ));
@@ -75,7 +82,45 @@ fn parse_redirects(raw: &[String]) -> Result<Vec<RedirectUri>, ApiError> {
     Ok(out)
 }
 
-fn parse_scopes(raw: &[String]) -> Result<ScopeSet, ApiError> {
+fn parse_grants(raw: Option<&[String]>, confidential: bool) -> Result<Vec<GrantType>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+    };
+    let mut out = Vec::new();
+    for g in raw {
+        let g = GrantType::parse(g)
+            .filter(|g| *g != GrantType::TokenExchange || confidential)
+            .ok_or_else(|| {
+                ApiError::Unprocessable(
+                    format!(
+                        "unsupported grant type '{}'",
+                        g.chars().take(80).collect::<String>()
+                    )
+                    .into(),
+                )
+            })?;
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "grant_types must not be empty".into(),
+        ));
+    }
+    if !confidential
+        && out
+            .iter()
+            .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::TokenExchange))
+    {
+        return Err(ApiError::Unprocessable(
+            "client_credentials needs a confidential client".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_scopes(raw: &[String], resource_scopes: &ScopeSet) -> Result<ScopeSet, ApiError> {
     if raw.is_empty() {
         return Ok(crate::model::Role::User.permitted_scopes());
     }
@@ -87,7 +132,10 @@ fn parse_scopes(raw: &[String]) -> Result<ScopeSet, ApiError> {
         ));
     }
     let known = ScopeSet::all_known();
-    if let Some(unknown) = set.iter().find(|s| !known.contains(s)) {
+    if let Some(unknown) = set
+        .iter()
+        .find(|s| !known.contains(s) && !resource_scopes.contains(s))
+    {
         return Err(ApiError::Unprocessable(
             format!("unknown scope '{unknown}'").into(),
         ));
@@ -96,6 +144,15 @@ fn parse_scopes(raw: &[String]) -> Result<ScopeSet, ApiError> {
 }
 
 impl Gatehouse {
+    /// Every scope some registered resource accepts.
+    async fn resource_scopes(&self) -> Result<ScopeSet, ApiError> {
+        let mut all = ScopeSet::empty();
+        for r in self.ports.resources.list_resources().await? {
+            all = all.union(&r.scopes);
+        }
+        Ok(all)
+    }
+
     /// Registers a client; returns it with its secret, which is never
     /// retrievable again.
     ///
@@ -108,21 +165,37 @@ impl Gatehouse {
     ) -> Result<(Client, Option<Secret>), ApiError> {
         caller.require_admin()?;
         let now = self.now();
-        let kind = if req.is_confidential {
-            ClientKind::Confidential
+        let auth_method = if req.is_confidential {
+            TokenEndpointAuthMethod::ClientSecretBasic
         } else {
-            ClientKind::Public
+            TokenEndpointAuthMethod::None
         };
         let secret = req.is_confidential.then(|| Secret::generate(SECRET_PREFIX));
+        let grant_types = parse_grants(req.grant_types.as_deref(), req.is_confidential)?;
+        let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
+        let redirect_uris = parse_redirects(&req.redirect_uris, uses_code)?;
+        let native = redirect_uris
+            .iter()
+            .all(|r| r.is_loopback() || !r.as_str().starts_with("http"));
         let client = Client {
             id: ClientId::generate(),
             secret_hash: secret.as_ref().map(Secret::hash),
             name: validate_name(&req.name)?,
             description: bounded_description(req.description)?,
-            redirect_uris: parse_redirects(&req.redirect_uris)?,
-            allowed_scopes: parse_scopes(&req.allowed_scopes)?,
-            kind,
-            require_pkce: kind == ClientKind::Public || req.require_pkce.unwrap_or(true),
+            redirect_uris,
+            allowed_scopes: parse_scopes(&req.allowed_scopes, &self.resource_scopes().await?)?,
+            auth_method,
+            grant_types,
+            application_type: if native {
+                ApplicationType::Native
+            } else {
+                ApplicationType::Web
+            },
+            origin: ClientOrigin::Admin,
+            require_pkce: !req.is_confidential || req.require_pkce.unwrap_or(true),
+            registration_token_hash: None,
+            metadata: serde_json::json!({}),
+            metadata_expires_at: None,
             created_at: now,
             updated_at: now,
         };
@@ -171,11 +244,19 @@ impl Gatehouse {
         if let Some(d) = patch.description {
             client.description = bounded_description(Some(d))?;
         }
+        if let Some(g) = patch.grant_types {
+            client.grant_types = parse_grants(Some(&g), client.is_confidential())?;
+        }
+        let uses_code = client.may_use(GrantType::AuthorizationCode);
         if let Some(r) = patch.redirect_uris {
-            client.redirect_uris = parse_redirects(&r)?;
+            client.redirect_uris = parse_redirects(&r, uses_code)?;
+        } else if uses_code && client.redirect_uris.is_empty() {
+            return Err(ApiError::Unprocessable(
+                "the authorization_code grant needs redirect URIs".into(),
+            ));
         }
         if let Some(s) = patch.allowed_scopes {
-            client.allowed_scopes = parse_scopes(&s)?;
+            client.allowed_scopes = parse_scopes(&s, &self.resource_scopes().await?)?;
         }
         if let Some(p) = patch.require_pkce {
             if !p && !client.is_confidential() {

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::Gatehouse;
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{AuthorizationCode, Client, ClientId, Consent, GrantId, User};
+use crate::model::{AuthorizationCode, Client, ClientId, Consent, GrantId, Resource, Role, User};
 use crate::params::Params;
 use crate::pkce::CodeChallenge;
 use crate::scope::ScopeSet;
@@ -53,6 +53,9 @@ pub struct AuthorizeRequest {
     pub state: Option<String>,
     /// PKCE challenge.
     pub challenge: Option<CodeChallenge>,
+    /// The resource the tokens will be for (RFC 8707); `None` is the
+    /// platform API.
+    pub resource: Option<Resource>,
     /// `prompt`.
     pub prompt: Prompt,
     /// The original parameters, for the consent form to post back.
@@ -160,6 +163,7 @@ impl Gatehouse {
             scope: ScopeSet::empty(),
             state,
             challenge: None,
+            resource: None,
             prompt: Prompt::Default,
             params: params.clone(),
         };
@@ -214,22 +218,33 @@ impl Gatehouse {
                 OAuthError::invalid_request("request objects are not supported"),
             );
         }
+        req.resource = match self.resource_param(&params).await {
+            Ok(r) => r,
+            Err(e) => return fail(&req, e),
+        };
         let requested = match params.get("scope") {
             Ok(Some(raw)) => match ScopeSet::parse(raw) {
                 Ok(s) => s,
                 Err(e) => return fail(&req, OAuthError::invalid_scope(e.to_string())),
             },
-            // RFC 6749 §3.3: without `scope`, use a documented default, here
-            // everything the client is registered for.
-            Ok(None) => req.client.allowed_scopes.clone(),
+            // RFC 6749 §3.3: without `scope`, use a documented default:
+            // everything the client and the resource allow.
+            Ok(None) => self.default_scope(&req.client, req.resource.as_ref()),
             Err(e) => return fail(&req, e),
         };
-        req.scope = requested.intersection(&req.client.allowed_scopes);
+        // The user is not known yet: apply the most permissive role now and
+        // the user's own once they have signed in.
+        req.scope = self.grantable(
+            &requested,
+            &req.client,
+            Some(Role::Admin),
+            req.resource.as_ref(),
+        );
         if req.scope.is_empty() {
             return fail(
                 &req,
                 OAuthError::invalid_scope(
-                    "none of the requested scopes is allowed for this client",
+                    "none of the requested scopes is allowed for this client and resource",
                 ),
             );
         }
@@ -366,7 +381,7 @@ impl Gatehouse {
     }
 
     fn scope_for(&self, req: &AuthorizeRequest, user: &User) -> Result<ScopeSet, AuthorizeError> {
-        let scope = req.scope.intersection(&user.role.permitted_scopes());
+        let scope = req.scope.filter(|s| user.role.permits(s));
         if scope.is_empty() {
             return Err(self.redirect_error(
                 req,
@@ -393,6 +408,7 @@ impl Gatehouse {
             redirect_uri: req.redirect_uri_param.clone(),
             scope,
             challenge: req.challenge.clone(),
+            resource: req.resource.as_ref().map(|r| r.uri.clone()),
             grant_id: GrantId::new(),
             issued_at: now,
             expires_at: now + self.settings.code_ttl,

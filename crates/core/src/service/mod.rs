@@ -7,6 +7,9 @@ mod accounts;
 mod admin;
 mod authorize;
 mod directory;
+mod policy;
+mod registration;
+mod resources;
 mod token;
 
 use std::fmt;
@@ -18,13 +21,16 @@ pub use accounts::{Caller, LoginResponse, PLATFORM_CLIENT_ID};
 pub use admin::{ClientPatch, NewClient};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
 pub use directory::{NewOrganization, NewUser, OrgPatch, UserPatch};
+pub use policy::client_allows;
+pub use registration::RegistrationPolicy;
+pub use resources::ResourceInput;
 pub use token::{AccessClaims, ClientCredentials, TokenResponse};
 
 use crate::clock::Clock;
 use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, seal_private_key};
 use crate::model::StoredKey;
 use crate::password::PasswordHasher;
-use crate::ports::{ClientRepo, KeyStore, OrgRepo, StoreError, TokenStore, UserRepo};
+use crate::ports::{ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, TokenStore, UserRepo};
 use crate::secret::fill_random;
 
 /// The adapters a [`Gatehouse`] runs on.
@@ -40,6 +46,8 @@ pub struct Ports {
     pub tokens: Arc<dyn TokenStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
+    /// Protected resources.
+    pub resources: Arc<dyn ResourceRepo>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Password hashing.
@@ -56,13 +64,14 @@ impl Ports {
     /// All storage ports from one adapter that implements them all.
     pub fn from_store<S>(store: S, clock: Arc<dyn Clock>, hasher: Arc<dyn PasswordHasher>) -> Self
     where
-        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + Clone + 'static,
+        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + ResourceRepo + Clone + 'static,
     {
         Self {
             clients: Arc::new(store.clone()),
             users: Arc::new(store.clone()),
             orgs: Arc::new(store.clone()),
             tokens: Arc::new(store.clone()),
+            resources: Arc::new(store.clone()),
             keys: Arc::new(store),
             clock,
             hasher,
@@ -87,6 +96,14 @@ pub struct Settings {
     pub code_ttl: Duration,
     /// Browser session lifetime on the login page.
     pub session_ttl: Duration,
+    /// How long after a rotation the previous refresh token may still be
+    /// replayed once by the same client (network retries); zero disables.
+    pub refresh_grace: Duration,
+    /// Dynamic client registration policy.
+    pub registration: RegistrationPolicy,
+    /// SHA-256 of the configured initial access token, for
+    /// [`RegistrationPolicy::Token`].
+    pub registration_token: Option<crate::secret::TokenHash>,
 }
 
 impl Settings {
@@ -101,6 +118,9 @@ impl Settings {
             refresh_token_ttl: Duration::days(30),
             code_ttl: Duration::seconds(60),
             session_ttl: Duration::hours(12),
+            refresh_grace: Duration::ZERO,
+            registration: RegistrationPolicy::Open,
+            registration_token: None,
         }
     }
 }
@@ -113,6 +133,9 @@ pub struct Gatehouse {
     /// HMAC key for CSRF tokens, derived from the master key.
     csrf_key: ring::hmac::Key,
     master_key: Vec<u8>,
+    /// When keys were last re-read for an unknown `kid`; bounds how often a
+    /// stream of forged tokens can make us hit the store.
+    last_key_reload: std::sync::Mutex<OffsetDateTime>,
 }
 
 impl fmt::Debug for Gatehouse {
@@ -168,6 +191,7 @@ impl Gatehouse {
                 keyring: RwLock::new(Arc::new(keyring)),
                 csrf_key,
                 master_key,
+                last_key_reload: std::sync::Mutex::new(OffsetDateTime::UNIX_EPOCH),
             },
             source,
         ))
@@ -198,6 +222,22 @@ impl Gatehouse {
     /// The public JWK Set.
     pub fn jwks(&self) -> serde_json::Value {
         self.keyring().jwks().clone()
+    }
+
+    /// Whether an unknown `kid` may trigger a key reload now (at most once a
+    /// second); records the attempt.
+    pub(crate) fn may_reload_keys(&self) -> bool {
+        let now = self.now();
+        let mut last = self
+            .last_key_reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if now - *last >= Duration::seconds(1) {
+            *last = now;
+            true
+        } else {
+            false
+        }
     }
 
     /// Re-reads the keys from the store (another instance may have rotated).

@@ -8,10 +8,12 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Gatehouse;
+use super::policy::client_allows;
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, ClientId, Grant, GrantId, RefreshToken};
+use crate::model::{Client, ClientId, Grant, GrantId, GrantType, RefreshToken};
 use crate::params::Params;
 use crate::ports::{CodeRedemption, Rotation};
+use crate::scope::OFFLINE_ACCESS;
 use crate::scope::ScopeSet;
 use crate::secret::{Secret, TokenHash};
 
@@ -113,6 +115,22 @@ pub struct AccessClaims {
     /// The grant it came from; revoking the grant revokes the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<GrantId>,
+    /// RFC 8693 §4.1: the party acting on the subject's behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
+}
+
+/// What goes into one access token.
+#[derive(Debug)]
+pub(crate) struct AccessTokenSpec<'a> {
+    pub sub: &'a str,
+    pub client_id: &'a str,
+    pub scope: &'a ScopeSet,
+    pub grant: Option<GrantId>,
+    pub aud: &'a str,
+    pub ttl: Duration,
+    pub act: Option<serde_json::Value>,
+    pub now: OffsetDateTime,
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -129,6 +147,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<Secret>,
     /// Granted scopes.
     pub scope: String,
+    /// RFC 8693: the type of the issued token (token exchange only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 fn ser_secret<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
@@ -195,16 +216,37 @@ impl Gatehouse {
         client: &Client,
         params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
-        match params.get("grant_type")? {
-            Some("authorization_code") => self.redeem_code(client, params).await,
-            Some("refresh_token") => self.refresh(client, params).await,
-            Some(other) => Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!("grant_type '{}' is not supported", truncate(other)),
-            )),
-            None => Err(OAuthError::invalid_request(
-                "parameter 'grant_type' is required",
-            )),
+        let grant = match params.get("grant_type")? {
+            Some(g) => GrantType::parse(g).ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("grant_type '{}' is not supported", truncate(g)),
+                )
+            })?,
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "parameter 'grant_type' is required",
+                ));
+            }
+        };
+        // Refresh follows the code grant: a client registered for codes may
+        // always redeem the refresh tokens it was given.
+        let permitted = client.may_use(grant)
+            || (grant == GrantType::RefreshToken && client.may_use(GrantType::AuthorizationCode));
+        if !permitted {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!(
+                    "this client is not registered for the {} grant",
+                    grant.as_str()
+                ),
+            ));
+        }
+        match grant {
+            GrantType::AuthorizationCode => self.redeem_code(client, params).await,
+            GrantType::RefreshToken => self.refresh(client, params).await,
+            GrantType::ClientCredentials => self.client_credentials(client, params).await,
+            GrantType::TokenExchange => self.exchange_token(client, params).await,
         }
     }
 
@@ -216,6 +258,7 @@ impl Gatehouse {
         let code = params.require("code")?;
         let redirect_uri = params.get("redirect_uri")?;
         let verifier = params.get("code_verifier")?;
+        let resource = self.resource_param(params).await?;
         let now = self.now();
         let code = match self.ports.tokens.take_code(&TokenHash::of(code)).await? {
             CodeRedemption::Redeemed(code) => code,
@@ -269,6 +312,16 @@ impl Gatehouse {
             }
             (None, None) => {}
         }
+        // RFC 8707 §2.2: the token request may repeat the resource, but not
+        // name another one.
+        if let Some(r) = &resource
+            && Some(&r.uri) != code.resource.as_ref()
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "resource differs from the one authorized",
+            ));
+        }
         // The user may have lost access since approving.
         let user = self
             .ports
@@ -278,8 +331,7 @@ impl Gatehouse {
             .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
         let scope = code
             .scope
-            .intersection(&client.allowed_scopes)
-            .intersection(&user.role.permitted_scopes());
+            .filter(|s| client_allows(client, s) && user.role.permits(s));
         if scope.is_empty() {
             return Err(OAuthError::invalid_scope(
                 "nothing grantable remains of the approved scope",
@@ -290,32 +342,42 @@ impl Gatehouse {
             client_id: client.id.clone(),
             user_id: user.id,
             scope: scope.clone(),
+            resource: code.resource.clone(),
             created_at: now,
             revoked_at: None,
         };
-        let refresh = Secret::generate(REFRESH_PREFIX);
-        let record = RefreshToken {
-            hash: refresh.hash(),
+        // Refresh tokens go to clients registered for the refresh grant,
+        // whether or not they asked for offline_access (see scope.rs).
+        let refresh = client
+            .may_use(GrantType::RefreshToken)
+            .then(|| Secret::generate(REFRESH_PREFIX));
+        let record = refresh.as_ref().map(|r| RefreshToken {
+            hash: r.hash(),
             grant_id: grant.id,
             issued_at: now,
             expires_at: now + self.settings.refresh_token_ttl,
             rotated_at: None,
-        };
-        self.ports.tokens.create_grant(&grant, Some(record)).await?;
-        let access = self.issue_access_token(
-            &user.id.to_string(),
-            client.id.as_str(),
-            &scope,
-            Some(grant.id),
+            grace_used: false,
+        });
+        self.ports.tokens.create_grant(&grant, record).await?;
+        let access = self.issue_access_token(AccessTokenSpec {
+            sub: &user.id.to_string(),
+            client_id: client.id.as_str(),
+            scope: &scope,
+            grant: Some(grant.id),
+            aud: &self.audience(grant.resource.as_deref()),
+            ttl: self.settings.access_token_ttl,
+            act: None,
             now,
-        )?;
+        })?;
         tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "authorization code redeemed");
         Ok(TokenResponse {
             access_token: access,
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl.whole_seconds(),
-            refresh_token: Some(refresh),
+            refresh_token: refresh,
             scope: scope.to_string(),
+            issued_token_type: None,
         })
     }
 
@@ -326,6 +388,7 @@ impl Gatehouse {
             .map(ScopeSet::parse)
             .transpose()
             .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+        let resource = self.resource_param(params).await?;
         let now = self.now();
         let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
         // Check ownership before rotating, so another client presenting a
@@ -338,6 +401,27 @@ impl Gatehouse {
             .ok_or_else(invalid)?;
         if grant.client_id != client.id {
             return Err(invalid());
+        }
+        // One resource per grant: a refresh may repeat it, never switch.
+        if let Some(r) = &resource
+            && Some(&r.uri) != grant.resource.as_ref()
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "a refresh cannot change the resource of the grant",
+            ));
+        }
+        if let Some(uri) = &grant.resource
+            && self
+                .ports
+                .resources
+                .get_resource_by_uri(uri)
+                .await?
+                .is_none()
+        {
+            return Err(OAuthError::invalid_grant(
+                "the grant's resource is no longer registered",
+            ));
         }
         let user = self
             .ports
@@ -355,8 +439,7 @@ impl Gatehouse {
             Some(req) => req,
             None => grant.scope.clone(),
         }
-        .intersection(&client.allowed_scopes)
-        .intersection(&user.role.permitted_scopes());
+        .filter(|s| client_allows(client, s) && user.role.permits(s));
         if scope.is_empty() {
             return Err(OAuthError::invalid_scope(
                 "nothing grantable remains of the requested scope",
@@ -369,11 +452,12 @@ impl Gatehouse {
             issued_at: now,
             expires_at: now + self.settings.refresh_token_ttl,
             rotated_at: None,
+            grace_used: false,
         };
         let grant = match self
             .ports
             .tokens
-            .rotate_refresh(&presented, &record, now)
+            .rotate_refresh(&presented, &record, now, self.settings.refresh_grace)
             .await?
         {
             Rotation::Rotated { grant, .. } => grant,
@@ -385,41 +469,104 @@ impl Gatehouse {
             }
             Rotation::Invalid => return Err(invalid()),
         };
-        let access = self.issue_access_token(
-            &grant.user_id.to_string(),
-            client.id.as_str(),
-            &scope,
-            Some(grant.id),
+        let access = self.issue_access_token(AccessTokenSpec {
+            sub: &grant.user_id.to_string(),
+            client_id: client.id.as_str(),
+            scope: &scope,
+            grant: Some(grant.id),
+            aud: &self.audience(grant.resource.as_deref()),
+            ttl: self.settings.access_token_ttl,
+            act: None,
             now,
-        )?;
+        })?;
         Ok(TokenResponse {
             access_token: access,
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl.whole_seconds(),
             refresh_token: Some(next),
             scope: scope.to_string(),
+            issued_token_type: None,
         })
     }
 
-    /// Signs an access token for the platform API.
+    /// The client credentials grant (RFC 6749 §4.4): a machine client acting
+    /// for itself. No user, no refresh token; `sub` is the client.
+    async fn client_credentials(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        if !client.is_confidential() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client_credentials grant needs a confidential client",
+            ));
+        }
+        let resource = self.resource_param(params).await?;
+        let requested = match params.get("scope")? {
+            Some(raw) => {
+                ScopeSet::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?
+            }
+            None => self.default_scope(client, resource.as_ref()),
+        };
+        let scope = self
+            .grantable(&requested, client, None, resource.as_ref())
+            .filter(|s| s != OFFLINE_ACCESS);
+        if scope.is_empty() {
+            return Err(OAuthError::invalid_scope(
+                "none of the requested scopes is allowed for this client and resource",
+            ));
+        }
+        let now = self.now();
+        let access = self.issue_access_token(AccessTokenSpec {
+            sub: client.id.as_str(),
+            client_id: client.id.as_str(),
+            scope: &scope,
+            grant: None,
+            aud: &self.audience(resource.as_ref().map(|r| r.uri.as_str())),
+            ttl: self.settings.access_token_ttl,
+            act: None,
+            now,
+        })?;
+        tracing::info!(client_id = %client.id, scope = %scope, "client credentials token issued");
+        Ok(TokenResponse {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.whole_seconds(),
+            refresh_token: None,
+            scope: scope.to_string(),
+            issued_token_type: None,
+        })
+    }
+
+    /// Token exchange (RFC 8693) is not offered yet.
+    async fn exchange_token(
+        &self,
+        _client: &Client,
+        _params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "token exchange is not supported by this server",
+        ))
+    }
+
+    /// Signs an access token.
     pub(crate) fn issue_access_token(
         &self,
-        sub: &str,
-        client_id: &str,
-        scope: &ScopeSet,
-        grant: Option<GrantId>,
-        now: OffsetDateTime,
+        spec: AccessTokenSpec<'_>,
     ) -> Result<String, OAuthError> {
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
-            sub: sub.to_owned(),
-            aud: self.settings.api_audience.clone(),
-            exp: (now + self.settings.access_token_ttl).unix_timestamp(),
-            iat: now.unix_timestamp(),
+            sub: spec.sub.to_owned(),
+            aud: spec.aud.to_owned(),
+            exp: (spec.now + spec.ttl).unix_timestamp(),
+            iat: spec.now.unix_timestamp(),
             jti: Uuid::new_v4(),
-            client_id: client_id.to_owned(),
-            scope: scope.to_string(),
-            grant_id: grant,
+            client_id: spec.client_id.to_owned(),
+            scope: spec.scope.to_string(),
+            grant_id: spec.grant,
+            act: spec.act,
         };
         self.keyring()
             .sign(&claims)
@@ -432,7 +579,7 @@ impl Gatehouse {
     /// # Errors
     /// `invalid_token` with a reason safe to show the caller.
     pub async fn verify_access_token(&self, token: &str) -> Result<AccessClaims, OAuthError> {
-        let claims = self.decode_access_token(token)?;
+        let claims = self.decode_access_token(token).await?;
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidToken, d);
         if claims.exp <= self.now().unix_timestamp() {
             return Err(invalid("the access token has expired"));
@@ -452,11 +599,21 @@ impl Gatehouse {
     }
 
     /// Signature and issuer check only; expiry is the caller's concern.
-    fn decode_access_token(&self, token: &str) -> Result<AccessClaims, OAuthError> {
-        let claims: AccessClaims = self
-            .keyring()
-            .verify(token)
-            .map_err(|e| OAuthError::new(ErrorCode::InvalidToken, e.to_string()))?;
+    async fn decode_access_token(&self, token: &str) -> Result<AccessClaims, OAuthError> {
+        let claims: AccessClaims = match self.keyring().verify(token) {
+            Ok(c) => c,
+            // Another instance on the same store may have rotated the key:
+            // re-read the keys (at most once a second) and try again.
+            Err(crate::jwt::JwtError::UnknownKey) if self.may_reload_keys() => {
+                if let Err(e) = self.reload_keys().await {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+                self.keyring()
+                    .verify(token)
+                    .map_err(|e| OAuthError::new(ErrorCode::InvalidToken, e.to_string()))?
+            }
+            Err(e) => return Err(OAuthError::new(ErrorCode::InvalidToken, e.to_string())),
+        };
         if claims.iss != self.settings.issuer {
             return Err(OAuthError::new(
                 ErrorCode::InvalidToken,
@@ -490,7 +647,7 @@ impl Gatehouse {
         if hint != Some("access_token") && self.revoke_refresh(client, token, now).await? {
             return Ok(());
         }
-        if let Ok(claims) = self.decode_access_token(token) {
+        if let Ok(claims) = self.decode_access_token(token).await {
             if claims.client_id == client.id.as_str() {
                 let exp = OffsetDateTime::from_unix_timestamp(claims.exp)
                     .unwrap_or(now + Duration::days(1));
@@ -536,4 +693,81 @@ impl Gatehouse {
 
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+impl Gatehouse {
+    /// Token introspection (RFC 7662) for resource servers holding a client
+    /// credential. Inactive, unknown, expired and revoked tokens all answer
+    /// `{"active": false}` and nothing else (§2.2), so the endpoint tells a
+    /// prober nothing.
+    ///
+    /// # Errors
+    /// `invalid_client` for public clients (they cannot authenticate);
+    /// `invalid_request` without `token`.
+    pub async fn introspect(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<serde_json::Value, OAuthError> {
+        if !client.is_confidential() {
+            return Err(OAuthError::invalid_client(
+                "introspection requires a confidential client",
+            ));
+        }
+        let token = params.require("token")?;
+        // The hint only orders lookups; unknown hints are ignored (§2.1).
+        let hint = params.get("token_type_hint")?;
+        let inactive = serde_json::json!({ "active": false });
+        let now = self.now();
+        if hint != Some("refresh_token")
+            && let Ok(claims) = self.decode_access_token(token).await
+        {
+            let revoked = self
+                .ports
+                .tokens
+                .is_access_token_revoked(claims.jti, claims.grant_id)
+                .await?;
+            if revoked || claims.exp <= now.unix_timestamp() {
+                return Ok(inactive);
+            }
+            let mut out = serde_json::json!({
+                "active": true,
+                "scope": claims.scope,
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "aud": claims.aud,
+                "exp": claims.exp,
+                "iat": claims.iat,
+                "iss": claims.iss,
+                "jti": claims.jti,
+                "token_type": "Bearer",
+            });
+            if let Some(act) = claims.act {
+                out["act"] = act;
+            }
+            return Ok(out);
+        }
+        if let Some((rt, grant)) = self
+            .ports
+            .tokens
+            .find_refresh(&TokenHash::of(token))
+            .await?
+        {
+            if rt.rotated_at.is_some() || rt.expires_at <= now || !grant.is_active() {
+                return Ok(inactive);
+            }
+            return Ok(serde_json::json!({
+                "active": true,
+                "scope": grant.scope.to_string(),
+                "client_id": grant.client_id.as_str(),
+                "sub": grant.user_id.to_string(),
+                "aud": self.audience(grant.resource.as_deref()),
+                "exp": rt.expires_at.unix_timestamp(),
+                "iat": rt.issued_at.unix_timestamp(),
+                "iss": self.settings.issuer,
+                "token_type": "refresh_token",
+            }));
+        }
+        Ok(inactive)
+    }
 }

@@ -6,9 +6,9 @@ use actix_web::http::header;
 use actix_web::web::{self, Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::ApiError;
-use gatehouse_core::model::{Client, Membership, OrgRole, Organization, Role, User};
+use gatehouse_core::model::{Client, Membership, OrgRole, Organization, Resource, Role, User};
 use gatehouse_core::service::{
-    ClientPatch, NewClient, NewOrganization, NewUser, OrgPatch, UserPatch,
+    ClientPatch, NewClient, NewOrganization, NewUser, OrgPatch, ResourceInput, UserPatch,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -83,7 +83,12 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
         .route("/clients/{client_id}", web::get().to(get_client))
         .route("/clients/{client_id}", web::patch().to(update_client))
         .route("/clients/{client_id}", web::delete().to(delete_client))
-        .route("/clients/{client_id}/secret", web::post().to(rotate_secret));
+        .route("/clients/{client_id}/secret", web::post().to(rotate_secret))
+        .route("/resources", web::get().to(list_resources))
+        .route("/resources", web::post().to(create_resource))
+        .route("/resources/{id}", web::get().to(get_resource))
+        .route("/resources/{id}", web::patch().to(update_resource))
+        .route("/resources/{id}", web::delete().to(delete_resource));
 }
 
 fn ts(t: time::OffsetDateTime) -> String {
@@ -121,7 +126,10 @@ fn client_json(c: &Client) -> Value {
         "allowed_scopes": c.allowed_scopes,
         "is_confidential": c.is_confidential(),
         "require_pkce": c.require_pkce,
-        "token_endpoint_auth_method": if c.is_confidential() { "client_secret_basic" } else { "none" },
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "application_type": c.application_type.as_str(),
+        "origin": c.origin.as_str(),
         "created_at": ts(c.created_at),
         "updated_at": ts(c.updated_at),
     })
@@ -359,7 +367,9 @@ async fn remove_member(
 struct CreateClientBody {
     name: String,
     description: Option<String>,
+    #[serde(default)]
     redirect_uris: Vec<String>,
+    grant_types: Option<Vec<String>>,
     #[serde(default)]
     allowed_scopes: Vec<String>,
     #[serde(default = "yes")]
@@ -384,6 +394,7 @@ async fn create_client(
         allowed_scopes: b.allowed_scopes,
         is_confidential: b.is_confidential,
         require_pkce: b.require_pkce,
+        grant_types: b.grant_types,
     };
     let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
     let mut body = client_json(&client);
@@ -413,6 +424,7 @@ struct PatchClientBody {
     redirect_uris: Option<Vec<String>>,
     allowed_scopes: Option<Vec<String>>,
     require_pkce: Option<bool>,
+    grant_types: Option<Vec<String>>,
 }
 
 async fn update_client(
@@ -428,6 +440,7 @@ async fn update_client(
         redirect_uris: b.redirect_uris,
         allowed_scopes: b.allowed_scopes,
         require_pkce: b.require_pkce,
+        grant_types: b.grant_types,
     };
     let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
     Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))
@@ -446,4 +459,73 @@ async fn rotate_secret(state: Data<AppState>, caller: Authed, id: Path<String>) 
         HttpResponse::Ok(),
         json!({ "success": true, "client": body, "warning": "Store client_secret securely. It will not be shown again." }),
     ))
+}
+
+fn resource_json(r: &Resource) -> Value {
+    json!({
+        "id": r.id.to_string(),
+        "resource": r.uri,
+        "name": r.name,
+        "scopes": r.scopes,
+        "created_at": ts(r.created_at),
+        "updated_at": ts(r.updated_at),
+    })
+}
+
+#[derive(Deserialize)]
+struct ResourceBody {
+    resource: Option<String>,
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+impl From<ResourceBody> for ResourceInput {
+    fn from(b: ResourceBody) -> Self {
+        ResourceInput {
+            resource: b.resource,
+            name: b.name,
+            scopes: b.scopes,
+        }
+    }
+}
+
+async fn list_resources(state: Data<AppState>, caller: Authed) -> ApiResult {
+    let all = state.gatehouse.list_resources(&caller.0).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "resources": all.iter().map(resource_json).collect::<Vec<_>>() })))
+}
+
+async fn create_resource(
+    state: Data<AppState>,
+    caller: Authed,
+    b: Json<ResourceBody>,
+) -> ApiResult {
+    let r = state
+        .gatehouse
+        .create_resource(&caller.0, b.into_inner().into())
+        .await?;
+    Ok(HttpResponse::Created().json(json!({ "resource": resource_json(&r) })))
+}
+
+async fn get_resource(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let r = state.gatehouse.get_resource(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "resource": resource_json(&r) })))
+}
+
+async fn update_resource(
+    state: Data<AppState>,
+    caller: Authed,
+    id: Path<String>,
+    b: Json<ResourceBody>,
+) -> ApiResult {
+    let r = state
+        .gatehouse
+        .update_resource(&caller.0, &id, b.into_inner().into())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "resource": resource_json(&r) })))
+}
+
+async fn delete_resource(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    state.gatehouse.delete_resource(&caller.0, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -37,7 +37,7 @@ impl fmt::Display for OAuthFailure {
 pub fn oauth_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::InsufficientScope | ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
@@ -58,6 +58,14 @@ impl ResponseError for OAuthFailure {
                 header::WWW_AUTHENTICATE,
                 r#"Basic realm="gatehouse", charset="UTF-8""#,
             ));
+        }
+        if self.error.code == ErrorCode::InvalidToken
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                r#"Bearer realm="gatehouse", error="invalid_token", error_description={}"#,
+                quote(&self.error.description)
+            ))
+        {
+            res.insert_header((header::WWW_AUTHENTICATE, v));
         }
         res.json(json!({
             "error": self.error.code.as_str(),

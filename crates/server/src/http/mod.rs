@@ -120,32 +120,108 @@ impl FromRequest for RawQuery {
     }
 }
 
-/// Routes every endpoint of DESIGN §4.
+/// CORS for the endpoints browser-based clients (MCP Inspector) call:
+/// any origin, no credentials. Never on `/authorize` or the pages.
+fn cors() -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .max_age(86_400)
+}
+
+/// Routes every endpoint of DESIGN §4 and §9.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route(
-            "/.well-known/oauth-authorization-server/api/v1/oauth",
-            web::get().to(oauth::metadata),
+        .service(
+            web::resource("/.well-known/oauth-authorization-server/api/v1/oauth")
+                .wrap(cors())
+                .route(web::get().to(oauth::metadata)),
+        )
+        .service(
+            web::resource("/.well-known/oauth-protected-resource/api/v1")
+                .wrap(cors())
+                .route(web::get().to(oauth::api_resource_metadata)),
         )
         .service(
             web::scope("/api/v1/oauth")
-                .route(
-                    "/.well-known/oauth-authorization-server",
-                    web::get().to(oauth::metadata),
+                .service(
+                    web::resource("/.well-known/oauth-authorization-server")
+                        .wrap(cors())
+                        .route(web::get().to(oauth::metadata)),
                 )
-                .route("/jwks.json", web::get().to(oauth::jwks))
+                .service(
+                    web::resource("/jwks.json")
+                        .wrap(cors())
+                        .route(web::get().to(oauth::jwks)),
+                )
+                .service(
+                    web::resource("/token")
+                        .wrap(cors())
+                        .route(web::post().to(oauth::token)),
+                )
+                .service(
+                    web::resource("/revoke")
+                        .wrap(cors())
+                        .route(web::post().to(oauth::revoke)),
+                )
+                .service(
+                    web::resource("/introspect")
+                        .wrap(cors())
+                        .route(web::post().to(oauth::introspect)),
+                )
+                .service(
+                    web::resource("/register")
+                        .wrap(cors())
+                        .route(web::post().to(oauth::register)),
+                )
+                .service(
+                    web::resource("/register/{client_id}")
+                        .wrap(cors())
+                        .route(web::get().to(oauth::registration_read))
+                        .route(web::put().to(oauth::registration_update))
+                        .route(web::delete().to(oauth::registration_delete)),
+                )
                 .route("/authorize", web::get().to(oauth::authorize))
                 .route("/authorize", web::post().to(oauth::consent))
                 .route("/login", web::post().to(oauth::login))
                 .route("/logout", web::post().to(oauth::logout))
-                .route("/token", web::post().to(oauth::token))
-                .route("/revoke", web::post().to(oauth::revoke))
                 .route("/userinfo", web::get().to(oauth::userinfo))
                 .route("/userinfo", web::post().to(oauth::userinfo))
                 .configure(api::admin_routes),
         )
         .service(web::scope("/api/v1").configure(api::routes));
+}
+
+/// Adds RFC 9728's `resource_metadata` to every Bearer challenge, so a
+/// client holding only a 401 can find the authorization server.
+pub async fn resource_metadata_challenge(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let base = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.base_url.clone());
+    let mut res = next.call(req).await?;
+    if let Some(base) = base
+        && let Some(challenge) = res.headers().get(header::WWW_AUTHENTICATE)
+        && let Ok(c) = challenge.to_str()
+        && c.starts_with("Bearer")
+        && !c.contains("resource_metadata=")
+        && let Ok(v) = header::HeaderValue::from_str(&format!(
+            r#"{c}, resource_metadata="{base}/.well-known/oauth-protected-resource/api/v1""#
+        ))
+    {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    Ok(res)
 }
 
 async fn healthz() -> HttpResponse {

@@ -12,9 +12,9 @@ use gatehouse_core::params::Params;
 use gatehouse_core::scope::KNOWN_SCOPES;
 use gatehouse_core::secret::Secret;
 use gatehouse_core::service::{
-    AuthorizeError, AuthorizeRequest, ClientCredentials, Decision, Prompt,
+    AuthorizeError, AuthorizeRequest, ClientCredentials, Decision, Prompt, RegistrationPolicy,
 };
-use gatehouse_core::{ApiError, OAuthError};
+use gatehouse_core::{ApiError, ErrorCode, OAuthError};
 use serde_json::json;
 
 use super::errors::{ApiFailure, OAuthFailure};
@@ -26,27 +26,178 @@ const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "no
 /// RFC 8414 metadata, served at both the path-inserted and the seed's
 /// location. Lists only what really works.
 pub async fn metadata(state: Data<AppState>) -> HttpResponse {
-    let iss = &state.gatehouse.settings().issuer;
-    let doc = json!({
+    let gh = &state.gatehouse;
+    let iss = &gh.settings().issuer;
+    let mut scopes: Vec<String> = KNOWN_SCOPES.iter().map(|(s, _)| (*s).to_owned()).collect();
+    match gh.ports().resources.list_resources().await {
+        Ok(resources) => {
+            for s in resources.iter().flat_map(|r| r.scopes.iter()) {
+                if !scopes.iter().any(|k| k == s) {
+                    scopes.push(s.to_owned());
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "listing resources for metadata failed"),
+    }
+    let mut doc = json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/authorize"),
         "token_endpoint": format!("{iss}/token"),
         "userinfo_endpoint": format!("{iss}/userinfo"),
         "revocation_endpoint": format!("{iss}/revoke"),
+        "introspection_endpoint": format!("{iss}/introspect"),
         "jwks_uri": format!("{iss}/jwks.json"),
-        "scopes_supported": KNOWN_SCOPES.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent"],
     });
+    if gh.settings().registration != RegistrationPolicy::Off {
+        doc["registration_endpoint"] = json!(format!("{iss}/register"));
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(doc)
+}
+
+/// RFC 9728 metadata for the platform API, so MCP-style clients can find
+/// the authorization server from a 401.
+pub async fn api_resource_metadata(state: Data<AppState>) -> HttpResponse {
+    let s = state.gatehouse.settings();
+    let scopes: Vec<&str> = KNOWN_SCOPES
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| *s != gatehouse_core::scope::OFFLINE_ACCESS)
+        .collect();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(doc)
+        .json(json!({
+            "resource": s.api_audience,
+            "authorization_servers": [s.issuer],
+            "scopes_supported": scopes,
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Gatehouse platform API",
+        }))
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes for the registration
+/// endpoints, with RFC 7591's error for anything unreadable.
+async fn read_json(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<serde_json::Value, OAuthError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "the body must be application/json",
+        ));
+    }
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
+        if buf.len() + chunk.len() > MAX_BODY {
+            return Err(OAuthError::invalid_request("the body is too large"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&buf).map_err(|e| {
+        OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            format!("invalid JSON: {e}"),
+        )
+    })
+}
+
+/// `POST /register` (RFC 7591).
+pub async fn register(
+    state: Data<AppState>,
+    http: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthFailure> {
+    let body = read_json(&http, body).await?;
+    let doc = state
+        .gatehouse
+        .register_client(super::bearer_token(&http), &body)
+        .await?;
+    Ok(no_store(HttpResponse::Created().json(doc)))
+}
+
+/// `GET /register/{client_id}` (RFC 7592).
+pub async fn registration_read(
+    state: Data<AppState>,
+    http: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, OAuthFailure> {
+    let client = state
+        .gatehouse
+        .registered_client(&id, super::bearer_token(&http))
+        .await?;
+    Ok(no_store(HttpResponse::Ok().json(
+        state.gatehouse.registration_response(&client, None, None),
+    )))
+}
+
+/// `PUT /register/{client_id}` (RFC 7592).
+pub async fn registration_update(
+    state: Data<AppState>,
+    http: HttpRequest,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthFailure> {
+    let token = super::bearer_token(&http).map(str::to_owned);
+    // Authenticate before reading metadata, so bad tokens get 401 first.
+    state
+        .gatehouse
+        .registered_client(&id, token.as_deref())
+        .await?;
+    let body = read_json(&http, body).await?;
+    let doc = state
+        .gatehouse
+        .update_registration(&id, token.as_deref(), &body)
+        .await?;
+    Ok(no_store(HttpResponse::Ok().json(doc)))
+}
+
+/// `DELETE /register/{client_id}` (RFC 7592).
+pub async fn registration_delete(
+    state: Data<AppState>,
+    http: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, OAuthFailure> {
+    state
+        .gatehouse
+        .delete_registration(&id, super::bearer_token(&http))
+        .await?;
+    Ok(no_store(HttpResponse::NoContent().finish()))
+}
+
+/// `POST /introspect` (RFC 7662).
+pub async fn introspect(
+    state: Data<AppState>,
+    http: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthFailure> {
+    let params = read_form(&http, body).await?;
+    let client = client_for(&state, &http, &params).await?;
+    let doc = state.gatehouse.introspect(&client, &params).await?;
+    Ok(no_store(HttpResponse::Ok().json(doc)))
 }
 
 /// The public signing keys.

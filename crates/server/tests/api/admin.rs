@@ -148,8 +148,11 @@ async fn only_admins_reach_the_client_registry() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        res.headers()["www-authenticate"],
-        r#"Bearer realm="gatehouse""#
+        res.headers()["www-authenticate"].to_str().unwrap(),
+        format!(
+            r#"Bearer realm="gatehouse", resource_metadata="{}/.well-known/oauth-protected-resource/api/v1""#,
+            app.base
+        )
     );
 }
 

@@ -306,7 +306,7 @@ async fn discovery_is_served_at_both_locations_and_lists_what_works() {
     );
     assert_eq!(
         a["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(a["authorization_response_iss_parameter_supported"], true);
     let jwks: Value = app

@@ -11,4 +11,5 @@ mod concurrency;
 mod errors;
 mod flow;
 mod helpers;
+mod mcp;
 mod platform;

@@ -1,0 +1,105 @@
+//! Who may get which scope for which audience: the one place that decides,
+//! so `/authorize`, every grant and registration agree.
+
+use super::Gatehouse;
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{Client, ClientOrigin, GrantType, Resource, Role};
+use crate::params::Params;
+use crate::resource::canonical_resource;
+use crate::scope::{ADMIN_SCOPE, OFFLINE_ACCESS, ScopeSet};
+
+/// Whether `client` may ever be granted `scope`.
+///
+/// Admin-registered clients get exactly their `allowed_scopes`. Dynamically
+/// registered and metadata-document clients that declared no scope may ask
+/// for anything but `admin`: the user's consent is the gate (DESIGN §9).
+/// `offline_access` follows the client's `refresh_token` grant.
+pub fn client_allows(client: &Client, scope: &str) -> bool {
+    if scope == OFFLINE_ACCESS {
+        return client.may_use(GrantType::RefreshToken);
+    }
+    if client.allowed_scopes.is_empty() && client.origin != ClientOrigin::Admin {
+        return scope != ADMIN_SCOPE;
+    }
+    client.allowed_scopes.contains(scope)
+}
+
+fn invalid_target(d: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidTarget, d)
+}
+
+impl Gatehouse {
+    /// Reads the `resource` parameter (RFC 8707): `None` for the platform API
+    /// (absent, or naming the API itself), otherwise a registered resource.
+    ///
+    /// # Errors
+    /// `invalid_target` for a malformed, repeated or unknown resource.
+    pub(crate) async fn resource_param(
+        &self,
+        params: &Params,
+    ) -> Result<Option<Resource>, OAuthError> {
+        if params.is_repeated("resource") {
+            return Err(invalid_target("send one resource per request"));
+        }
+        match params.get("resource")? {
+            None => Ok(None),
+            Some(raw) => self.resolve_resource(raw).await,
+        }
+    }
+
+    /// Resolves a resource URI.
+    ///
+    /// # Errors
+    /// `invalid_target` if it is malformed or not registered.
+    pub(crate) async fn resolve_resource(&self, raw: &str) -> Result<Option<Resource>, OAuthError> {
+        let uri = canonical_resource(raw)
+            .map_err(|e| OAuthError::new(ErrorCode::InvalidTarget, e.to_string()))?;
+        if canonical_resource(&self.settings.api_audience).is_ok_and(|api| api == uri) {
+            return Ok(None);
+        }
+        self.ports
+            .resources
+            .get_resource_by_uri(&uri)
+            .await?
+            .map(Some)
+            .ok_or_else(|| {
+                invalid_target("the resource is not registered with this authorization server")
+            })
+    }
+
+    /// The `aud` for tokens bound to `resource`.
+    pub(crate) fn audience(&self, resource: Option<&str>) -> String {
+        resource.map_or_else(|| self.settings.api_audience.clone(), str::to_owned)
+    }
+
+    /// What a request gets when it names no scope (RFC 6749 §3.3's
+    /// documented default): everything the client and audience allow.
+    pub(crate) fn default_scope(&self, client: &Client, resource: Option<&Resource>) -> ScopeSet {
+        let candidates = match resource {
+            Some(r) => r.scopes.clone(),
+            None => ScopeSet::all_known().filter(|s| s != OFFLINE_ACCESS),
+        };
+        candidates.filter(|s| client_allows(client, s) && s != ADMIN_SCOPE)
+    }
+
+    /// `requested`, reduced to what the client, the user's role (if a user
+    /// is involved) and the audience all allow.
+    pub(crate) fn grantable(
+        &self,
+        requested: &ScopeSet,
+        client: &Client,
+        role: Option<Role>,
+        resource: Option<&Resource>,
+    ) -> ScopeSet {
+        let known = ScopeSet::all_known();
+        requested.filter(|s| {
+            let audience_ok = s == OFFLINE_ACCESS
+                || match resource {
+                    Some(r) => r.scopes.contains(s),
+                    None => known.contains(s),
+                };
+            let role_ok = role.map_or(s != ADMIN_SCOPE, |r| r.permits(s));
+            audience_ok && role_ok && client_allows(client, s)
+        })
+    }
+}

@@ -1,0 +1,441 @@
+//! Dynamic Client Registration (RFC 7591) and its management protocol
+//! (RFC 7592): how MCP clients that nobody registered by hand get a
+//! `client_id`.
+//!
+//! Real clients break on `null` fields and on a missing
+//! `token_endpoint_auth_method`, so responses carry every registered field
+//! with a value and never a null.
+
+use serde_json::{Map, Value, json};
+
+use super::Gatehouse;
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{
+    ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
+};
+use crate::redirect::RedirectUri;
+use crate::scope::{ADMIN_SCOPE, ScopeSet};
+use crate::secret::{Secret, TokenHash};
+
+/// Whether and how clients may register themselves (`GATEHOUSE_REGISTRATION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationPolicy {
+    /// Anyone may register (what MCP clients expect).
+    Open,
+    /// Registration needs an initial access token (RFC 7591 §3).
+    Token,
+    /// No dynamic registration; the endpoint is not offered.
+    Off,
+}
+
+/// Optional RFC 7591 fields kept verbatim and echoed back.
+const STRING_FIELDS: &[&str] = &[
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "software_version",
+];
+
+fn bad_metadata(d: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClientMetadata, d)
+}
+
+/// A field's value, treating JSON `null` as absent.
+fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    body.get(name).filter(|v| !v.is_null())
+}
+
+fn string_list(
+    body: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<Vec<String>>, OAuthError> {
+    match field(body, name) {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_metadata(format!("{name} must be an array of strings")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(bad_metadata(format!("{name} must be an array of strings"))),
+    }
+}
+
+fn string(body: &Map<String, Value>, name: &'static str) -> Result<Option<String>, OAuthError> {
+    match field(body, name) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.len() <= 2000 => Ok(Some(s.clone())),
+        Some(_) => Err(bad_metadata(format!(
+            "{name} must be a string of at most 2000 characters"
+        ))),
+    }
+}
+
+/// Validated registration metadata.
+struct Metadata {
+    name: String,
+    redirect_uris: Vec<RedirectUri>,
+    auth_method: TokenEndpointAuthMethod,
+    grant_types: Vec<GrantType>,
+    application_type: ApplicationType,
+    scope: ScopeSet,
+    extra: Value,
+}
+
+fn parse_metadata(body: &Value) -> Result<Metadata, OAuthError> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| bad_metadata("the registration request must be a JSON object"))?;
+    let auth_method = match string(body, "token_endpoint_auth_method")? {
+        // RFC 7591 §2: the default is client_secret_basic.
+        None => TokenEndpointAuthMethod::ClientSecretBasic,
+        Some(m) => TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
+            bad_metadata("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
+        })?,
+    };
+    let mut grant_types = Vec::new();
+    for g in string_list(body, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()])
+    {
+        let g = GrantType::parse(&g)
+            .filter(|g| *g != GrantType::TokenExchange)
+            .ok_or_else(|| {
+                bad_metadata(format!(
+                    "grant type '{}' is not supported",
+                    g.chars().take(80).collect::<String>()
+                ))
+            })?;
+        if !grant_types.contains(&g) {
+            grant_types.push(g);
+        }
+    }
+    if grant_types.is_empty() {
+        return Err(bad_metadata("grant_types must not be empty"));
+    }
+    if grant_types.contains(&GrantType::ClientCredentials)
+        && auth_method == TokenEndpointAuthMethod::None
+    {
+        return Err(bad_metadata(
+            "client_credentials needs a client that authenticates",
+        ));
+    }
+    let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
+    let response_types = string_list(body, "response_types")?.unwrap_or_else(|| {
+        if uses_code {
+            vec!["code".into()]
+        } else {
+            vec![]
+        }
+    });
+    if response_types.iter().any(|r| r != "code")
+        || (uses_code != response_types.contains(&"code".to_owned()))
+    {
+        return Err(bad_metadata(
+            "response_types must be [\"code\"] with the authorization_code grant",
+        ));
+    }
+    let raw_redirects = string_list(body, "redirect_uris")?.unwrap_or_default();
+    if uses_code && raw_redirects.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            "redirect_uris is required",
+        ));
+    }
+    if raw_redirects.len() > 20 {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            "at most 20 redirect URIs",
+        ));
+    }
+    let mut redirect_uris = Vec::new();
+    for r in &raw_redirects {
+        let uri = RedirectUri::parse(r)
+            .map_err(|e| OAuthError::new(ErrorCode::InvalidRedirectUri, e.to_string()))?;
+        if !redirect_uris.contains(&uri) {
+            redirect_uris.push(uri);
+        }
+    }
+    let custom_scheme =
+        |r: &RedirectUri| !r.as_str().starts_with("http://") && !r.as_str().starts_with("https://");
+    let application_type = match string(body, "application_type")? {
+        Some(t) => ApplicationType::parse(&t)
+            .ok_or_else(|| bad_metadata("application_type must be web or native"))?,
+        // Not sent (older MCP clients): infer it from the redirect URIs.
+        None if !redirect_uris.is_empty()
+            && redirect_uris
+                .iter()
+                .all(|r| r.is_loopback() || custom_scheme(r)) =>
+        {
+            ApplicationType::Native
+        }
+        None => ApplicationType::Web,
+    };
+    if application_type == ApplicationType::Web && redirect_uris.iter().any(custom_scheme) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            "web clients may only use https (or loopback http) redirect URIs",
+        ));
+    }
+    let scope = match string(body, "scope")? {
+        None => ScopeSet::empty(),
+        Some(s) => ScopeSet::parse(&s).map_err(|e| bad_metadata(e.to_string()))?,
+    };
+    if scope.contains(ADMIN_SCOPE) {
+        return Err(bad_metadata(
+            "the admin scope cannot be registered dynamically",
+        ));
+    }
+    let name = match string(body, "client_name")? {
+        Some(n) => crate::model::validate_name(&n).map_err(|e| bad_metadata(e.0))?,
+        None => "Unnamed application".to_owned(),
+    };
+    let mut extra = Map::new();
+    for key in STRING_FIELDS {
+        if let Some(v) = string(body, key)? {
+            extra.insert((*key).to_owned(), Value::String(v));
+        }
+    }
+    if let Some(c) = string_list(body, "contacts")? {
+        extra.insert("contacts".into(), json!(c));
+    }
+    if field(body, "client_name").is_some() {
+        extra.insert("client_name".into(), Value::String(name.clone()));
+    }
+    Ok(Metadata {
+        name,
+        redirect_uris,
+        auth_method,
+        grant_types,
+        application_type,
+        scope,
+        extra: Value::Object(extra),
+    })
+}
+
+fn invalid_token(d: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidToken, d)
+}
+
+impl Gatehouse {
+    /// Registers a client (RFC 7591 §3). `bearer` is the initial access
+    /// token, if one was presented.
+    ///
+    /// # Errors
+    /// `invalid_token` when the policy needs an initial access token and
+    /// none valid was given; `invalid_redirect_uri` and
+    /// `invalid_client_metadata` for bad metadata.
+    pub async fn register_client(
+        &self,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, OAuthError> {
+        match self.settings.registration {
+            RegistrationPolicy::Off => {
+                return Err(OAuthError::new(
+                    ErrorCode::AccessDenied,
+                    "dynamic client registration is disabled",
+                ));
+            }
+            RegistrationPolicy::Token => {
+                let Some(token) = bearer else {
+                    return Err(invalid_token(
+                        "an initial access token is required to register",
+                    ));
+                };
+                let configured = self
+                    .settings
+                    .registration_token
+                    .is_some_and(|h| h.ct_eq(&TokenHash::of(token)));
+                let admin = match self.authenticate_bearer(token).await {
+                    Ok(caller) => caller.is_admin(),
+                    Err(_) => false,
+                };
+                if !configured && !admin {
+                    return Err(invalid_token("the initial access token is not valid"));
+                }
+            }
+            RegistrationPolicy::Open => {}
+        }
+        let m = parse_metadata(body)?;
+        let now = self.now();
+        let secret =
+            (m.auth_method != TokenEndpointAuthMethod::None).then(|| Secret::generate("secret_"));
+        let registration_token = Secret::generate("gtreg_");
+        let client = Client {
+            id: ClientId::generate(),
+            secret_hash: secret.as_ref().map(Secret::hash),
+            name: m.name,
+            description: String::new(),
+            redirect_uris: m.redirect_uris,
+            allowed_scopes: m.scope,
+            auth_method: m.auth_method,
+            grant_types: m.grant_types,
+            application_type: m.application_type,
+            origin: ClientOrigin::Dynamic,
+            require_pkce: true,
+            registration_token_hash: Some(registration_token.hash()),
+            metadata: m.extra,
+            metadata_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports.clients.insert_client(&client).await?;
+        tracing::info!(client_id = %client.id, "client registered dynamically");
+        Ok(self.registration_response(&client, secret.as_ref(), Some(&registration_token)))
+    }
+
+    /// The RFC 7591 §3.2.1 / RFC 7592 §3 response body: every field with a
+    /// value, none null.
+    pub fn registration_response(
+        &self,
+        client: &Client,
+        secret: Option<&Secret>,
+        registration_token: Option<&Secret>,
+    ) -> Value {
+        let mut out = match &client.metadata {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        out.insert("client_id".into(), json!(client.id.as_str()));
+        out.insert(
+            "client_id_issued_at".into(),
+            json!(client.created_at.unix_timestamp()),
+        );
+        if let Some(s) = secret {
+            out.insert("client_secret".into(), json!(s.expose()));
+        }
+        if client.is_confidential() {
+            out.insert("client_secret_expires_at".into(), json!(0));
+        }
+        out.insert("client_name".into(), json!(client.name));
+        out.insert("redirect_uris".into(), json!(client.redirect_uris));
+        out.insert(
+            "token_endpoint_auth_method".into(),
+            json!(client.auth_method.as_str()),
+        );
+        out.insert(
+            "grant_types".into(),
+            json!(
+                client
+                    .grant_types
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+            ),
+        );
+        let response_types: Vec<&str> = if client.may_use(GrantType::AuthorizationCode) {
+            vec!["code"]
+        } else {
+            vec![]
+        };
+        out.insert("response_types".into(), json!(response_types));
+        out.insert(
+            "application_type".into(),
+            json!(client.application_type.as_str()),
+        );
+        if !client.allowed_scopes.is_empty() {
+            out.insert("scope".into(), json!(client.allowed_scopes.to_string()));
+        }
+        if let Some(t) = registration_token {
+            out.insert("registration_access_token".into(), json!(t.expose()));
+        }
+        if client.origin == ClientOrigin::Dynamic {
+            out.insert(
+                "registration_client_uri".into(),
+                json!(format!("{}/register/{}", self.settings.issuer, client.id)),
+            );
+        }
+        Value::Object(out)
+    }
+
+    /// The dynamic client `client_id`, if `token` is its registration access
+    /// token (RFC 7592 §3).
+    ///
+    /// # Errors
+    /// `invalid_token` (401) for any mismatch, including unknown clients, so
+    /// the endpoint does not reveal which client ids exist.
+    pub async fn registered_client(
+        &self,
+        client_id: &str,
+        token: Option<&str>,
+    ) -> Result<Client, OAuthError> {
+        let denied = || invalid_token("the registration access token is not valid for this client");
+        let token = token.ok_or_else(denied)?;
+        let id = ClientId::parse(client_id).map_err(|_| denied())?;
+        let client = self
+            .ports
+            .clients
+            .get_client(&id)
+            .await?
+            .ok_or_else(denied)?;
+        match &client.registration_token_hash {
+            Some(h) if h.ct_eq(&TokenHash::of(token)) => Ok(client),
+            _ => Err(denied()),
+        }
+    }
+
+    /// RFC 7592 §2.2: replaces a dynamic client's metadata.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::registered_client`], plus metadata errors; a body
+    /// whose `client_id` differs is `invalid_request`.
+    pub async fn update_registration(
+        &self,
+        client_id: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, OAuthError> {
+        let mut client = self.registered_client(client_id, token).await?;
+        if body.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
+            return Err(OAuthError::invalid_request(
+                "the body's client_id must match the client being updated",
+            ));
+        }
+        if let Some(s) = body.get("client_secret").and_then(Value::as_str)
+            && !client
+                .secret_hash
+                .is_some_and(|h| h.ct_eq(&TokenHash::of(s)))
+        {
+            return Err(OAuthError::invalid_request("client_secret does not match"));
+        }
+        let m = parse_metadata(body)?;
+        // Switching between public and confidential would need a new secret
+        // or would leave a useless one; re-register instead.
+        if (m.auth_method == TokenEndpointAuthMethod::None)
+            != (client.auth_method == TokenEndpointAuthMethod::None)
+        {
+            return Err(bad_metadata(
+                "token_endpoint_auth_method cannot switch between none and a secret; register a new client",
+            ));
+        }
+        client.name = m.name;
+        client.redirect_uris = m.redirect_uris;
+        client.auth_method = m.auth_method;
+        client.grant_types = m.grant_types;
+        client.application_type = m.application_type;
+        client.allowed_scopes = m.scope;
+        client.metadata = m.extra;
+        client.updated_at = self.now();
+        self.ports.clients.update_client(&client).await?;
+        Ok(self.registration_response(&client, None, None))
+    }
+
+    /// RFC 7592 §2.3: the client deregisters itself.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::registered_client`].
+    pub async fn delete_registration(
+        &self,
+        client_id: &str,
+        token: Option<&str>,
+    ) -> Result<(), OAuthError> {
+        let client = self.registered_client(client_id, token).await?;
+        self.ports.clients.delete_client(&client.id).await?;
+        tracing::info!(client_id = %client.id, "dynamic client deleted itself");
+        Ok(())
+    }
+}
