@@ -22,8 +22,10 @@ pub struct Config {
     pub admin_email: String,
     /// `GATEHOUSE_ADMIN_PASSWORD`: the first admin's password; generated and
     /// printed once when unset.
+    #[serde(default, deserialize_with = "string_like")]
     pub admin_password: Option<String>,
     /// `GATEHOUSE_SECRET_KEY`: the master key (at least 32 bytes).
+    #[serde(default, deserialize_with = "string_like")]
     pub secret_key: Option<String>,
     /// `GATEHOUSE_ACCESS_TOKEN_TTL`: seconds.
     pub access_token_ttl: u32,
@@ -36,6 +38,7 @@ pub struct Config {
     pub registration: String,
     /// `GATEHOUSE_REGISTRATION_TOKEN`: the initial access token accepted
     /// when registration is `token` (admins' access tokens work too).
+    #[serde(default, deserialize_with = "string_like")]
     pub registration_token: Option<String>,
     /// `GATEHOUSE_REFRESH_GRACE_SECONDS`: how long a just-rotated refresh
     /// token may be replayed once by its client; 0 disables.
@@ -47,6 +50,24 @@ pub struct Config {
     pub cimd_allow_loopback: bool,
     /// `GATEHOUSE_EXTRA_CA_FILE`: PEM roots trusted for outbound fetches.
     pub extra_ca_file: Option<String>,
+}
+
+/// Accepts a string, or a number or boolean that the environment provider
+/// parsed from an unquoted value, as its text: `GATEHOUSE_ADMIN_PASSWORD=12345678`
+/// is a password, not an integer.
+fn string_like<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::Bool(b)) => Some(b.to_string()),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a string, got {other}"
+            )));
+        }
+    })
 }
 
 impl Default for Config {
@@ -188,6 +209,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_digit_secrets_stay_strings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GATEHOUSE_ADMIN_PASSWORD", "1234567890");
+            jail.set_env(
+                "GATEHOUSE_SECRET_KEY",
+                "12345678901234567890123456789012345",
+            );
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(c.admin_password.as_deref(), Some("1234567890"));
+            assert_eq!(
+                c.secret_key.as_deref(),
+                Some("12345678901234567890123456789012345")
+            );
+            Ok(())
+        });
+    }
 
     #[test]
     fn defaults_match_the_design() {

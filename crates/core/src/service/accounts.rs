@@ -164,6 +164,21 @@ impl Gatehouse {
         })
     }
 
+    /// Ends an API session: the presented platform token stops working at
+    /// once (it is on the deny list until it would have expired).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn logout(&self, caller: &Caller) -> Result<(), ApiError> {
+        let exp = time::OffsetDateTime::from_unix_timestamp(caller.claims.exp)
+            .unwrap_or_else(|_| self.now() + self.settings.access_token_ttl);
+        self.ports
+            .tokens
+            .revoke_access_token(caller.claims.jti, exp)
+            .await?;
+        Ok(())
+    }
+
     /// Creates the first platform admin if there is none. Returns the
     /// generated password when none was given, for the operator to note.
     ///

@@ -43,6 +43,9 @@ pub struct UserPatch {
     pub password: Option<String>,
     /// New role (admins only).
     pub role: Option<Role>,
+    /// The caller's current password: required to change one's own email or
+    /// password, so a stolen token alone cannot take the account over.
+    pub current_password: Option<String>,
 }
 
 /// `POST /api/v1/organizations/`.
@@ -223,6 +226,38 @@ impl Gatehouse {
             .get_user(target)
             .await?
             .ok_or(ApiError::NotFound("user"))?;
+        if patch.email.is_some() || patch.password.is_some() {
+            // Credentials are changed only through Gatehouse's own sign-in,
+            // never by a third-party app holding users:write.
+            if caller.claims.client_id != super::PLATFORM_CLIENT_ID {
+                return Err(ApiError::Forbidden(
+                    "email and password can be changed only with a token from /api/v1/auth/login"
+                        .into(),
+                ));
+            }
+            let admin_on_other = caller.is_admin() && !is_self;
+            if !admin_on_other {
+                let current = patch.current_password.as_deref().ok_or_else(|| {
+                    ApiError::Unprocessable(
+                        "current_password is required to change your email or password".into(),
+                    )
+                })?;
+                let ok = match Password::presented(current) {
+                    Ok(p) => {
+                        self.ports
+                            .hasher
+                            .verify(p, user.password_hash.clone())
+                            .await
+                    }
+                    Err(_) => false,
+                };
+                if !ok {
+                    return Err(ApiError::Forbidden(
+                        "current_password is not correct".into(),
+                    ));
+                }
+            }
+        }
         if let Some(e) = patch.email {
             user.email = Email::parse(&e)?;
         }
@@ -468,6 +503,11 @@ impl Gatehouse {
         }
         let current = self.ports.orgs.membership(org.id, user).await?;
         if current == Some(OrgRole::Owner) && role != OrgRole::Owner {
+            if !(caller.is_admin() || my_role == Some(OrgRole::Owner)) {
+                return Err(ApiError::Forbidden(
+                    "only owners can demote an owner".into(),
+                ));
+            }
             self.keep_an_owner(org.id).await?;
         }
         let m = Membership {

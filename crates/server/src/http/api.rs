@@ -53,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
         .route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
         .route("/users", web::get().to(list_users))
         .route("/users/", web::get().to(list_users))
         .route("/users", web::post().to(create_user))
@@ -168,6 +169,11 @@ async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginBody>) 
     ))
 }
 
+async fn logout(state: Data<AppState>, caller: Authed) -> ApiResult {
+    state.gatehouse.logout(&caller.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Deserialize)]
 struct UsersQuery {
     organization_id: Option<String>,
@@ -224,6 +230,7 @@ struct PatchUserBody {
     name: Option<String>,
     password: Option<String>,
     role: Option<String>,
+    current_password: Option<String>,
 }
 
 async fn update_user(
@@ -234,6 +241,7 @@ async fn update_user(
 ) -> ApiResult {
     let b = b.into_inner();
     let patch = UserPatch {
+        current_password: b.current_password,
         role: role(b.role.as_deref())?,
         email: b.email,
         name: b.name,

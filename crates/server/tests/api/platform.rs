@@ -258,3 +258,178 @@ async fn users_can_be_managed_by_admins() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn credentials_change_only_with_the_current_password_and_a_first_party_token() {
+    let app = spawn().await;
+    let u = app.create_user("frank@example.com", "frank-password").await;
+    let id = u["id"].as_str().unwrap();
+    let frank = app.api_login("frank@example.com", "frank-password").await;
+    let url = app.url(&format!("/api/v1/users/{id}"));
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&frank)
+        .json(&json!({"password": "new-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&frank)
+        .json(&json!({"password": "new-password-1", "current_password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&frank)
+        .json(&json!({"password": "new-password-1", "current_password": "frank-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    app.api_login("frank@example.com", "new-password-1").await;
+    // A third-party app holding users:write cannot take the admin's account over.
+    let c = app.register(true, &["users:write", "users:read"]).await;
+    let t = app.tokens(&c, "users:write").await;
+    let admin_id = app
+        .http
+        .get(app.url("/api/v1/users/"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == ADMIN_EMAIL)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .http
+        .patch(app.url(&format!("/api/v1/users/{admin_id}")))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .json(&json!({"email": "attacker@example.com", "current_password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_org_admin_cannot_demote_an_owner_and_logout_ends_an_api_token() {
+    let app = spawn().await;
+    let owner = app.create_user("owner@example.com", "owner-password").await;
+    app.create_user("orgadmin@example.com", "orgadmin-password")
+        .await;
+    let admin_user = app
+        .http
+        .get(app.url("/api/v1/users/"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "orgadmin@example.com")
+        .unwrap()
+        .clone();
+    let owner_token = app.api_login("owner@example.com", "owner-password").await;
+    let org: Value = app
+        .http
+        .post(app.url("/api/v1/organizations/"))
+        .bearer_auth(&owner_token)
+        .json(&json!({"name": "Org"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org_id = org["organization"]["id"].as_str().unwrap();
+    let members = app.url(&format!("/api/v1/organizations/{org_id}/members"));
+    app.http
+        .post(&members)
+        .bearer_auth(&owner_token)
+        .json(&json!({"user_id": admin_user["id"], "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    // A second owner exists, so only the rights rule stops the demotion.
+    let second = app
+        .create_user("owner2@example.com", "owner2-password")
+        .await;
+    app.http
+        .post(&members)
+        .bearer_auth(&owner_token)
+        .json(&json!({"user_id": second["id"], "role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    let orgadmin = app
+        .api_login("orgadmin@example.com", "orgadmin-password")
+        .await;
+    let res = app
+        .http
+        .post(&members)
+        .bearer_auth(&orgadmin)
+        .json(&json!({"user_id": owner["id"], "role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&orgadmin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app
+        .http
+        .get(app.url("/api/v1/organizations/"))
+        .bearer_auth(&orgadmin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_or_404_never_500() {
+    let app = spawn().await;
+    for (m, p) in [
+        ("DELETE", "/api/v1/users/"),
+        ("PUT", "/api/v1/oauth/token"),
+        ("GET", "/api/v1/oauth/token"),
+        ("PATCH", "/api/v1/oauth/authorize"),
+    ] {
+        let res = app
+            .http
+            .request(m.parse().unwrap(), app.url(p))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(res.status().as_u16(), 404 | 405),
+            "{m} {p}: {}",
+            res.status()
+        );
+    }
+}
