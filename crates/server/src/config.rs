@@ -16,8 +16,14 @@ pub struct Config {
     /// `GATEHOUSE_PUBLIC_URL`: the external base URL; defaults to
     /// `http://{addr}`.
     pub public_url: Option<String>,
-    /// `GATEHOUSE_DATABASE_URL`: `memory` (until the durable adapters land).
+    /// `GATEHOUSE_DATABASE_URL`: `sqlite://PATH` (the default, an embedded
+    /// file), `postgres://…` (or `postgresql://…`), or `memory` (nothing
+    /// survives a restart).
     pub database_url: String,
+    /// `GATEHOUSE_DATABASE_POOL_SIZE`: the most database connections this
+    /// instance opens (PostgreSQL), or reading connections beside the one
+    /// writer (SQLite).
+    pub database_pool_size: u32,
     /// `GATEHOUSE_ADMIN_EMAIL`: the first admin's email.
     pub admin_email: String,
     /// `GATEHOUSE_ADMIN_PASSWORD`: the first admin's password; generated and
@@ -75,7 +81,8 @@ impl Default for Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
-            database_url: "memory".into(),
+            database_url: "sqlite://gatehouse.db".into(),
+            database_pool_size: 10,
             admin_email: "admin@localhost".into(),
             admin_password: None,
             secret_key: None,
@@ -98,6 +105,7 @@ impl fmt::Debug for Config {
             .field("addr", &self.addr)
             .field("public_url", &self.public_url)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_pool_size", &self.database_pool_size)
             .field("admin_email", &self.admin_email)
             .field(
                 "admin_password",
@@ -194,6 +202,19 @@ impl Config {
         if self.login_attempts_per_minute == 0 {
             anyhow::bail!("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE must be at least 1");
         }
+        let db = self.database_url.as_str();
+        let known = matches!(db, "memory" | "memory://")
+            || db.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty())
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://");
+        if !known {
+            anyhow::bail!(
+                "GATEHOUSE_DATABASE_URL must be memory, sqlite://PATH or postgres://…"
+            );
+        }
+        if !(1..=1000).contains(&self.database_pool_size) {
+            anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");
+        }
         Ok(())
     }
 
@@ -211,6 +232,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn all_digit_secrets_stay_strings() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("GATEHOUSE_ADMIN_PASSWORD", "1234567890");
@@ -234,7 +256,38 @@ mod tests {
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.access_token_ttl, 3600);
         assert_eq!(c.refresh_token_ttl, 2_592_000);
+        assert_eq!(c.database_url, "sqlite://gatehouse.db");
+        assert_eq!(c.database_pool_size, 10);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn database_urls_name_a_supported_store() {
+        for ok in [
+            "memory",
+            "sqlite://gatehouse.db",
+            "sqlite:///var/lib/gatehouse/gatehouse.db",
+            "postgres://gatehouse:pw@db.internal:5432/gatehouse",
+            "postgresql://db.internal/gatehouse",
+        ] {
+            let c = Config {
+                database_url: ok.into(),
+                ..Config::default()
+            };
+            assert!(c.validate().is_ok(), "{ok} is refused");
+        }
+        for bad in ["sqlite://", "mysql://db/gatehouse", "gatehouse.db", ""] {
+            let c = Config {
+                database_url: bad.into(),
+                ..Config::default()
+            };
+            assert!(c.validate().is_err(), "{bad} is accepted");
+        }
+        let c = Config {
+            database_pool_size: 0,
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
     }
 
     #[test]

@@ -18,6 +18,10 @@ enum Command {
     Serve,
     /// Print the effective configuration (secrets redacted) and exit.
     Config,
+    /// Apply pending database migrations to GATEHOUSE_DATABASE_URL and exit.
+    /// (`serve` applies them too; this runs them alone, e.g. before a
+    /// rolling deploy.)
+    Migrate,
 }
 
 #[tokio::main]
@@ -35,6 +39,18 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Config => {
             println!("{config:#?}");
+            Ok(())
+        }
+        Command::Migrate => {
+            let applied = gatehouse_server::startup::migrate_store(&config.database_url).await?;
+            if applied.is_empty() {
+                println!("The database schema is up to date; no migration was pending.");
+            } else {
+                println!("Applied {} migration(s):", applied.len());
+                for version in &applied {
+                    println!("  {version}");
+                }
+            }
             Ok(())
         }
         Command::Serve => {

@@ -18,6 +18,8 @@ use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{MasterKeySource, RegistrationPolicy};
 use gatehouse_core::{Gatehouse, Ports, Settings};
 use gatehouse_store_memory::MemoryStore;
+use gatehouse_store_postgres::PostgresStore;
+use gatehouse_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -40,21 +42,72 @@ impl PasswordHasher for BlockingHasher {
     }
 }
 
-/// Builds the ports for `database_url`.
-///
-/// # Errors
-/// An unsupported or unreachable store.
-pub async fn open_store(database_url: &str) -> anyhow::Result<Ports> {
-    let clock = Arc::new(SystemClock);
-    let hasher = Arc::new(BlockingHasher);
-    match database_url {
-        "memory" | "memory://" => Ok(Ports::from_store(MemoryStore::new(), clock, hasher)),
-        other => {
-            let scheme = other.split(':').next().unwrap_or(other);
+/// The store a `GATEHOUSE_DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreUrl<'a> {
+    /// Process memory: nothing survives a restart.
+    Memory,
+    /// An embedded SQLite file (created if missing).
+    Sqlite(&'a std::path::Path),
+    /// A PostgreSQL server.
+    Postgres(&'a str),
+}
+
+impl<'a> StoreUrl<'a> {
+    fn parse(url: &'a str) -> anyhow::Result<Self> {
+        if matches!(url, "memory" | "memory://") {
+            Ok(Self::Memory)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url))
+        } else if let Some(path) = gatehouse_store_sqlite::path_from_url(url) {
+            Ok(Self::Sqlite(path))
+        } else {
+            let scheme = url.split(':').next().unwrap_or(url);
             anyhow::bail!(
-                "GATEHOUSE_DATABASE_URL scheme '{scheme}' is not supported by this build; use 'memory'"
+                "GATEHOUSE_DATABASE_URL scheme '{scheme}' is not supported; use memory, sqlite://PATH or postgres://…"
             )
         }
+    }
+}
+
+/// Builds the ports for `database_url`, applying pending migrations first.
+/// `pool_size` bounds the connections a database store opens.
+///
+/// # Errors
+/// An unsupported URL, an unreachable database, or a failed migration.
+pub async fn open_store(database_url: &str, pool_size: u32) -> anyhow::Result<Ports> {
+    let clock = Arc::new(SystemClock);
+    let hasher = Arc::new(BlockingHasher);
+    let pool_size = usize::try_from(pool_size).unwrap_or(1).max(1);
+    match StoreUrl::parse(database_url)? {
+        StoreUrl::Memory => {
+            tracing::warn!("using the in-memory store: nothing survives a restart");
+            Ok(Ports::from_store(MemoryStore::new(), clock, hasher))
+        }
+        StoreUrl::Sqlite(path) => {
+            let store = SqliteStore::open(path, pool_size).await?;
+            tracing::info!(path = %path.display(), "using the SQLite store");
+            Ok(Ports::from_store(store, clock, hasher))
+        }
+        StoreUrl::Postgres(url) => {
+            let store = PostgresStore::connect(url, pool_size).await?;
+            tracing::info!(pool_size, "using the PostgreSQL store");
+            Ok(Ports::from_store(store, clock, hasher))
+        }
+    }
+}
+
+/// Applies the pending migrations of the store `database_url` names and
+/// returns the versions applied (`gatehouse migrate`). The memory store has
+/// no schema, so nothing is applied.
+///
+/// # Errors
+/// An unsupported URL, an unreachable database, or a failed migration.
+pub async fn migrate_store(database_url: &str) -> anyhow::Result<Vec<String>> {
+    match StoreUrl::parse(database_url)? {
+        StoreUrl::Memory => Ok(Vec::new()),
+        StoreUrl::Sqlite(path) => gatehouse_store_sqlite::migrate(path).await,
+        StoreUrl::Postgres(url) => gatehouse_store_postgres::migrate(url).await,
     }
 }
 
@@ -81,11 +134,20 @@ impl Application {
     /// # Errors
     /// Bind failures, store failures, invalid admin settings.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // One TLS crypto provider for every outbound client in the process
+        // (ring, as for JWTs); an error only means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind(config.addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let bound = listener.local_addr()?;
         let base_url = config.base_url(bound);
-        let ports = open_store(&config.database_url).await?;
+        let mut ports = open_store(&config.database_url, config.database_pool_size).await?;
+        if config.cimd {
+            ports.fetcher = Some(Arc::new(crate::fetch::HttpFetcher::new(
+                config.extra_ca_file.as_deref(),
+                config.cimd_allow_loopback,
+            )?));
+        }
         let mut settings = Settings::for_base_url(&base_url);
         settings.access_token_ttl = time::Duration::seconds(config.access_token_ttl.into());
         settings.refresh_token_ttl = time::Duration::seconds(config.refresh_token_ttl.into());

@@ -133,13 +133,12 @@ impl Gatehouse {
             .map_err(AuthorizeError::Fatal)?
             .ok_or_else(|| fatal("client_id is required"))?;
         let client_id = ClientId::parse(client_id).map_err(|_| fatal("client_id is malformed"))?;
-        let client = self
-            .ports
-            .clients
-            .get_client(&client_id)
-            .await
-            .map_err(|e| AuthorizeError::Fatal(e.into()))?
-            .ok_or_else(|| fatal("unknown client_id"))?;
+        let client = match self.find_client(&client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(fatal("unknown client_id")),
+            Err(e) if e.code == ErrorCode::ServerError => return Err(AuthorizeError::Fatal(e)),
+            Err(e) => return Err(fatal(e.description)),
+        };
         let presented = params.get("redirect_uri").map_err(AuthorizeError::Fatal)?;
         let redirect_to = match presented {
             Some(uri) => {

@@ -52,6 +52,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
+    /// Outbound fetches of client metadata documents; `None` disables CIMD.
+    pub fetcher: Option<Arc<dyn crate::cimd::MetadataFetcher>>,
 }
 
 impl fmt::Debug for Ports {
@@ -75,6 +77,7 @@ impl Ports {
             keys: Arc::new(store),
             clock,
             hasher,
+            fetcher: None,
         }
     }
 }

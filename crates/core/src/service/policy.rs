@@ -103,3 +103,56 @@ impl Gatehouse {
         })
     }
 }
+
+impl Gatehouse {
+    /// Finds a client by id, fetching (or refreshing) its metadata document
+    /// when the id is an https URL and CIMD is enabled. The document's
+    /// client is stored like any other, so grants and cascades work the same.
+    ///
+    /// # Errors
+    /// `invalid_client` when a document cannot be fetched or is invalid.
+    pub(crate) async fn find_client(
+        &self,
+        id: &crate::model::ClientId,
+    ) -> Result<Option<Client>, OAuthError> {
+        use crate::cimd::{client_from_document, is_metadata_client_id};
+        use crate::ports::StoreError;
+
+        let stored = self.ports.clients.get_client(id).await?;
+        let Some(fetcher) = &self.ports.fetcher else {
+            // With CIMD switched off, documents fetched earlier are not trusted.
+            return Ok(stored.filter(|c| c.origin != ClientOrigin::Metadata));
+        };
+        if !is_metadata_client_id(id.as_str()) {
+            return Ok(stored);
+        }
+        let now = self.now();
+        if let Some(c) = &stored
+            && c.origin == ClientOrigin::Metadata
+            && c.metadata_expires_at.is_some_and(|e| e > now)
+        {
+            return Ok(stored);
+        }
+        let doc = fetcher
+            .fetch(id.as_str())
+            .await
+            .map_err(|e| OAuthError::invalid_client(e.to_string()))?;
+        let mut client = client_from_document(id.as_str(), &doc, now).map_err(|e| {
+            OAuthError::invalid_client(format!("invalid client metadata document: {e}"))
+        })?;
+        match stored {
+            Some(old) => {
+                client.created_at = old.created_at;
+                self.ports.clients.update_client(&client).await?;
+            }
+            None => match self.ports.clients.insert_client(&client).await {
+                Ok(()) => {}
+                // Another request fetched it at the same moment.
+                Err(StoreError::Conflict(_)) => self.ports.clients.update_client(&client).await?,
+                Err(e) => return Err(e.into()),
+            },
+        }
+        tracing::info!(client_id = %client.id, "client metadata document fetched");
+        Ok(Some(client))
+    }
+}

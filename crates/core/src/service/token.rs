@@ -191,12 +191,12 @@ impl Gatehouse {
         };
         let unknown = || OAuthError::invalid_client("client authentication failed");
         let id = ClientId::parse(id).map_err(|_| unknown())?;
-        let client = self
-            .ports
-            .clients
-            .get_client(&id)
-            .await?
-            .ok_or_else(unknown)?;
+        let client = match self.find_client(&id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(unknown()),
+            Err(e) if e.code == ErrorCode::ServerError => return Err(e),
+            Err(_) => return Err(unknown()),
+        };
         match (&client.secret_hash, secret) {
             (Some(hash), Some(presented)) if hash.ct_eq(&presented.hash()) => Ok(client),
             (None, None) => Ok(client),

@@ -58,6 +58,9 @@ pub async fn metadata(state: Data<AppState>) -> HttpResponse {
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent"],
     });
+    if gh.ports().fetcher.is_some() {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
     if gh.settings().registration != RegistrationPolicy::Off {
         doc["registration_endpoint"] = json!(format!("{iss}/register"));
     }

@@ -42,6 +42,7 @@ struct ConsentPage<'a> {
     scopes: Vec<(String, String)>,
     redirect_host: &'a str,
     loopback: bool,
+    origin_note: Option<String>,
     user_email: &'a str,
     csrf: &'a str,
     hidden: Vec<(String, String)>,
@@ -177,11 +178,33 @@ pub fn consent_page(
             .client
             .redirect_for(&req.redirect_to)
             .is_some_and(|r| r.is_loopback()),
+        origin_note: origin_note(req),
         user_email,
         csrf: &csrf,
         hidden: hidden_fields(req),
     };
     html(StatusCode::OK, render(&page), cookies)
+}
+
+/// For clients no admin vetted, say so: their name is self-asserted.
+fn origin_note(req: &AuthorizeRequest) -> Option<String> {
+    use gatehouse_core::model::ClientOrigin;
+    match req.client.origin {
+        ClientOrigin::Admin => None,
+        ClientOrigin::Dynamic => Some(
+            "This app registered itself. Its name is not verified by your administrator."
+                .to_owned(),
+        ),
+        ClientOrigin::Metadata => {
+            let host = url::Url::parse(req.client.id.as_str())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            Some(format!(
+                "This app is identified by a document published at {host}. Its name is not verified by your administrator."
+            ))
+        }
+    }
 }
 
 fn redirect_host(req: &AuthorizeRequest) -> String {

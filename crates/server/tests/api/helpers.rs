@@ -42,6 +42,9 @@ pub fn config() -> Config {
         admin_password: Some(ADMIN_PASSWORD.into()),
         secret_key: Some("test-master-key-that-is-long-enough-000".into()),
         login_attempts_per_minute: 1000,
+        // In-process test servers keep nothing; the durable stores have their
+        // own tests (durability.rs and the store contracts).
+        database_url: "memory".into(),
         ..Config::default()
     }
 }

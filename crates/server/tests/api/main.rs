@@ -7,7 +7,9 @@
 
 mod admin;
 mod browser;
+mod cimd;
 mod concurrency;
+mod durability;
 mod errors;
 mod flow;
 mod helpers;

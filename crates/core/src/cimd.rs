@@ -1,0 +1,303 @@
+//! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
+//! the MCP specification's preferred registration): a `client_id` that is an
+//! https URL names a JSON document describing the client, fetched on demand.
+//!
+//! Fetching is I/O and a server-side request forgery risk, so it sits behind
+//! the [`MetadataFetcher`] port; the server's adapter refuses private targets
+//! and bounds size and time. This module decides what a valid document is
+//! and how long it may be trusted.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
+use url::Url;
+
+use crate::model::{
+    ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
+    validate_name,
+};
+use crate::redirect::RedirectUri;
+use crate::scope::{ADMIN_SCOPE, ScopeSet};
+
+/// Shortest time a fetched document is trusted, whatever its headers say.
+pub const MIN_CACHE: Duration = Duration::seconds(60);
+/// Longest time a fetched document is trusted, whatever its headers say.
+pub const MAX_CACHE: Duration = Duration::hours(24);
+/// How long a document without cache headers is trusted.
+pub const DEFAULT_CACHE: Duration = Duration::minutes(5);
+
+/// A fetched document.
+#[derive(Debug, Clone)]
+pub struct FetchedDocument {
+    /// The response body.
+    pub body: Vec<u8>,
+    /// `Cache-Control: max-age`, if the server sent one.
+    pub max_age: Option<Duration>,
+}
+
+/// Why a document could not be fetched.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    /// The URL points somewhere Gatehouse will not go (private address,
+    /// redirect, non-https).
+    #[error("refused to fetch the client metadata document: {0}")]
+    Refused(String),
+    /// The fetch failed (timeout, status, size, TLS).
+    #[error("could not fetch the client metadata document: {0}")]
+    Failed(String),
+}
+
+/// Fetches client metadata documents from the network.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait MetadataFetcher: Send + Sync {
+    /// GETs `url` (already checked by [`is_metadata_client_id`]).
+    ///
+    /// # Errors
+    /// [`FetchError::Refused`] for forbidden targets, [`FetchError::Failed`]
+    /// for everything else; never follows redirects.
+    async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError>;
+}
+
+/// Whether `client_id` is a metadata-document URL: https, with a path, no
+/// fragment, no credentials, no dot segments.
+pub fn is_metadata_client_id(client_id: &str) -> bool {
+    if !client_id.starts_with("https://") || client_id.contains('#') {
+        return false;
+    }
+    let Ok(url) = Url::parse(client_id) else {
+        return false;
+    };
+    let raw_path = client_id
+        .trim_start_matches("https://")
+        .split_once('/')
+        .map(|(_, p)| p)
+        .unwrap_or("");
+    url.username().is_empty()
+        && url.password().is_none()
+        && url.host_str().is_some()
+        && url.path() != "/"
+        && !raw_path
+            .split(['/', '?'])
+            .any(|seg| seg == "." || seg == "..")
+}
+
+fn invalid(d: impl Into<String>) -> String {
+    d.into()
+}
+
+/// Validates a fetched document and turns it into a client record.
+///
+/// # Errors
+/// A description of the first problem, safe to show on the error page.
+pub fn client_from_document(
+    client_id: &str,
+    doc: &FetchedDocument,
+    now: OffsetDateTime,
+) -> Result<Client, String> {
+    let value: Value = serde_json::from_slice(&doc.body)
+        .map_err(|e| invalid(format!("the document is not JSON: {e}")))?;
+    let body = value
+        .as_object()
+        .ok_or_else(|| invalid("the document must be a JSON object"))?;
+    let get = |k: &str| body.get(k).filter(|v| !v.is_null());
+    if get("client_id").and_then(Value::as_str) != Some(client_id) {
+        return Err(invalid(
+            "the document's client_id must equal its URL exactly",
+        ));
+    }
+    if get("client_secret").is_some() || get("client_secret_expires_at").is_some() {
+        return Err(invalid(
+            "a metadata document must not contain a client secret",
+        ));
+    }
+    match get("token_endpoint_auth_method").map(|v| v.as_str()) {
+        None | Some(Some("none")) => {}
+        _ => {
+            return Err(invalid(
+                "token_endpoint_auth_method must be none (no shared secret is possible)",
+            ));
+        }
+    }
+    let strings = |k: &str| -> Result<Option<Vec<String>>, String> {
+        match get(k) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("{k} must be an array of strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(format!("{k} must be an array of strings")),
+        }
+    };
+    let raw_redirects = strings("redirect_uris")?.unwrap_or_default();
+    if raw_redirects.is_empty() || raw_redirects.len() > 20 {
+        return Err(invalid("redirect_uris must list 1 to 20 URIs"));
+    }
+    let mut redirect_uris = Vec::new();
+    for r in &raw_redirects {
+        redirect_uris.push(RedirectUri::parse(r).map_err(|e| format!("redirect URI '{r}': {e}"))?);
+    }
+    let mut grant_types = Vec::new();
+    for g in strings("grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]) {
+        match GrantType::parse(&g) {
+            Some(g @ (GrantType::AuthorizationCode | GrantType::RefreshToken)) => {
+                if !grant_types.contains(&g) {
+                    grant_types.push(g);
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "grant type '{g}' is not available to metadata-document clients"
+                ));
+            }
+        }
+    }
+    if !grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(invalid("grant_types must include authorization_code"));
+    }
+    if let Some(rt) = strings("response_types")?
+        && rt.iter().any(|r| r != "code")
+    {
+        return Err(invalid("response_types must be [\"code\"]"));
+    }
+    let scope = match get("scope") {
+        None => ScopeSet::empty(),
+        Some(Value::String(s)) => ScopeSet::parse(s).map_err(|e| e.to_string())?,
+        Some(_) => return Err(invalid("scope must be a string")),
+    };
+    if scope.contains(ADMIN_SCOPE) {
+        return Err(invalid(
+            "metadata-document clients cannot hold the admin scope",
+        ));
+    }
+    let host = Url::parse(client_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let name = match get("client_name").and_then(Value::as_str) {
+        Some(n) => validate_name(n).map_err(|e| e.0.to_owned())?,
+        None => host.clone(),
+    };
+    let mut extra = Map::new();
+    for key in [
+        "client_uri",
+        "logo_uri",
+        "tos_uri",
+        "policy_uri",
+        "software_id",
+        "software_version",
+    ] {
+        if let Some(Value::String(v)) = get(key)
+            && v.len() <= 2000
+        {
+            extra.insert(key.to_owned(), json!(v));
+        }
+    }
+    let application_type = match get("application_type").and_then(Value::as_str) {
+        Some("web") => ApplicationType::Web,
+        _ => ApplicationType::Native,
+    };
+    let ttl = doc
+        .max_age
+        .unwrap_or(DEFAULT_CACHE)
+        .clamp(MIN_CACHE, MAX_CACHE);
+    Ok(Client {
+        id: ClientId::parse(client_id).map_err(|e| e.0.to_owned())?,
+        secret_hash: None,
+        name,
+        description: format!("Client metadata published at {host}"),
+        redirect_uris,
+        allowed_scopes: scope,
+        auth_method: TokenEndpointAuthMethod::None,
+        grant_types,
+        application_type,
+        origin: ClientOrigin::Metadata,
+        require_pkce: true,
+        registration_token_hash: None,
+        metadata: Value::Object(extra),
+        metadata_expires_at: Some(now + ttl),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://app.example.com/oauth/client.json";
+
+    fn doc(v: Value, max_age: Option<Duration>) -> FetchedDocument {
+        FetchedDocument {
+            body: serde_json::to_vec(&v).unwrap(),
+            max_age,
+        }
+    }
+
+    #[test]
+    fn metadata_client_ids_are_https_urls_with_a_path() {
+        assert!(is_metadata_client_id(URL));
+        assert!(!is_metadata_client_id("oauth_abc"));
+        assert!(!is_metadata_client_id("http://app.example.com/client.json"));
+        assert!(!is_metadata_client_id("https://app.example.com/"));
+        assert!(!is_metadata_client_id("https://app.example.com"));
+        assert!(!is_metadata_client_id(
+            "https://app.example.com/a/../b.json"
+        ));
+        assert!(!is_metadata_client_id("https://u:p@app.example.com/c.json"));
+        assert!(!is_metadata_client_id("https://app.example.com/c.json#x"));
+    }
+
+    #[test]
+    fn a_valid_document_becomes_a_public_client_cached_within_bounds() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let d = doc(
+            json!({"client_id": URL, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"],
+                           "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"}),
+            Some(Duration::days(30)),
+        );
+        let c = client_from_document(URL, &d, now).unwrap();
+        assert_eq!(c.name, "App");
+        assert!(!c.is_confidential());
+        assert_eq!(c.origin, ClientOrigin::Metadata);
+        assert_eq!(c.metadata_expires_at, Some(now + MAX_CACHE));
+        let d = doc(
+            json!({"client_id": URL, "redirect_uris": ["https://app.example.com/cb"]}),
+            Some(Duration::ZERO),
+        );
+        let c = client_from_document(URL, &d, now).unwrap();
+        assert_eq!(c.metadata_expires_at, Some(now + MIN_CACHE));
+        assert_eq!(c.name, "app.example.com");
+    }
+
+    #[test]
+    fn invalid_documents_are_refused() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let cases = [
+            json!({"client_id": "https://other.example.com/c.json", "redirect_uris": ["https://a.example/cb"]}),
+            json!({"client_id": URL}),
+            json!({"client_id": URL, "redirect_uris": ["http://evil.example/cb"]}),
+            json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "client_secret": "x"}),
+            json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
+            json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]}),
+            json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "scope": "admin"}),
+            json!(["not an object"]),
+        ];
+        for c in cases {
+            assert!(
+                client_from_document(URL, &doc(c.clone(), None), now).is_err(),
+                "{c}"
+            );
+        }
+        let garbage = FetchedDocument {
+            body: b"<html>".to_vec(),
+            max_age: None,
+        };
+        assert!(client_from_document(URL, &garbage, now).is_err());
+    }
+}
