@@ -96,7 +96,7 @@ pub struct Keyring {
     signer: SigningKey,
     /// `base64url({"alg":"ES256","typ":"at+jwt","kid":…})`, computed once.
     header: String,
-    verifiers: HashMap<String, UnparsedPublicKey<Vec<u8>>>,
+    verifier: Verifier,
     jwks: serde_json::Value,
     rng: SystemRandom,
 }
@@ -105,7 +105,7 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
             .field("signer", &self.signer.kid)
-            .field("verifiers", &self.verifiers.keys().collect::<Vec<_>>())
+            .field("verifier", &self.verifier)
             .finish()
     }
 }
@@ -146,15 +146,7 @@ impl Keyring {
             point: signer.public_key().to_vec(),
         }];
         keys.extend(published.into_iter().filter(|k| k.kid != signer.kid));
-        let verifiers = keys
-            .iter()
-            .map(|k| {
-                (
-                    k.kid.clone(),
-                    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, k.point.clone()),
-                )
-            })
-            .collect();
+        let verifier = Verifier::from_public_keys(&keys);
         let jwks = serde_json::json!({ "keys": keys.iter().map(jwk).collect::<Vec<_>>() });
         let header = URL_SAFE_NO_PAD.encode(
             serde_json::json!({"alg": "ES256", "typ": ACCESS_TOKEN_TYP, "kid": signer.kid})
@@ -163,7 +155,7 @@ impl Keyring {
         Self {
             signer,
             header,
-            verifiers,
+            verifier,
             jwks,
             rng: SystemRandom::new(),
         }
@@ -199,6 +191,93 @@ impl Keyring {
     /// Verifies a compact JWS and decodes its claims. Checks only the
     /// signature and header; time, issuer and audience are the caller's.
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
+        self.verifier.verify(token)
+    }
+}
+
+/// Public keys that verify ES256 access tokens: what a resource server
+/// builds from the issuer's JWKS, and what [`Keyring`] uses itself, so
+/// there is one implementation of token verification.
+#[derive(Clone, Default)]
+pub struct Verifier {
+    keys: HashMap<String, UnparsedPublicKey<Vec<u8>>>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.keys.keys()).finish()
+    }
+}
+
+impl Verifier {
+    /// From raw public points.
+    pub fn from_public_keys(keys: &[PublicKey]) -> Self {
+        Self {
+            keys: keys
+                .iter()
+                .map(|k| {
+                    (
+                        k.kid.clone(),
+                        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, k.point.clone()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// From a JWK Set document. Keys that are not P-256 signing keys with a
+    /// `kid` are skipped, not trusted.
+    pub fn from_jwks(jwks: &serde_json::Value) -> Self {
+        let mut keys = Vec::new();
+        for k in jwks["keys"].as_array().into_iter().flatten() {
+            let ok = k["kty"] == "EC"
+                && k["crv"] == "P-256"
+                && (k.get("alg").is_none() || k["alg"] == "ES256")
+                && (k.get("use").is_none() || k["use"] == "sig");
+            let (Some(kid), Some(x), Some(y)) =
+                (k["kid"].as_str(), k["x"].as_str(), k["y"].as_str())
+            else {
+                continue;
+            };
+            let (Ok(x), Ok(y)) = (URL_SAFE_NO_PAD.decode(x), URL_SAFE_NO_PAD.decode(y)) else {
+                continue;
+            };
+            if !ok || x.len() != 32 || y.len() != 32 {
+                continue;
+            }
+            let mut point = vec![0x04];
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            keys.push(PublicKey {
+                kid: kid.to_owned(),
+                point,
+            });
+        }
+        Self::from_public_keys(&keys)
+    }
+
+    /// Whether a key with this id is known.
+    pub fn knows(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Verifies a compact JWS access token (`alg` pinned to ES256, `typ` to
+    /// `at+jwt`) and decodes its claims. Time, issuer, audience and scope
+    /// are checked by [`crate::service::AccessClaims::check`].
+    ///
+    /// # Errors
+    /// Why the token is not acceptable.
+    pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(JwtError::Malformed);
         }
@@ -223,7 +302,7 @@ impl Keyring {
         let key = header
             .kid
             .as_deref()
-            .and_then(|kid| self.verifiers.get(kid))
+            .and_then(|kid| self.keys.get(kid))
             .ok_or(JwtError::UnknownKey)?;
         let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
         let signed_len = h.len() + 1 + p.len();
@@ -232,6 +311,14 @@ impl Keyring {
         let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| JwtError::Malformed)?;
         serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)
     }
+}
+
+/// The key id a token names, without verifying anything (to decide whether
+/// a JWKS refetch could help).
+pub fn token_kid(token: &str) -> Option<String> {
+    let h = token.split('.').next()?;
+    let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+    header.kid
 }
 
 #[derive(serde::Deserialize)]
@@ -413,6 +500,19 @@ mod tests {
         let rotated = Keyring::new(new, vec![published]);
         assert_eq!(rotated.verify::<Claims>(&t).unwrap().sub, "u");
         assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_verifier_built_from_the_published_jwks_verifies_like_the_keyring() {
+        let kr = ring();
+        let t = kr.sign(&Claims { sub: "u".into() }).unwrap();
+        let v = Verifier::from_jwks(kr.jwks());
+        assert_eq!(v.len(), 1);
+        assert_eq!(v.verify::<Claims>(&t).unwrap().sub, "u");
+        assert_eq!(token_kid(&t).as_deref(), Some(kr.active_kid()));
+        let junk = serde_json::json!({"keys": [{"kty": "RSA", "kid": "r", "n": "x", "e": "AQAB"},
+                                               {"kty": "EC", "crv": "P-384", "kid": "p", "x": "AA", "y": "AA"}]});
+        assert!(Verifier::from_jwks(&junk).is_empty());
     }
 
     #[test]

@@ -365,6 +365,15 @@ impl Client {
         self.auth_method != TokenEndpointAuthMethod::None
     }
 
+    /// The protected resource this client is the server of (for token
+    /// exchange), kept as `resource` in its metadata.
+    pub fn served_resource(&self) -> Option<String> {
+        self.metadata
+            .get("resource")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    }
+
     /// Whether the client may use `grant`.
     pub fn may_use(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

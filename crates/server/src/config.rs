@@ -208,9 +208,7 @@ impl Config {
             || db.starts_with("postgres://")
             || db.starts_with("postgresql://");
         if !known {
-            anyhow::bail!(
-                "GATEHOUSE_DATABASE_URL must be memory, sqlite://PATH or postgres://…"
-            );
+            anyhow::bail!("GATEHOUSE_DATABASE_URL must be memory, sqlite://PATH or postgres://…");
         }
         if !(1..=1000).contains(&self.database_pool_size) {
             anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");

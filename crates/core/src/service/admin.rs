@@ -34,6 +34,9 @@ pub struct NewClient {
     pub require_pkce: Option<bool>,
     /// Grants it may use; default `authorization_code` and `refresh_token`.
     pub grant_types: Option<Vec<String>>,
+    /// The protected resource this client serves (an MCP server's own
+    /// credential), which lets it exchange its users' tokens.
+    pub resource: Option<String>,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -51,6 +54,8 @@ pub struct ClientPatch {
     pub require_pkce: Option<bool>,
     /// New grant types.
     pub grant_types: Option<Vec<String>>,
+    /// New served resource; an empty string clears it.
+    pub resource: Option<String>,
 }
 
 fn parse_redirects(raw: &[String], uses_code: bool) -> Result<Vec<RedirectUri>, ApiError> {
@@ -144,6 +149,23 @@ fn parse_scopes(raw: &[String], resource_scopes: &ScopeSet) -> Result<ScopeSet, 
 }
 
 impl Gatehouse {
+    /// `{"resource": uri}` for a registered resource, `{}` for none.
+    async fn served_resource_metadata(
+        &self,
+        resource: Option<&str>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let Some(raw) = resource else {
+            return Ok(serde_json::json!({}));
+        };
+        match self.resolve_resource(raw).await {
+            Ok(Some(r)) => Ok(serde_json::json!({ "resource": r.uri })),
+            Ok(None) => Err(ApiError::Unprocessable(
+                "the platform API cannot be a client's resource".into(),
+            )),
+            Err(e) => Err(ApiError::Unprocessable(e.description)),
+        }
+    }
+
     /// Every scope some registered resource accepts.
     async fn resource_scopes(&self) -> Result<ScopeSet, ApiError> {
         let mut all = ScopeSet::empty();
@@ -194,7 +216,9 @@ impl Gatehouse {
             origin: ClientOrigin::Admin,
             require_pkce: !req.is_confidential || req.require_pkce.unwrap_or(true),
             registration_token_hash: None,
-            metadata: serde_json::json!({}),
+            metadata: self
+                .served_resource_metadata(req.resource.as_deref())
+                .await?,
             metadata_expires_at: None,
             created_at: now,
             updated_at: now,
@@ -257,6 +281,11 @@ impl Gatehouse {
         }
         if let Some(s) = patch.allowed_scopes {
             client.allowed_scopes = parse_scopes(&s, &self.resource_scopes().await?)?;
+        }
+        if let Some(r) = patch.resource {
+            client.metadata = self
+                .served_resource_metadata(Some(&r).filter(|r| !r.is_empty()).map(String::as_str))
+                .await?;
         }
         if let Some(p) = patch.require_pkce {
             if !p && !client.is_confidential() {

@@ -24,7 +24,7 @@ pub use directory::{NewOrganization, NewUser, OrgPatch, UserPatch};
 pub use policy::client_allows;
 pub use registration::RegistrationPolicy;
 pub use resources::ResourceInput;
-pub use token::{AccessClaims, ClientCredentials, TokenResponse};
+pub use token::{AccessClaims, ClaimError, ClientCredentials, TokenResponse};
 
 use crate::clock::Clock;
 use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, seal_private_key};

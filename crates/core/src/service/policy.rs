@@ -11,14 +11,17 @@ use crate::scope::{ADMIN_SCOPE, OFFLINE_ACCESS, ScopeSet};
 /// Whether `client` may ever be granted `scope`.
 ///
 /// Admin-registered clients get exactly their `allowed_scopes`. Dynamically
-/// registered and metadata-document clients that declared no scope may ask
-/// for anything but `admin`: the user's consent is the gate (DESIGN §9).
+/// registered and metadata-document clients may ask for anything but
+/// `admin`: the user's consent is the gate (DESIGN §9). Their registered
+/// `scope` is not a ceiling, because MCP clients register with the scope of
+/// their first challenge and must later step up to the union of old and new
+/// scopes (MCP authorization, "Scope Challenge Handling").
 /// `offline_access` follows the client's `refresh_token` grant.
 pub fn client_allows(client: &Client, scope: &str) -> bool {
     if scope == OFFLINE_ACCESS {
         return client.may_use(GrantType::RefreshToken);
     }
-    if client.allowed_scopes.is_empty() && client.origin != ClientOrigin::Admin {
+    if client.origin != ClientOrigin::Admin {
         return scope != ADMIN_SCOPE;
     }
     client.allowed_scopes.contains(scope)

@@ -17,6 +17,9 @@ use crate::scope::OFFLINE_ACCESS;
 use crate::scope::ScopeSet;
 use crate::secret::{Secret, TokenHash};
 
+/// Lifetime cap of tokens obtained by token exchange.
+const EXCHANGED_TOKEN_TTL: Duration = Duration::minutes(5);
+
 /// Prefix of refresh tokens, so scanners can spot a leaked one.
 pub(crate) const REFRESH_PREFIX: &str = "gtr_";
 
@@ -118,6 +121,61 @@ pub struct AccessClaims {
     /// RFC 8693 §4.1: the party acting on the subject's behalf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<serde_json::Value>,
+    /// Not-before, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+}
+
+/// Why valid-looking claims are not acceptable here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    /// Another issuer.
+    #[error("the token is from another issuer")]
+    Issuer,
+    /// Meant for another resource.
+    #[error("the token is not meant for this resource")]
+    Audience,
+    /// Past `exp`.
+    #[error("the token has expired")]
+    Expired,
+    /// Before `nbf`, or issued in the future.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+}
+
+impl AccessClaims {
+    /// The checks every consumer of an access token makes, Gatehouse's own
+    /// endpoints and resource servers alike: issuer, audience, and time
+    /// with `leeway` seconds of tolerated clock skew.
+    ///
+    /// # Errors
+    /// The first check that fails.
+    pub fn check(
+        &self,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        leeway: i64,
+    ) -> Result<(), ClaimError> {
+        if self.iss != issuer {
+            return Err(ClaimError::Issuer);
+        }
+        if self.aud != audience {
+            return Err(ClaimError::Audience);
+        }
+        if self.exp + leeway <= now {
+            return Err(ClaimError::Expired);
+        }
+        if self.nbf.unwrap_or(self.iat) - leeway > now {
+            return Err(ClaimError::NotYetValid);
+        }
+        Ok(())
+    }
+
+    /// The token's scopes.
+    pub fn scopes(&self) -> ScopeSet {
+        ScopeSet::parse(&self.scope).unwrap_or_default()
+    }
 }
 
 /// What goes into one access token.
@@ -539,16 +597,141 @@ impl Gatehouse {
         })
     }
 
-    /// Token exchange (RFC 8693) is not offered yet.
+    /// Token exchange (RFC 8693): a protected resource (say, an MCP server)
+    /// holding a user's token for itself gets a token for another resource
+    /// it calls on the user's behalf — never wider than what the user
+    /// granted, short-lived, naming the exchanging client in `act`, with no
+    /// refresh token. The subject's grant carries over, so revoking the
+    /// user's grant also kills every token derived from it.
     async fn exchange_token(
         &self,
-        _client: &Client,
-        _params: &Params,
+        client: &Client,
+        params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
-        Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            "token exchange is not supported by this server",
-        ))
+        const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+        let bad = |d: &'static str| OAuthError::invalid_request(d);
+        if !client.is_confidential() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "token exchange needs a confidential client",
+            ));
+        }
+        let Some(served) = client.served_resource() else {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client is not registered as a protected resource",
+            ));
+        };
+        let subject = params.require("subject_token")?;
+        match params.get("subject_token_type")? {
+            Some(ACCESS_TOKEN_TYPE) => {}
+            Some(_) => return Err(bad("only access tokens can be exchanged")),
+            None => return Err(bad("subject_token_type is required")),
+        }
+        if params.get("actor_token")?.is_some() {
+            return Err(bad(
+                "actor tokens are not supported; the client is the actor",
+            ));
+        }
+        if let Some(t) = params.get("requested_token_type")?
+            && t != ACCESS_TOKEN_TYPE
+        {
+            return Err(bad("only access tokens can be issued"));
+        }
+        let now = self.now();
+        // §2.2.2: an unacceptable subject token is invalid_request.
+        let claims = self
+            .decode_access_token(subject)
+            .await
+            .map_err(|_| bad("the subject token is not valid"))?;
+        claims
+            .check(&self.settings.issuer, &served, now.unix_timestamp(), 0)
+            .map_err(|e| match e {
+                ClaimError::Audience => {
+                    bad("the subject token was not issued for this client's resource")
+                }
+                _ => bad("the subject token is expired or not valid"),
+            })?;
+        if self
+            .ports
+            .tokens
+            .is_access_token_revoked(claims.jti, claims.grant_id)
+            .await?
+        {
+            return Err(bad("the subject token has been revoked"));
+        }
+        let target_raw = match (params.get("resource")?, params.get("audience")?) {
+            (Some(r), Some(a)) if r != a => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "resource and audience name different targets",
+                ));
+            }
+            (Some(r), _) | (None, Some(r)) => Some(r),
+            (None, None) => None,
+        };
+        let target = match target_raw {
+            Some(raw) => self.resolve_resource(raw).await?,
+            None => None,
+        };
+        if target.as_ref().is_some_and(|t| t.uri == served) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "the target is the client's own resource",
+            ));
+        }
+        let user = match crate::model::UserId::parse(&claims.sub) {
+            Some(id) => self.ports.users.get_user(id).await?,
+            None => None,
+        }
+        .ok_or_else(|| bad("the subject token does not name a current user"))?;
+        let subject_scope = claims.scopes();
+        let requested = match params.get("scope")? {
+            Some(raw) => {
+                let r =
+                    ScopeSet::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+                if !r.is_subset(&subject_scope) {
+                    return Err(OAuthError::invalid_scope(
+                        "the requested scope exceeds the subject token's",
+                    ));
+                }
+                r
+            }
+            None => subject_scope.clone(),
+        };
+        let scope = self
+            .grantable(&requested, client, Some(user.role), target.as_ref())
+            .filter(|s| s != OFFLINE_ACCESS);
+        if scope.is_empty() {
+            return Err(OAuthError::invalid_scope(
+                "none of the subject token's scopes is allowed for the target and this client",
+            ));
+        }
+        let remaining = Duration::seconds(claims.exp - now.unix_timestamp());
+        let ttl = EXCHANGED_TOKEN_TTL.min(remaining);
+        let mut act = serde_json::json!({ "sub": client.id.as_str() });
+        if let Some(prior) = claims.act {
+            act["act"] = prior;
+        }
+        let access = self.issue_access_token(AccessTokenSpec {
+            sub: &claims.sub,
+            client_id: client.id.as_str(),
+            scope: &scope,
+            grant: claims.grant_id,
+            aud: &self.audience(target.as_ref().map(|t| t.uri.as_str())),
+            ttl,
+            act: Some(act),
+            now,
+        })?;
+        tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "token exchanged");
+        Ok(TokenResponse {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: ttl.whole_seconds(),
+            refresh_token: None,
+            scope: scope.to_string(),
+            issued_token_type: Some(ACCESS_TOKEN_TYPE),
+        })
     }
 
     /// Signs an access token.
@@ -567,6 +750,7 @@ impl Gatehouse {
             scope: spec.scope.to_string(),
             grant_id: spec.grant,
             act: spec.act,
+            nbf: None,
         };
         self.keyring()
             .sign(&claims)
@@ -581,12 +765,15 @@ impl Gatehouse {
     pub async fn verify_access_token(&self, token: &str) -> Result<AccessClaims, OAuthError> {
         let claims = self.decode_access_token(token).await?;
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidToken, d);
-        if claims.exp <= self.now().unix_timestamp() {
-            return Err(invalid("the access token has expired"));
-        }
-        if claims.aud != self.settings.api_audience {
-            return Err(invalid("the access token is not meant for this API"));
-        }
+        // Gatehouse issued the token with its own clock: no leeway.
+        claims
+            .check(
+                &self.settings.issuer,
+                &self.settings.api_audience,
+                self.now().unix_timestamp(),
+                0,
+            )
+            .map_err(|e| OAuthError::new(ErrorCode::InvalidToken, e.to_string()))?;
         if self
             .ports
             .tokens

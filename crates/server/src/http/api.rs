@@ -131,6 +131,7 @@ fn client_json(c: &Client) -> Value {
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "application_type": c.application_type.as_str(),
         "origin": c.origin.as_str(),
+        "resource": c.served_resource(),
         "created_at": ts(c.created_at),
         "updated_at": ts(c.updated_at),
     })
@@ -378,6 +379,7 @@ struct CreateClientBody {
     #[serde(default)]
     redirect_uris: Vec<String>,
     grant_types: Option<Vec<String>>,
+    resource: Option<String>,
     #[serde(default)]
     allowed_scopes: Vec<String>,
     #[serde(default = "yes")]
@@ -403,6 +405,7 @@ async fn create_client(
         is_confidential: b.is_confidential,
         require_pkce: b.require_pkce,
         grant_types: b.grant_types,
+        resource: b.resource,
     };
     let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
     let mut body = client_json(&client);
@@ -433,6 +436,7 @@ struct PatchClientBody {
     allowed_scopes: Option<Vec<String>>,
     require_pkce: Option<bool>,
     grant_types: Option<Vec<String>>,
+    resource: Option<String>,
 }
 
 async fn update_client(
@@ -449,6 +453,7 @@ async fn update_client(
         allowed_scopes: b.allowed_scopes,
         require_pkce: b.require_pkce,
         grant_types: b.grant_types,
+        resource: b.resource,
     };
     let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
     Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))

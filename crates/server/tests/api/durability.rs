@@ -65,6 +65,9 @@ struct Launch<'a> {
 
 impl Instance {
     async fn start(launch: Launch<'_>) -> Self {
+        // reqwest is built without a default TLS provider; in-process test
+        // servers install one, but these tests may build clients first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let log = std::env::temp_dir().join(format!(
             "gatehouse-durability-{}.log",
             uuid::Uuid::new_v4().simple()
@@ -344,7 +347,10 @@ async fn a_restart_keeps_everything(database_url: Option<&str>, dir: Option<&Pat
     assert_eq!(first.userinfo(&access).await, StatusCode::OK);
     let keys = first.jwks().await;
     let stopped = first.stop().await;
-    assert!(stopped.success(), "SIGTERM must drain and exit 0: {stopped}");
+    assert!(
+        stopped.success(),
+        "SIGTERM must drain and exit 0: {stopped}"
+    );
 
     let second = Instance::start(launch()).await;
     assert_eq!(
@@ -380,7 +386,10 @@ async fn a_restart_keeps_everything(database_url: Option<&str>, dir: Option<&Pat
         "reuse of the old token revoked the whole family"
     );
     let stopped = second.stop().await;
-    assert!(stopped.success(), "SIGTERM must drain and exit 0: {stopped}");
+    assert!(
+        stopped.success(),
+        "SIGTERM must drain and exit 0: {stopped}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,8 +406,8 @@ async fn a_restart_on_the_default_sqlite_file_keeps_clients_tokens_and_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_on_postgres_keeps_clients_tokens_and_keys() {
-    let Some(db) = ScratchDatabase::create("a_restart_on_postgres_keeps_clients_tokens_and_keys")
-        .await
+    let Some(db) =
+        ScratchDatabase::create("a_restart_on_postgres_keeps_clients_tokens_and_keys").await
     else {
         return;
     };
@@ -407,8 +416,7 @@ async fn a_restart_on_postgres_keeps_clients_tokens_and_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_act_as_one_server() {
-    let Some(db) =
-        ScratchDatabase::create("two_instances_on_one_postgres_act_as_one_server").await
+    let Some(db) = ScratchDatabase::create("two_instances_on_one_postgres_act_as_one_server").await
     else {
         return;
     };
@@ -423,7 +431,10 @@ async fn two_instances_on_one_postgres_act_as_one_server() {
     };
     // Started together: they race to migrate, to store the master key and
     // to create the first signing key, as a fleet does on its first deploy.
-    let (a, b) = tokio::join!(Instance::start(launch(port_a)), Instance::start(launch(port_b)));
+    let (a, b) = tokio::join!(
+        Instance::start(launch(port_a)),
+        Instance::start(launch(port_b))
+    );
 
     let admin = a.admin_token().await;
     let client = a.register(&admin).await;
@@ -434,14 +445,9 @@ async fn two_instances_on_one_postgres_act_as_one_server() {
     );
 
     // Authorized on A, redeemed and refreshed on B.
-    let p = pkce();
-    let code = a.code(&client, &p).await;
-    let (access, refresh) = tokens_of(b.exchange(&client, &code, &p).await).await;
-    assert_eq!(
-        a.exchange(&client, &code, &p).await.status(),
-        StatusCode::BAD_REQUEST,
-        "the code is single-use across instances"
-    );
+    let first_pkce = pkce();
+    let first_code = a.code(&client, &first_pkce).await;
+    let (access, refresh) = tokens_of(b.exchange(&client, &first_code, &first_pkce).await).await;
     assert_eq!(b.userinfo(&access).await, StatusCode::OK);
     let (refreshed_access, refreshed) = tokens_of(b.refresh(&client, &refresh).await).await;
     for (who, instance) in [("A", &a), ("B", &b)] {
@@ -469,17 +475,36 @@ async fn two_instances_on_one_postgres_act_as_one_server() {
         .filter(|s| **s == StatusCode::BAD_REQUEST)
         .count();
     assert_eq!(ok, 1, "exactly one refresh wins: {statuses:?}");
-    assert_eq!(refused, RACERS - 1, "the rest are invalid_grant: {statuses:?}");
+    assert_eq!(
+        refused,
+        RACERS - 1,
+        "the rest are invalid_grant: {statuses:?}"
+    );
 
     // The other flow's family is untouched by the race.
+    let (still_access, _) = tokens_of(a.refresh(&client, &refreshed).await).await;
+
+    // Replaying the first flow's code on the instance that did not redeem it
+    // is refused, and revokes what the code issued, for both instances.
+    let p_first = &first_pkce;
     assert_eq!(
-        a.refresh(&client, &refreshed).await.status(),
-        StatusCode::OK,
-        "an unrelated family keeps working"
+        a.exchange(&client, &first_code, p_first).await.status(),
+        StatusCode::BAD_REQUEST,
+        "the code is single-use across instances"
     );
+    for (who, instance) in [("A", &a), ("B", &b)] {
+        assert_eq!(
+            instance.userinfo(&still_access).await,
+            StatusCode::UNAUTHORIZED,
+            "{who} refuses tokens of a grant revoked by a code replay on the other"
+        );
+    }
 
     for instance in [a, b] {
         let stopped = instance.stop().await;
-        assert!(stopped.success(), "SIGTERM must drain and exit 0: {stopped}");
+        assert!(
+            stopped.success(),
+            "SIGTERM must drain and exit 0: {stopped}"
+        );
     }
 }

@@ -306,7 +306,12 @@ async fn discovery_is_served_at_both_locations_and_lists_what_works() {
     );
     assert_eq!(
         a["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
     );
     assert_eq!(a["authorization_response_iss_parameter_supported"], true);
     let jwks: Value = app

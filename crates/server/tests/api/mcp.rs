@@ -915,3 +915,344 @@ async fn step_up_asks_for_the_union_and_offline_access_is_understood() {
         StatusCode::FOUND
     );
 }
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const AT_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// An MCP server's own credential, registered for token exchange.
+async fn mcp_server_client(app: &TestApp, resource: &str) -> TestClient {
+    let res = app.http.post(app.url("/api/v1/oauth/clients")).bearer_auth(&app.admin_token)
+        .json(&json!({"name": "Files MCP server", "grant_types": [EXCHANGE], "resource": resource,
+                      "allowed_scopes": ["profile", "organizations", "users:read"], "is_confidential": true}))
+        .send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["client"]["resource"], resource);
+    TestClient {
+        id: body["client"]["client_id"].as_str().unwrap().into(),
+        secret: body["client"]["client_secret"].as_str().map(Into::into),
+    }
+}
+
+async fn exchange(
+    app: &TestApp,
+    server: &TestClient,
+    subject: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", EXCHANGE),
+        ("subject_token", subject),
+        ("subject_token_type", AT_TYPE),
+    ];
+    form.extend_from_slice(extra);
+    app.http
+        .post(format!("{}/token", app.issuer))
+        .basic_auth(&server.id, server.secret.as_deref())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_mcp_server_exchanges_its_users_token_for_a_platform_token() {
+    let app = spawn().await;
+    register_resource(
+        &app,
+        MCP,
+        &["mcp:connect", "profile", "organizations", "users:read"],
+    )
+    .await;
+    let server = mcp_server_client(&app, MCP).await;
+    let user_client = app
+        .register(
+            false,
+            &["mcp:connect", "profile", "organizations", "users:read"],
+        )
+        .await;
+    let p = pkce();
+    let code = code_with(
+        &app,
+        &user_client.id,
+        &p,
+        &[
+            ("resource", MCP),
+            ("scope", "mcp:connect organizations profile"),
+        ],
+    )
+    .await;
+    let t: Value = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &user_client.id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &p.verifier),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subject = t["access_token"].as_str().unwrap().to_owned();
+
+    // The MCP server must not pass the user's token through: it is refused by the API.
+    assert_eq!(
+        app.http
+            .get(app.url("/api/v1/organizations/"))
+            .bearer_auth(&subject)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let res = exchange(&app, &server, &subject, &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let x: Value = res.json().await.unwrap();
+    assert_eq!(x["issued_token_type"], AT_TYPE);
+    assert_eq!(x["token_type"], "Bearer");
+    assert!(x["expires_in"].as_i64().unwrap() <= 300);
+    assert!(x.get("refresh_token").is_none());
+    assert_eq!(
+        x["scope"], "organizations profile",
+        "never wider than the subject; only what the API accepts"
+    );
+    let c = claims(x["access_token"].as_str().unwrap());
+    assert_eq!(c["aud"], app.url("/api/v1"));
+    assert_eq!(c["act"]["sub"], server.id);
+    assert_eq!(c["client_id"], server.id);
+    assert_eq!(c["sub"], claims(&subject)["sub"]);
+    let exchanged = x["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.http
+            .get(app.url("/api/v1/organizations/"))
+            .bearer_auth(&exchanged)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // users:read was not granted by the user: asking for it fails.
+    let res = exchange(&app, &server, &subject, &[("scope", "users:read")]).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_scope");
+
+    // Revoking the user's grant kills the derived token too.
+    app.http
+        .post(format!("{}/revoke", app.issuer))
+        .form(&[
+            ("token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", user_client.id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.http
+            .get(app.url("/api/v1/organizations/"))
+            .bearer_auth(&exchanged)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = exchange(&app, &server, &subject, &[]).await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+}
+
+#[tokio::test]
+async fn token_exchange_refuses_everything_else() {
+    let app = spawn().await;
+    register_resource(&app, MCP, &["mcp:connect", "profile"]).await;
+    register_resource(&app, "https://other.example.com/mcp", &["mcp:connect"]).await;
+    let server = mcp_server_client(&app, MCP).await;
+    let user_client = app.register(false, &["mcp:connect", "profile"]).await;
+    let p = pkce();
+    let code = code_with(
+        &app,
+        &user_client.id,
+        &p,
+        &[("resource", MCP), ("scope", "mcp:connect profile")],
+    )
+    .await;
+    let t: Value = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &user_client.id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &p.verifier),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subject = t["access_token"].as_str().unwrap().to_owned();
+    let platform_token = app.tokens(&app.seed_client().await, "profile").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let err = |r: reqwest::Response| async move {
+        r.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // A token for another audience.
+    assert_eq!(
+        err(exchange(&app, &server, &platform_token, &[]).await).await,
+        "invalid_request"
+    );
+    // Garbage, wrong types, actor tokens.
+    assert_eq!(
+        err(exchange(&app, &server, "garbage", &[]).await).await,
+        "invalid_request"
+    );
+    let res = app
+        .http
+        .post(format!("{}/token", app.issuer))
+        .basic_auth(&server.id, server.secret.as_deref())
+        .form(&[
+            ("grant_type", EXCHANGE),
+            ("subject_token", subject.as_str()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:id_token",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(err(res).await, "invalid_request");
+    assert_eq!(
+        err(exchange(
+            &app,
+            &server,
+            &subject,
+            &[("actor_token", "x"), ("actor_token_type", AT_TYPE)]
+        )
+        .await)
+        .await,
+        "invalid_request"
+    );
+    // Unknown target, or its own resource.
+    assert_eq!(
+        err(exchange(
+            &app,
+            &server,
+            &subject,
+            &[("resource", "https://unknown.example.com")]
+        )
+        .await)
+        .await,
+        "invalid_target"
+    );
+    assert_eq!(
+        err(exchange(&app, &server, &subject, &[("resource", MCP)]).await).await,
+        "invalid_target"
+    );
+    // A target whose scopes the client may not hold.
+    assert_eq!(
+        err(exchange(
+            &app,
+            &server,
+            &subject,
+            &[("resource", "https://other.example.com/mcp")]
+        )
+        .await)
+        .await,
+        "invalid_scope"
+    );
+    // A client that is not a resource server, or not registered for the grant.
+    let seed = app.seed_client().await;
+    assert_eq!(
+        err(exchange(&app, &seed, &subject, &[]).await).await,
+        "unauthorized_client"
+    );
+    let public = TestClient {
+        id: user_client.id.clone(),
+        secret: None,
+    };
+    let res = app
+        .token(&[
+            ("grant_type", EXCHANGE),
+            ("client_id", &public.id),
+            ("subject_token", &subject),
+            ("subject_token_type", AT_TYPE),
+        ])
+        .await;
+    assert_eq!(err(res).await, "unauthorized_client");
+}
+
+#[tokio::test]
+async fn a_dynamic_client_steps_up_beyond_the_scope_it_registered_with() {
+    let app = spawn().await;
+    register_resource(&app, MCP, &["files:read", "files:write"]).await;
+    let body: Value = dcr(
+        &app,
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"], "scope": "files:read"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    let b = browser();
+    let p = pkce();
+    app.authorize_via_pages(
+        &b,
+        &authorize_url(&app, &id, &p, &[("resource", MCP), ("scope", "files:read")]),
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+    )
+    .await;
+    // The step-up asks for the union: the consent page appears for the new scope.
+    let res = b
+        .get(authorize_url(
+            &app,
+            &id,
+            &p,
+            &[("resource", MCP), ("scope", "files:read files:write")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("files:write"));
+    let res = Form::parse(&page, "/api/v1/oauth/authorize")
+        .with("decision", "allow")
+        .submit(&b, &app.base)
+        .await;
+    let code = query(
+        &url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap(),
+        "code",
+    )
+    .unwrap();
+    let t: Value = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &p.verifier),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["scope"], "files:read files:write");
+}
