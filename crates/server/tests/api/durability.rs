@@ -406,9 +406,7 @@ async fn a_restart_on_the_default_sqlite_file_keeps_clients_tokens_and_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_on_postgres_keeps_clients_tokens_and_keys() {
-    let Some(db) =
-        ScratchDatabase::create("a_restart_on_postgres_keeps_clients_tokens_and_keys").await
-    else {
+    let Some(db) = ScratchDatabase::create().await else {
         return;
     };
     a_restart_keeps_everything(Some(db.url()), None).await;
@@ -416,8 +414,7 @@ async fn a_restart_on_postgres_keeps_clients_tokens_and_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_act_as_one_server() {
-    let Some(db) = ScratchDatabase::create("two_instances_on_one_postgres_act_as_one_server").await
-    else {
+    let Some(db) = ScratchDatabase::create().await else {
         return;
     };
     let (port_a, port_b) = (free_port(), free_port());

@@ -1,0 +1,55 @@
+//! The query code of Gatehouse's SQL stores, written once for every diesel
+//! backend.
+//!
+//! PostgreSQL (`gatehouse-store-postgres`) and SQLite
+//! (`gatehouse-store-sqlite`) differ in column types, connection handling and
+//! how a write transaction begins, but not in what each port method means.
+//! So the port implementations live here, once, in the [`sql_store!`] macro:
+//! each backend crate instantiates it with its own SQL types, connection
+//! type and transaction method, and diesel type-checks every query against
+//! that backend. Writing the logic generically over diesel's backend traits
+//! would need a trait bound per query shape; a macro keeps the queries
+//! readable and still compiles them per backend.
+//!
+//! What differs per backend, and only that, is in the backend crate:
+//! pooling, pragmas, migrations, and the four SQL types of [`codec`].
+
+pub mod codec;
+pub mod error;
+mod store;
+
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!("gatehouse-store-sql needs at least one backend feature: postgres or sqlite");
+
+use std::future::Future;
+
+use gatehouse_core::ports::StoreError;
+
+/// Runs one store operation to completion on its own task.
+///
+/// actix-web drops a handler's future when the client goes away. A store
+/// operation dropped half-way could leave a transaction open on a pooled
+/// connection (diesel-async cannot roll back in `Drop`), or a SQLite write
+/// lock held. Running the operation as a task means the caller may stop
+/// waiting, but the operation itself always commits or rolls back and
+/// returns its connection in a clean state.
+///
+/// # Errors
+/// The operation's own error, or `Unexpected` if its task panicked.
+pub async fn detached<R, F>(operation: F) -> Result<R, StoreError>
+where
+    F: Future<Output = Result<R, StoreError>> + Send + 'static,
+    R: Send + 'static,
+{
+    match tokio::spawn(operation).await {
+        Ok(result) => result,
+        Err(e) => Err(StoreError::Unexpected(anyhow::anyhow!(
+            "a store operation did not finish: {e}"
+        ))),
+    }
+}
+
+/// How many expired rows one purge statement deletes. Small batches keep each
+/// delete short, so the purger never holds SQLite's write lock (or many
+/// PostgreSQL row locks) for long while requests wait.
+pub const PURGE_BATCH: i64 = 500;

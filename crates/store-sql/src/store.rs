@@ -1,0 +1,1962 @@
+//! [`sql_store!`]: every storage port, written once for every diesel
+//! backend.
+
+/// Implements every Gatehouse storage port for `$store` on a diesel backend.
+///
+/// Invoke it alone in a module of the backend crate (it brings its own
+/// imports and defines `schema`, row types and helpers there):
+///
+/// ```ignore
+/// gatehouse_store_sql::sql_store! {
+///     store: crate::PostgresStore,
+///     connection: diesel_async::AsyncPgConnection,
+///     write_transaction: transaction,
+///     uuid: diesel::sql_types::Uuid,
+///     time: diesel::sql_types::Timestamptz,
+///     json: diesel::sql_types::Jsonb,
+///     list: diesel::sql_types::Array<diesel::sql_types::Text>,
+/// }
+/// ```
+///
+/// - `store` must have two methods, `reader()` and `writer()`, each returning
+///   a `Send + 'static` future of `Result<C, StoreError>` where `C` derefs
+///   mutably to `connection` (a pooled connection). Writes go through
+///   `writer()`, so a backend with a single writer (SQLite) can serialize
+///   them there.
+/// - `write_transaction` names the connection method that runs an async
+///   closure in a write transaction: `transaction` on PostgreSQL,
+///   `immediate_transaction` on SQLite (a deferred SQLite transaction that
+///   reads first can fail with "database is locked" when it then writes).
+/// - `uuid`, `time`, `json`, `list` are the backend's SQL types for the
+///   values of [`codec`](crate::codec).
+///
+/// The invoking crate needs `diesel`, `diesel-async`, `async-trait`,
+/// `gatehouse-core`, `time` and `uuid` as dependencies (diesel's derives
+/// name `diesel` by path).
+///
+/// # How the atomic operations work
+///
+/// Each is a single conditional statement, or a short transaction whose
+/// first statement is that conditional write, so the database's row lock
+/// (PostgreSQL) or write lock (SQLite) picks exactly one winner even across
+/// processes:
+///
+/// - `take_code`: `UPDATE … SET spent = true WHERE hash = ? AND NOT spent
+///   RETURNING …`; no row means a replay (or an unknown code).
+/// - `rotate_refresh`: `UPDATE … SET rotated_at = now WHERE hash = ? AND
+///   rotated_at IS NULL AND expires_at > now RETURNING …`, or in the grace
+///   window `UPDATE … SET grace_used = true WHERE … AND NOT grace_used`, then
+///   the successor is inserted in the same transaction. A loser of the race
+///   waits on the winner's row lock, re-reads the row and finds it rotated:
+///   reuse. Reuse revokes the family in its own transaction, committed
+///   before the port returns, so the revocation stands although the request
+///   fails.
+/// - `master_key_or_init`: `INSERT … ON CONFLICT DO NOTHING`, then `SELECT`.
+#[macro_export]
+macro_rules! sql_store {
+    (
+        store: $store:ty,
+        connection: $connection:ty,
+        write_transaction: $tx:ident,
+        uuid: $uuid:ty,
+        time: $time:ty,
+        json: $json:ty,
+        list: $list:ty $(,)?
+    ) => {
+        use diesel::upsert::excluded;
+        use diesel::prelude::{
+            AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable,
+            OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+        };
+        #[allow(unused_imports)]
+        use diesel_async::AsyncConnection as _;
+        use diesel_async::RunQueryDsl;
+        use gatehouse_core::model::{
+            ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email,
+            Grant, GrantId, GrantType, Membership, OrgId, OrgRole, Organization, PasswordHash,
+            RefreshToken, Resource, ResourceId, Role, Session, StoredKey,
+            TokenEndpointAuthMethod, User, UserId,
+        };
+        use gatehouse_core::pkce::CodeChallenge;
+        use gatehouse_core::ports::{
+            ClientRepo, CodeRedemption, KeyStore, OrgRepo, ResourceRepo, Rotation, StoreError,
+            TokenStore, UserRepo,
+        };
+        use gatehouse_core::redirect::RedirectUri;
+        use gatehouse_core::scope::ScopeSet;
+        use gatehouse_core::secret::TokenHash;
+        use time::OffsetDateTime;
+        use $crate::codec::{DbJson, DbList, DbTime, DbUuid};
+        use $crate::error;
+
+        /// The tables, in this backend's column types.
+        pub mod schema {
+            /// This backend's types for the values of `codec`.
+            pub mod sql {
+                pub type SqlUuid = $uuid;
+                pub type SqlTime = $time;
+                pub type SqlJson = $json;
+                pub type SqlList = $list;
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                clients (id) {
+                    id -> Text,
+                    secret_hash -> Nullable<Binary>,
+                    name -> Text,
+                    description -> Text,
+                    redirect_uris -> SqlList,
+                    allowed_scopes -> Text,
+                    auth_method -> Text,
+                    grant_types -> SqlList,
+                    application_type -> Text,
+                    origin -> Text,
+                    require_pkce -> Bool,
+                    registration_token_hash -> Nullable<Binary>,
+                    metadata -> SqlJson,
+                    metadata_expires_at -> Nullable<SqlTime>,
+                    created_at -> SqlTime,
+                    updated_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                users (id) {
+                    id -> SqlUuid,
+                    email -> Text,
+                    name -> Text,
+                    role -> Text,
+                    email_verified -> Bool,
+                    password_hash -> Text,
+                    created_at -> SqlTime,
+                    updated_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                organizations (id) {
+                    id -> SqlUuid,
+                    name -> Text,
+                    description -> Text,
+                    created_at -> SqlTime,
+                    updated_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                memberships (org_id, user_id) {
+                    org_id -> SqlUuid,
+                    user_id -> SqlUuid,
+                    role -> Text,
+                    created_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                authorization_codes (hash) {
+                    hash -> Binary,
+                    client_id -> Text,
+                    user_id -> SqlUuid,
+                    redirect_uri -> Nullable<Text>,
+                    scope -> Text,
+                    challenge -> Nullable<Text>,
+                    resource -> Nullable<Text>,
+                    grant_id -> SqlUuid,
+                    issued_at -> SqlTime,
+                    expires_at -> SqlTime,
+                    spent -> Bool,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                grants (id) {
+                    id -> SqlUuid,
+                    client_id -> Text,
+                    user_id -> SqlUuid,
+                    scope -> Text,
+                    resource -> Nullable<Text>,
+                    created_at -> SqlTime,
+                    revoked_at -> Nullable<SqlTime>,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                refresh_tokens (hash) {
+                    hash -> Binary,
+                    grant_id -> SqlUuid,
+                    issued_at -> SqlTime,
+                    expires_at -> SqlTime,
+                    rotated_at -> Nullable<SqlTime>,
+                    grace_used -> Bool,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                denied_access_tokens (jti) {
+                    jti -> SqlUuid,
+                    expires_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                consents (user_id, client_id) {
+                    user_id -> SqlUuid,
+                    client_id -> Text,
+                    scope -> Text,
+                    granted_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                sessions (hash) {
+                    hash -> Binary,
+                    user_id -> SqlUuid,
+                    created_at -> SqlTime,
+                    expires_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                signing_keys (kid) {
+                    kid -> Text,
+                    encrypted_private_key -> Binary,
+                    public_key -> Binary,
+                    created_at -> SqlTime,
+                    retired_at -> Nullable<SqlTime>,
+                }
+            }
+
+            diesel::table! {
+                master_key (id) {
+                    id -> SmallInt,
+                    key -> Binary,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                resources (id) {
+                    id -> SqlUuid,
+                    uri -> Text,
+                    name -> Text,
+                    scopes -> Text,
+                    created_at -> SqlTime,
+                    updated_at -> SqlTime,
+                }
+            }
+
+            diesel::joinable!(memberships -> organizations (org_id));
+            diesel::joinable!(refresh_tokens -> grants (grant_id));
+
+            diesel::allow_tables_to_appear_in_same_query!(
+                clients,
+                users,
+                organizations,
+                memberships,
+                authorization_codes,
+                grants,
+                refresh_tokens,
+                denied_access_tokens,
+                consents,
+                sessions,
+                signing_keys,
+                master_key,
+                resources,
+            );
+        }
+
+        use schema::{
+            authorization_codes, clients, consents, denied_access_tokens, grants, master_key,
+            memberships, organizations, refresh_tokens, resources, sessions, signing_keys, users,
+        };
+
+        type DbResult<T> = Result<T, diesel::result::Error>;
+
+        fn hash_bytes(hash: &TokenHash) -> Vec<u8> {
+            hash.as_bytes().to_vec()
+        }
+
+        fn hash_of(bytes: &[u8], what: &'static str) -> Result<TokenHash, StoreError> {
+            TokenHash::from_slice(bytes).ok_or_else(|| error::corrupt(what))
+        }
+
+        fn scope_text(scope: &ScopeSet) -> String {
+            scope.iter().collect::<Vec<_>>().join(" ")
+        }
+
+        fn scope_of(raw: &str, what: &'static str) -> Result<ScopeSet, StoreError> {
+            ScopeSet::parse(raw).map_err(|_| error::corrupt(what))
+        }
+
+        fn time_of(t: Option<DbTime>) -> Option<OffsetDateTime> {
+            t.map(|t| t.0)
+        }
+
+        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
+        #[diesel(table_name = clients)]
+        #[diesel(treat_none_as_null = true)]
+        struct ClientRow {
+            id: String,
+            secret_hash: Option<Vec<u8>>,
+            name: String,
+            description: String,
+            redirect_uris: DbList,
+            allowed_scopes: String,
+            auth_method: String,
+            grant_types: DbList,
+            application_type: String,
+            origin: String,
+            require_pkce: bool,
+            registration_token_hash: Option<Vec<u8>>,
+            metadata: DbJson,
+            metadata_expires_at: Option<DbTime>,
+            created_at: DbTime,
+            updated_at: DbTime,
+        }
+
+        impl ClientRow {
+            fn new(c: &Client) -> Self {
+                Self {
+                    id: c.id.as_str().to_owned(),
+                    secret_hash: c.secret_hash.as_ref().map(hash_bytes),
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                    redirect_uris: DbList(
+                        c.redirect_uris.iter().map(|r| r.as_str().to_owned()).collect(),
+                    ),
+                    allowed_scopes: scope_text(&c.allowed_scopes),
+                    auth_method: c.auth_method.as_str().to_owned(),
+                    grant_types: DbList(
+                        c.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
+                    ),
+                    application_type: c.application_type.as_str().to_owned(),
+                    origin: c.origin.as_str().to_owned(),
+                    require_pkce: c.require_pkce,
+                    registration_token_hash: c.registration_token_hash.as_ref().map(hash_bytes),
+                    metadata: DbJson(c.metadata.clone()),
+                    metadata_expires_at: c.metadata_expires_at.map(DbTime),
+                    created_at: DbTime(c.created_at),
+                    updated_at: DbTime(c.updated_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<Client, StoreError> {
+                const WHAT: &str = "client";
+                let corrupt = || error::corrupt(WHAT);
+                Ok(Client {
+                    id: ClientId::parse(&self.id).map_err(|_| corrupt())?,
+                    secret_hash: self
+                        .secret_hash
+                        .map(|h| hash_of(&h, WHAT))
+                        .transpose()?,
+                    name: self.name,
+                    description: self.description,
+                    redirect_uris: self
+                        .redirect_uris
+                        .0
+                        .iter()
+                        .map(|r| RedirectUri::parse(r).map_err(|_| corrupt()))
+                        .collect::<Result<_, _>>()?,
+                    allowed_scopes: scope_of(&self.allowed_scopes, WHAT)?,
+                    auth_method: TokenEndpointAuthMethod::parse(&self.auth_method)
+                        .ok_or_else(corrupt)?,
+                    grant_types: self
+                        .grant_types
+                        .0
+                        .iter()
+                        .map(|g| GrantType::parse(g).ok_or_else(corrupt))
+                        .collect::<Result<_, _>>()?,
+                    application_type: ApplicationType::parse(&self.application_type)
+                        .ok_or_else(corrupt)?,
+                    origin: ClientOrigin::parse(&self.origin).ok_or_else(corrupt)?,
+                    require_pkce: self.require_pkce,
+                    registration_token_hash: self
+                        .registration_token_hash
+                        .map(|h| hash_of(&h, WHAT))
+                        .transpose()?,
+                    metadata: self.metadata.0,
+                    metadata_expires_at: time_of(self.metadata_expires_at),
+                    created_at: self.created_at.0,
+                    updated_at: self.updated_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
+        #[diesel(table_name = users)]
+        struct UserRow {
+            id: DbUuid,
+            email: String,
+            name: String,
+            role: String,
+            email_verified: bool,
+            password_hash: String,
+            created_at: DbTime,
+            updated_at: DbTime,
+        }
+
+        impl UserRow {
+            fn new(u: &User) -> Self {
+                Self {
+                    id: DbUuid(u.id.0),
+                    email: u.email.as_str().to_owned(),
+                    name: u.name.clone(),
+                    role: u.role.as_str().to_owned(),
+                    email_verified: u.email_verified,
+                    password_hash: u.password_hash.0.clone(),
+                    created_at: DbTime(u.created_at),
+                    updated_at: DbTime(u.updated_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<User, StoreError> {
+                let corrupt = || error::corrupt("user");
+                Ok(User {
+                    id: UserId(self.id.0),
+                    email: Email::parse(&self.email).map_err(|_| corrupt())?,
+                    name: self.name,
+                    role: Role::parse(&self.role).ok_or_else(corrupt)?,
+                    email_verified: self.email_verified,
+                    password_hash: PasswordHash(self.password_hash),
+                    created_at: self.created_at.0,
+                    updated_at: self.updated_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
+        #[diesel(table_name = organizations)]
+        struct OrgRow {
+            id: DbUuid,
+            name: String,
+            description: String,
+            created_at: DbTime,
+            updated_at: DbTime,
+        }
+
+        impl OrgRow {
+            fn new(o: &Organization) -> Self {
+                Self {
+                    id: DbUuid(o.id.0),
+                    name: o.name.clone(),
+                    description: o.description.clone(),
+                    created_at: DbTime(o.created_at),
+                    updated_at: DbTime(o.updated_at),
+                }
+            }
+
+            fn into_domain(self) -> Organization {
+                Organization {
+                    id: OrgId(self.id.0),
+                    name: self.name,
+                    description: self.description,
+                    created_at: self.created_at.0,
+                    updated_at: self.updated_at.0,
+                }
+            }
+        }
+
+        fn org_role_of(raw: &str) -> Result<OrgRole, StoreError> {
+            OrgRole::parse(raw).ok_or_else(|| error::corrupt("membership"))
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = memberships)]
+        struct MembershipRow {
+            org_id: DbUuid,
+            user_id: DbUuid,
+            role: String,
+            created_at: DbTime,
+        }
+
+        impl MembershipRow {
+            fn new(m: &Membership) -> Self {
+                Self {
+                    org_id: DbUuid(m.org_id.0),
+                    user_id: DbUuid(m.user_id.0),
+                    role: m.role.as_str().to_owned(),
+                    created_at: DbTime(m.created_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<Membership, StoreError> {
+                Ok(Membership {
+                    org_id: OrgId(self.org_id.0),
+                    user_id: UserId(self.user_id.0),
+                    role: org_role_of(&self.role)?,
+                    created_at: self.created_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = authorization_codes)]
+        struct CodeRow {
+            hash: Vec<u8>,
+            client_id: String,
+            user_id: DbUuid,
+            redirect_uri: Option<String>,
+            scope: String,
+            challenge: Option<String>,
+            resource: Option<String>,
+            grant_id: DbUuid,
+            issued_at: DbTime,
+            expires_at: DbTime,
+            spent: bool,
+        }
+
+        impl CodeRow {
+            fn new(c: &AuthorizationCode) -> Self {
+                Self {
+                    hash: hash_bytes(&c.hash),
+                    client_id: c.client_id.as_str().to_owned(),
+                    user_id: DbUuid(c.user_id.0),
+                    redirect_uri: c.redirect_uri.clone(),
+                    scope: scope_text(&c.scope),
+                    challenge: c.challenge.as_ref().map(|ch| ch.as_str().to_owned()),
+                    resource: c.resource.clone(),
+                    grant_id: DbUuid(c.grant_id.0),
+                    issued_at: DbTime(c.issued_at),
+                    expires_at: DbTime(c.expires_at),
+                    spent: false,
+                }
+            }
+
+            fn into_domain(self) -> Result<AuthorizationCode, StoreError> {
+                const WHAT: &str = "authorization code";
+                Ok(AuthorizationCode {
+                    hash: hash_of(&self.hash, WHAT)?,
+                    client_id: ClientId::parse(&self.client_id)
+                        .map_err(|_| error::corrupt(WHAT))?,
+                    user_id: UserId(self.user_id.0),
+                    redirect_uri: self.redirect_uri,
+                    scope: scope_of(&self.scope, WHAT)?,
+                    challenge: self.challenge.map(CodeChallenge::from_stored),
+                    resource: self.resource,
+                    grant_id: GrantId(self.grant_id.0),
+                    issued_at: self.issued_at.0,
+                    expires_at: self.expires_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = grants)]
+        struct GrantRow {
+            id: DbUuid,
+            client_id: String,
+            user_id: DbUuid,
+            scope: String,
+            resource: Option<String>,
+            created_at: DbTime,
+            revoked_at: Option<DbTime>,
+        }
+
+        impl GrantRow {
+            fn new(g: &Grant) -> Self {
+                Self {
+                    id: DbUuid(g.id.0),
+                    client_id: g.client_id.as_str().to_owned(),
+                    user_id: DbUuid(g.user_id.0),
+                    scope: scope_text(&g.scope),
+                    resource: g.resource.clone(),
+                    created_at: DbTime(g.created_at),
+                    revoked_at: g.revoked_at.map(DbTime),
+                }
+            }
+
+            fn into_domain(self) -> Result<Grant, StoreError> {
+                const WHAT: &str = "grant";
+                Ok(Grant {
+                    id: GrantId(self.id.0),
+                    client_id: ClientId::parse(&self.client_id)
+                        .map_err(|_| error::corrupt(WHAT))?,
+                    user_id: UserId(self.user_id.0),
+                    scope: scope_of(&self.scope, WHAT)?,
+                    resource: self.resource,
+                    created_at: self.created_at.0,
+                    revoked_at: time_of(self.revoked_at),
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = refresh_tokens)]
+        struct RefreshRow {
+            hash: Vec<u8>,
+            grant_id: DbUuid,
+            issued_at: DbTime,
+            expires_at: DbTime,
+            rotated_at: Option<DbTime>,
+            grace_used: bool,
+        }
+
+        impl RefreshRow {
+            /// `token` filed under `family`, whatever grant it names.
+            fn new(token: &RefreshToken, family: DbUuid) -> Self {
+                Self {
+                    hash: hash_bytes(&token.hash),
+                    grant_id: family,
+                    issued_at: DbTime(token.issued_at),
+                    expires_at: DbTime(token.expires_at),
+                    rotated_at: token.rotated_at.map(DbTime),
+                    grace_used: token.grace_used,
+                }
+            }
+
+            fn into_domain(self) -> Result<RefreshToken, StoreError> {
+                Ok(RefreshToken {
+                    hash: hash_of(&self.hash, "refresh token")?,
+                    grant_id: GrantId(self.grant_id.0),
+                    issued_at: self.issued_at.0,
+                    expires_at: self.expires_at.0,
+                    rotated_at: time_of(self.rotated_at),
+                    grace_used: self.grace_used,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = consents)]
+        struct ConsentRow {
+            user_id: DbUuid,
+            client_id: String,
+            scope: String,
+            granted_at: DbTime,
+        }
+
+        impl ConsentRow {
+            fn new(c: &Consent) -> Self {
+                Self {
+                    user_id: DbUuid(c.user_id.0),
+                    client_id: c.client_id.as_str().to_owned(),
+                    scope: scope_text(&c.scope),
+                    granted_at: DbTime(c.granted_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<Consent, StoreError> {
+                const WHAT: &str = "consent";
+                Ok(Consent {
+                    user_id: UserId(self.user_id.0),
+                    client_id: ClientId::parse(&self.client_id)
+                        .map_err(|_| error::corrupt(WHAT))?,
+                    scope: scope_of(&self.scope, WHAT)?,
+                    granted_at: self.granted_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = sessions)]
+        struct SessionRow {
+            hash: Vec<u8>,
+            user_id: DbUuid,
+            created_at: DbTime,
+            expires_at: DbTime,
+        }
+
+        impl SessionRow {
+            fn new(s: &Session) -> Self {
+                Self {
+                    hash: hash_bytes(&s.hash),
+                    user_id: DbUuid(s.user_id.0),
+                    created_at: DbTime(s.created_at),
+                    expires_at: DbTime(s.expires_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<Session, StoreError> {
+                Ok(Session {
+                    hash: hash_of(&self.hash, "session")?,
+                    user_id: UserId(self.user_id.0),
+                    created_at: self.created_at.0,
+                    expires_at: self.expires_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = signing_keys)]
+        struct KeyRow {
+            kid: String,
+            encrypted_private_key: Vec<u8>,
+            public_key: Vec<u8>,
+            created_at: DbTime,
+            retired_at: Option<DbTime>,
+        }
+
+        impl KeyRow {
+            fn new(k: &StoredKey) -> Self {
+                Self {
+                    kid: k.kid.clone(),
+                    encrypted_private_key: k.encrypted_private_key.clone(),
+                    public_key: k.public_key.clone(),
+                    created_at: DbTime(k.created_at),
+                    retired_at: k.retired_at.map(DbTime),
+                }
+            }
+
+            fn into_domain(self) -> StoredKey {
+                StoredKey {
+                    kid: self.kid,
+                    encrypted_private_key: self.encrypted_private_key,
+                    public_key: self.public_key,
+                    created_at: self.created_at.0,
+                    retired_at: time_of(self.retired_at),
+                }
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
+        #[diesel(table_name = resources)]
+        struct ResourceRow {
+            id: DbUuid,
+            uri: String,
+            name: String,
+            scopes: String,
+            created_at: DbTime,
+            updated_at: DbTime,
+        }
+
+        impl ResourceRow {
+            fn new(r: &Resource) -> Self {
+                Self {
+                    id: DbUuid(r.id.0),
+                    uri: r.uri.clone(),
+                    name: r.name.clone(),
+                    scopes: scope_text(&r.scopes),
+                    created_at: DbTime(r.created_at),
+                    updated_at: DbTime(r.updated_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<Resource, StoreError> {
+                Ok(Resource {
+                    id: ResourceId(self.id.0),
+                    uri: self.uri,
+                    name: self.name,
+                    scopes: scope_of(&self.scopes, "resource")?,
+                    created_at: self.created_at.0,
+                    updated_at: self.updated_at.0,
+                })
+            }
+        }
+
+        /// Revokes a family and drops its refresh tokens, in one transaction.
+        /// Returns whether this call revoked it (it was active before).
+        async fn revoke_family(c: &mut $connection, family: DbUuid, at: DbTime) -> DbResult<bool> {
+            c.$tx(async move |c| {
+                let revoked = diesel::update(grants::table.find(family))
+                    .filter(grants::revoked_at.is_null())
+                    .set(grants::revoked_at.eq(Some(at)))
+                    .execute(c)
+                    .await?;
+                diesel::delete(refresh_tokens::table.filter(refresh_tokens::grant_id.eq(family)))
+                    .execute(c)
+                    .await?;
+                Ok(revoked == 1)
+            })
+            .await
+        }
+
+        /// What the rotation transaction decided.
+        enum Step {
+            /// Rotated (or granted its grace replay); the successor is stored.
+            Rotated(GrantRow, RefreshRow),
+            /// Spent now, but its family is revoked or gone.
+            DeadFamily,
+        }
+
+        /// The first rotation of `presented`, or its one grace replay, with
+        /// the successor stored in the same transaction. `None` if the token
+        /// is neither current nor eligible for a grace replay.
+        async fn rotate_in_transaction(
+            c: &mut $connection,
+            presented: Vec<u8>,
+            next: (Vec<u8>, DbTime, DbTime),
+            now: DbTime,
+            grace_cutoff: Option<DbTime>,
+        ) -> DbResult<Option<Step>> {
+            c.$tx(async move |c| {
+                // The conditional update is the lock: of concurrent callers
+                // exactly one sees the row with `rotated_at` still null.
+                let fresh: Option<RefreshRow> =
+                    diesel::update(refresh_tokens::table.find(&presented))
+                        .filter(refresh_tokens::rotated_at.is_null())
+                        .filter(refresh_tokens::expires_at.gt(now))
+                        .set(refresh_tokens::rotated_at.eq(Some(now)))
+                        .returning(RefreshRow::as_returning())
+                        .get_result(c)
+                        .await
+                        .optional()?;
+                let previous = match (fresh, grace_cutoff) {
+                    // Reported as it was before this rotation.
+                    (Some(row), _) => Some(RefreshRow { rotated_at: None, ..row }),
+                    // Rotated less than `grace` ago (rotated_at > now − grace)
+                    // and its one replay unused: spend the replay.
+                    (None, Some(cutoff)) => diesel::update(refresh_tokens::table.find(&presented))
+                        .filter(refresh_tokens::rotated_at.gt(cutoff))
+                        .filter(refresh_tokens::grace_used.eq(false))
+                        .filter(refresh_tokens::expires_at.gt(now))
+                        .set(refresh_tokens::grace_used.eq(true))
+                        .returning(RefreshRow::as_returning())
+                        .get_result(c)
+                        .await
+                        .optional()?,
+                    (None, None) => None,
+                };
+                let Some(previous) = previous else {
+                    return Ok(None);
+                };
+                let family: Option<GrantRow> = grants::table
+                    .find(previous.grant_id)
+                    .select(GrantRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()?;
+                match family {
+                    Some(grant) if grant.revoked_at.is_none() => {
+                        let (hash, issued_at, expires_at) = next;
+                        diesel::insert_into(refresh_tokens::table)
+                            .values(RefreshRow {
+                                hash,
+                                grant_id: previous.grant_id,
+                                issued_at,
+                                expires_at,
+                                rotated_at: None,
+                                grace_used: false,
+                            })
+                            .execute(c)
+                            .await?;
+                        Ok(Some(Step::Rotated(grant, previous)))
+                    }
+                    _ => Ok(Some(Step::DeadFamily)),
+                }
+            })
+            .await
+        }
+
+        /// Which expiring records a purge batch deletes.
+        #[derive(Clone, Copy)]
+        enum Expiring {
+            Codes,
+            RefreshTokens,
+            DeniedAccessTokens,
+            Sessions,
+        }
+
+        /// Deletes at most `PURGE_BATCH` expired records of one kind: their
+        /// keys first, then the rows by key, so each statement stays short.
+        async fn purge_batch(c: &mut $connection, kind: Expiring, now: DbTime) -> DbResult<usize> {
+            const BATCH: i64 = $crate::PURGE_BATCH;
+            match kind {
+                Expiring::Codes => {
+                    let doomed: Vec<Vec<u8>> = authorization_codes::table
+                        .select(authorization_codes::hash)
+                        .filter(authorization_codes::expires_at.le(now))
+                        .limit(BATCH)
+                        .load(c)
+                        .await?;
+                    diesel::delete(
+                        authorization_codes::table
+                            .filter(authorization_codes::hash.eq_any(doomed)),
+                    )
+                    .execute(c)
+                    .await
+                }
+                Expiring::RefreshTokens => {
+                    let doomed: Vec<Vec<u8>> = refresh_tokens::table
+                        .select(refresh_tokens::hash)
+                        .filter(refresh_tokens::expires_at.le(now))
+                        .limit(BATCH)
+                        .load(c)
+                        .await?;
+                    diesel::delete(
+                        refresh_tokens::table.filter(refresh_tokens::hash.eq_any(doomed)),
+                    )
+                    .execute(c)
+                    .await
+                }
+                Expiring::DeniedAccessTokens => {
+                    let doomed: Vec<DbUuid> = denied_access_tokens::table
+                        .select(denied_access_tokens::jti)
+                        .filter(denied_access_tokens::expires_at.le(now))
+                        .limit(BATCH)
+                        .load(c)
+                        .await?;
+                    diesel::delete(
+                        denied_access_tokens::table
+                            .filter(denied_access_tokens::jti.eq_any(doomed)),
+                    )
+                    .execute(c)
+                    .await
+                }
+                Expiring::Sessions => {
+                    let doomed: Vec<Vec<u8>> = sessions::table
+                        .select(sessions::hash)
+                        .filter(sessions::expires_at.le(now))
+                        .limit(BATCH)
+                        .load(c)
+                        .await?;
+                    diesel::delete(sessions::table.filter(sessions::hash.eq_any(doomed)))
+                        .execute(c)
+                        .await
+                }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl ClientRepo for $store {
+            async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+                let row = ClientRow::new(client);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(clients::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("client"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+                let id = id.as_str().to_owned();
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    clients::table
+                        .find(&id)
+                        .select(ClientRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ClientRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    clients::table
+                        .order((clients::created_at.asc(), clients::id.asc()))
+                        .select(ClientRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(ClientRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+                let row = ClientRow::new(client);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let changed = diesel::update(clients::table.find(&row.id))
+                        .set(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound("client"));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+                // Codes, grants (with their refresh tokens) and consents go
+                // with it through ON DELETE CASCADE.
+                let id = id.as_str().to_owned();
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let deleted = diesel::delete(clients::table.find(&id))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl UserRepo for $store {
+            async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+                let row = UserRow::new(user);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(users::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| {
+                            if error::is_unique_violation(&e) {
+                                if error::violation_mentions(&e, "email") {
+                                    StoreError::Conflict("email")
+                                } else {
+                                    StoreError::Conflict("user")
+                                }
+                            } else {
+                                error::unexpected(e)
+                            }
+                        })?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    users::table
+                        .find(DbUuid(id.0))
+                        .select(UserRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(UserRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+                let email = email.as_str().to_owned();
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    users::table
+                        .filter(users::email.eq(&email))
+                        .select(UserRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(UserRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    users::table
+                        .order((users::created_at.asc(), users::id.asc()))
+                        .select(UserRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(UserRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+                let row = UserRow::new(user);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let changed = diesel::update(users::table.find(row.id))
+                        .set(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("email"))?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound("user"));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+                // Memberships, sessions, consents, codes and grants (with
+                // their refresh tokens) go with them through ON DELETE
+                // CASCADE; the unique email is free again.
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let deleted = diesel::delete(users::table.find(DbUuid(id.0)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+
+            async fn count_admins(&self) -> Result<u64, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let admins: i64 = users::table
+                        .filter(users::role.eq(Role::Admin.as_str()))
+                        .count()
+                        .get_result(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(u64::try_from(admins).unwrap_or(0))
+                })
+                .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl OrgRepo for $store {
+            async fn insert_org(
+                &self,
+                org: &Organization,
+                owner: &Membership,
+            ) -> Result<(), StoreError> {
+                if owner.org_id != org.id {
+                    return Err(error::invalid(
+                        "the owner's membership names another organization",
+                    ));
+                }
+                let org_row = OrgRow::new(org);
+                let owner_row = MembershipRow::new(owner);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let c: &mut $connection = &mut *conn;
+                    c.$tx(async move |c| {
+                        diesel::insert_into(organizations::table)
+                            .values(&org_row)
+                            .execute(c)
+                            .await?;
+                        diesel::insert_into(memberships::table)
+                            .values(&owner_row)
+                            .execute(c)
+                            .await?;
+                        DbResult::Ok(())
+                    })
+                    .await
+                    .map_err(error::parent_or_conflict("user", "organization"))
+                })
+                .await
+            }
+
+            async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    Ok(organizations::table
+                        .find(DbUuid(id.0))
+                        .select(OrgRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(OrgRow::into_domain))
+                })
+                .await
+            }
+
+            async fn update_org(&self, org: &Organization) -> Result<(), StoreError> {
+                let row = OrgRow::new(org);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let changed = diesel::update(organizations::table.find(row.id))
+                        .set(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound("organization"));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError> {
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let deleted = diesel::delete(organizations::table.find(DbUuid(id.0)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+
+            async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    Ok(organizations::table
+                        .order((organizations::created_at.asc(), organizations::id.asc()))
+                        .select(OrgRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(OrgRow::into_domain)
+                        .collect())
+                })
+                .await
+            }
+
+            async fn orgs_of_user(
+                &self,
+                user: UserId,
+            ) -> Result<Vec<(Organization, OrgRole)>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let rows: Vec<(OrgRow, String)> = memberships::table
+                        .inner_join(organizations::table)
+                        .filter(memberships::user_id.eq(DbUuid(user.0)))
+                        .order((organizations::created_at.asc(), organizations::id.asc()))
+                        .select((OrgRow::as_select(), memberships::role))
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    rows.into_iter()
+                        .map(|(org, role)| Ok((org.into_domain(), org_role_of(&role)?)))
+                        .collect()
+                })
+                .await
+            }
+
+            async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    memberships::table
+                        .filter(memberships::org_id.eq(DbUuid(org.0)))
+                        .order((memberships::created_at.asc(), memberships::user_id.asc()))
+                        .select(MembershipRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(MembershipRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn membership(
+                &self,
+                org: OrgId,
+                user: UserId,
+            ) -> Result<Option<OrgRole>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let role: Option<String> = memberships::table
+                        .find((DbUuid(org.0), DbUuid(user.0)))
+                        .select(memberships::role)
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    role.as_deref().map(org_role_of).transpose()
+                })
+                .await
+            }
+
+            async fn put_member(&self, membership: &Membership) -> Result<(), StoreError> {
+                let row = MembershipRow::new(membership);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let written = diesel::insert_into(memberships::table)
+                        .values(&row)
+                        .on_conflict((memberships::org_id, memberships::user_id))
+                        .do_update()
+                        .set((
+                            memberships::role.eq(excluded(memberships::role)),
+                            memberships::created_at.eq(excluded(memberships::created_at)),
+                        ))
+                        .execute(&mut *conn)
+                        .await;
+                    match written {
+                        Ok(_) => Ok(()),
+                        Err(e) if error::is_foreign_key_violation(&e) => {
+                            // Which parent is missing, for the caller's 404.
+                            let orgs: i64 = organizations::table
+                                .find(row.org_id)
+                                .count()
+                                .get_result(&mut *conn)
+                                .await
+                                .map_err(error::unexpected)?;
+                            Err(StoreError::NotFound(if orgs == 0 {
+                                "organization"
+                            } else {
+                                "user"
+                            }))
+                        }
+                        Err(e) => Err(error::unexpected(e)),
+                    }
+                })
+                .await
+            }
+
+            async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let deleted =
+                        diesel::delete(memberships::table.find((DbUuid(org.0), DbUuid(user.0))))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl TokenStore for $store {
+            async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+                let row = CodeRow::new(code);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(authorization_codes::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict(
+                            "client or user",
+                            "authorization code",
+                        ))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
+                let hash = hash_bytes(hash);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    // One statement decides: of concurrent callers exactly
+                    // one flips `spent`.
+                    let taken: Option<CodeRow> =
+                        diesel::update(authorization_codes::table.find(&hash))
+                            .filter(authorization_codes::spent.eq(false))
+                            .set(authorization_codes::spent.eq(true))
+                            .returning(CodeRow::as_returning())
+                            .get_result(&mut *conn)
+                            .await
+                            .optional()
+                            .map_err(error::unexpected)?;
+                    if let Some(row) = taken {
+                        return Ok(CodeRedemption::Redeemed(row.into_domain()?));
+                    }
+                    let spent: Option<DbUuid> = authorization_codes::table
+                        .find(&hash)
+                        .select(authorization_codes::grant_id)
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    Ok(match spent {
+                        Some(grant) => CodeRedemption::Replayed(GrantId(grant.0)),
+                        None => CodeRedemption::Unknown,
+                    })
+                })
+                .await
+            }
+
+            async fn create_grant(
+                &self,
+                grant: &Grant,
+                refresh: Option<RefreshToken>,
+            ) -> Result<(), StoreError> {
+                let grant_row = GrantRow::new(grant);
+                let refresh_row = refresh.map(|t| RefreshRow::new(&t, grant_row.id));
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let c: &mut $connection = &mut *conn;
+                    c.$tx(async move |c| {
+                        diesel::insert_into(grants::table)
+                            .values(&grant_row)
+                            .execute(c)
+                            .await?;
+                        if let Some(token) = &refresh_row {
+                            diesel::insert_into(refresh_tokens::table)
+                                .values(token)
+                                .execute(c)
+                                .await?;
+                        }
+                        DbResult::Ok(())
+                    })
+                    .await
+                    .map_err(error::parent_or_conflict("client or user", "grant"))
+                })
+                .await
+            }
+
+            async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    grants::table
+                        .find(DbUuid(id.0))
+                        .select(GrantRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(GrantRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn find_refresh(
+                &self,
+                hash: &TokenHash,
+            ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
+                let hash = hash_bytes(hash);
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let found: Option<(RefreshRow, GrantRow)> = refresh_tokens::table
+                        .inner_join(grants::table)
+                        .filter(refresh_tokens::hash.eq(&hash))
+                        .select((RefreshRow::as_select(), GrantRow::as_select()))
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    found
+                        .map(|(token, grant)| Ok((token.into_domain()?, grant.into_domain()?)))
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn rotate_refresh(
+                &self,
+                presented: &TokenHash,
+                next: &RefreshToken,
+                now: OffsetDateTime,
+                grace: time::Duration,
+            ) -> Result<Rotation, StoreError> {
+                let presented = hash_bytes(presented);
+                let next = (
+                    hash_bytes(&next.hash),
+                    DbTime(next.issued_at),
+                    DbTime(next.expires_at),
+                );
+                let grace_cutoff = grace.is_positive().then(|| DbTime(now - grace));
+                let now = DbTime(now);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let c: &mut $connection = &mut *conn;
+                    let step = rotate_in_transaction(c, presented.clone(), next, now, grace_cutoff)
+                        .await
+                        .map_err(error::unexpected)?;
+                    match step {
+                        Some(Step::Rotated(grant, previous)) => {
+                            return Ok(Rotation::Rotated {
+                                grant: grant.into_domain()?,
+                                previous: previous.into_domain()?,
+                            });
+                        }
+                        Some(Step::DeadFamily) => return Ok(Rotation::Invalid),
+                        None => {}
+                    }
+                    // Not current and no grace replay left: unknown, expired,
+                    // or reuse of a rotated token.
+                    let found: Option<(DbUuid, DbTime, Option<DbTime>)> = refresh_tokens::table
+                        .find(&presented)
+                        .select((
+                            refresh_tokens::grant_id,
+                            refresh_tokens::expires_at,
+                            refresh_tokens::rotated_at,
+                        ))
+                        .first(&mut *c)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    match found {
+                        Some((family, expires_at, Some(_rotated))) if expires_at.0 > now.0 => {
+                            // Reuse: revoked and committed before answering,
+                            // so it stands although the request fails. Only
+                            // the call that revoked reports it; later ones
+                            // meet a revoked family.
+                            if revoke_family(c, family, now)
+                                .await
+                                .map_err(error::unexpected)?
+                            {
+                                Ok(Rotation::Reused(GrantId(family.0)))
+                            } else {
+                                Ok(Rotation::Invalid)
+                            }
+                        }
+                        _ => Ok(Rotation::Invalid),
+                    }
+                })
+                .await
+            }
+
+            async fn revoke_grant(
+                &self,
+                id: GrantId,
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    revoke_family(&mut *conn, DbUuid(id.0), DbTime(at))
+                        .await
+                        .map_err(error::unexpected)
+                })
+                .await
+            }
+
+            async fn revoke_access_token(
+                &self,
+                jti: uuid::Uuid,
+                expires_at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(denied_access_tokens::table)
+                        .values((
+                            denied_access_tokens::jti.eq(DbUuid(jti)),
+                            denied_access_tokens::expires_at.eq(DbTime(expires_at)),
+                        ))
+                        .on_conflict(denied_access_tokens::jti)
+                        .do_update()
+                        .set(denied_access_tokens::expires_at.eq(DbTime(expires_at)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn is_access_token_revoked(
+                &self,
+                jti: uuid::Uuid,
+                grant: Option<GrantId>,
+            ) -> Result<bool, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let denied =
+                        diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
+                    // One round trip: denied by jti, or its grant is revoked
+                    // or gone (deleted with its client or user).
+                    let revoked: bool = match grant {
+                        None => diesel::select(denied).get_result(&mut *conn).await,
+                        Some(grant) => {
+                            let active = diesel::dsl::exists(
+                                grants::table
+                                    .find(DbUuid(grant.0))
+                                    .filter(grants::revoked_at.is_null()),
+                            );
+                            diesel::select(denied.or(diesel::dsl::not(active)))
+                                .get_result(&mut *conn)
+                                .await
+                        }
+                    }
+                    .map_err(error::unexpected)?;
+                    Ok(revoked)
+                })
+                .await
+            }
+
+            async fn get_consent(
+                &self,
+                user: UserId,
+                client: &ClientId,
+            ) -> Result<Option<Consent>, StoreError> {
+                let client = client.as_str().to_owned();
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    consents::table
+                        .find((DbUuid(user.0), &client))
+                        .select(ConsentRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ConsentRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+                let row = ConsentRow::new(consent);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(consents::table)
+                        .values(&row)
+                        .on_conflict((consents::user_id, consents::client_id))
+                        .do_update()
+                        .set((
+                            consents::scope.eq(excluded(consents::scope)),
+                            consents::granted_at.eq(excluded(consents::granted_at)),
+                        ))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict("client or user", "consent"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+                let row = SessionRow::new(session);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(sessions::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict("user", "session"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_session(
+                &self,
+                hash: &TokenHash,
+                now: OffsetDateTime,
+            ) -> Result<Option<Session>, StoreError> {
+                let hash = hash_bytes(hash);
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    sessions::table
+                        .find(&hash)
+                        .filter(sessions::expires_at.gt(DbTime(now)))
+                        .select(SessionRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(SessionRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError> {
+                let hash = hash_bytes(hash);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::delete(sessions::table.find(&hash))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                let now = DbTime(now);
+                let mut purged = 0u64;
+                for kind in [
+                    Expiring::Codes,
+                    Expiring::RefreshTokens,
+                    Expiring::DeniedAccessTokens,
+                    Expiring::Sessions,
+                ] {
+                    loop {
+                        // A connection per batch: requests get the writer
+                        // between batches.
+                        let conn = self.writer();
+                        let deleted = $crate::detached(async move {
+                            let mut conn = conn.await?;
+                            purge_batch(&mut *conn, kind, now)
+                                .await
+                                .map_err(error::unexpected)
+                        })
+                        .await?;
+                        purged += u64::try_from(deleted).unwrap_or(0);
+                        if i64::try_from(deleted).unwrap_or(i64::MAX) < $crate::PURGE_BATCH {
+                            break;
+                        }
+                    }
+                }
+                Ok(purged)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl ResourceRepo for $store {
+            async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError> {
+                let row = ResourceRow::new(resource);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(resources::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("resource"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    resources::table
+                        .find(DbUuid(id.0))
+                        .select(ResourceRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ResourceRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
+                let uri = uri.to_owned();
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    resources::table
+                        .filter(resources::uri.eq(&uri))
+                        .select(ResourceRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ResourceRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    resources::table
+                        .order((resources::created_at.asc(), resources::id.asc()))
+                        .select(ResourceRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(ResourceRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError> {
+                let row = ResourceRow::new(resource);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let changed = diesel::update(resources::table.find(row.id))
+                        .set(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("resource"))?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound("resource"));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError> {
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let deleted = diesel::delete(resources::table.find(DbUuid(id.0)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl KeyStore for $store {
+            async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    Ok(signing_keys::table
+                        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+                        .select(KeyRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(KeyRow::into_domain)
+                        .collect())
+                })
+                .await
+            }
+
+            async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+                let row = KeyRow::new(key);
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::insert_into(signing_keys::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("signing key"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn retire_signing_key(
+                &self,
+                kid: &str,
+                at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let kid = kid.to_owned();
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    // The first retirement stands: publication is counted
+                    // from it, and retiring twice must not extend it.
+                    let retired = diesel::update(signing_keys::table.find(&kid))
+                        .filter(signing_keys::retired_at.is_null())
+                        .set(signing_keys::retired_at.eq(Some(DbTime(at))))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    if retired == 0 {
+                        let known: i64 = signing_keys::table
+                            .find(&kid)
+                            .count()
+                            .get_result(&mut *conn)
+                            .await
+                            .map_err(error::unexpected)?;
+                        if known == 0 {
+                            return Err(StoreError::NotFound("signing key"));
+                        }
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn master_key_or_init(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+                let candidate = candidate.to_vec();
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    // Whoever inserts first wins; everyone then reads the
+                    // winner. ON CONFLICT waits for a concurrent insert to
+                    // commit, so the read never misses it.
+                    diesel::insert_into(master_key::table)
+                        .values((master_key::id.eq(1i16), master_key::key.eq(&candidate)))
+                        .on_conflict_do_nothing()
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    master_key::table
+                        .find(1i16)
+                        .select(master_key::key)
+                        .first(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)
+                })
+                .await
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                let conn = self.reader();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    diesel::sql_query("SELECT 1")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(())
+                })
+                .await
+            }
+        }
+    };
+}

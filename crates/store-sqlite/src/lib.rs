@@ -1,0 +1,211 @@
+//! Every Gatehouse port in an embedded SQLite file: the default store, so a
+//! bare `gatehouse` keeps its data across restarts with no database server.
+//!
+//! The queries are shared with the PostgreSQL store (`gatehouse-store-sql`);
+//! this crate adds what is SQLite's own:
+//!
+//! - **One writer.** SQLite allows one writing transaction at a time; two
+//!   connections that both try to write make one wait in a busy loop and,
+//!   past the timeout, fail with "database is locked". So every write goes
+//!   through a pool of exactly one connection: writers queue in the pool
+//!   (fairly, with a timeout) instead of spinning on the file lock, and
+//!   transactions start with `BEGIN IMMEDIATE`, taking the write lock before
+//!   they read. Reads use a separate pool and, in WAL mode, never wait for
+//!   the writer.
+//! - **Per-connection settings.** WAL journal, `synchronous = FULL` (a
+//!   committed revocation survives a power cut), `foreign_keys = ON` (the
+//!   cascades depend on it), and a `busy_timeout` for other processes on
+//!   the same file (a backup, `gatehouse migrate`).
+//! - **Bundled SQLite**, so the binary does not depend on the system's
+//!   version (RETURNING needs 3.35 and STRICT tables 3.37).
+
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deadpool::Runtime;
+use diesel::{ConnectionError, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use gatehouse_core::ports::StoreError;
+
+mod queries;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// The schema, embedded at build time from `migrations/sqlite`.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Set on every connection this store opens.
+const PRAGMAS: &str = "PRAGMA busy_timeout = 5000;
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;";
+
+/// How long a request waits for a connection (for writes: its turn).
+const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Conn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Every storage port on one SQLite database file.
+///
+/// Cloning is cheap and every clone shares the pools.
+#[derive(Clone)]
+pub struct SqliteStore {
+    readers: Pool<Conn>,
+    writer: Pool<Conn>,
+    path: PathBuf,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("readers", &self.readers.status().max_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The file named by a `sqlite://PATH` URL (`sqlite:///abs/path.db` for an
+/// absolute path); `None` for any other URL.
+pub fn path_from_url(url: &str) -> Option<&Path> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.is_empty())
+        .map(Path::new)
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing) the database file at
+    /// `path`, applies pending migrations, and pools up to `readers`
+    /// connections for reading beside the one for writing.
+    ///
+    /// # Errors
+    /// The file cannot be created or opened, is not a SQLite database, or a
+    /// migration fails.
+    pub async fn open(path: impl AsRef<Path>, readers: usize) -> anyhow::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        migrate(&path).await?;
+        let location = location(&path)?;
+        let store = Self {
+            readers: pool(&location, readers.max(1))?,
+            writer: pool(&location, 1)?,
+            path,
+        };
+        drop(
+            store
+                .reader()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", store.path.display()))?,
+        );
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A connection for reading, from the readers' pool.
+    fn reader(&self) -> impl Future<Output = Result<Object<Conn>, StoreError>> + Send + 'static {
+        let pool = self.readers.clone();
+        async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
+    }
+
+    /// The one connection for writing: waiting for it is waiting for one's
+    /// turn to write.
+    fn writer(&self) -> impl Future<Output = Result<Object<Conn>, StoreError>> + Send + 'static {
+        let pool = self.writer.clone();
+        async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
+    }
+}
+
+/// The path as SQLite's open call takes it, after creating the directory
+/// it lives in.
+fn location(path: &Path) -> anyhow::Result<String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("the SQLite path {} is not UTF-8", path.display()))
+}
+
+/// Opens one connection with the store's settings.
+async fn establish(location: &str) -> Result<Conn, ConnectionError> {
+    let mut conn = Conn::establish(location).await?;
+    conn.batch_execute(PRAGMAS)
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+fn pool(location: &str, size: usize) -> anyhow::Result<Pool<Conn>> {
+    let mut config = ManagerConfig::default();
+    // A local file does not drop connections; checking only for a broken
+    // transaction saves a query per checkout.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|location| {
+        let location = location.to_owned();
+        Box::pin(async move { establish(&location).await })
+    });
+    let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(location, config);
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(WAIT_TIMEOUT))
+        .create_timeout(Some(WAIT_TIMEOUT))
+        .recycle_timeout(Some(WAIT_TIMEOUT))
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build the SQLite pool: {e}"))
+}
+
+/// Applies every pending migration to the database file at `path` (creating
+/// it if missing) and returns the versions applied.
+///
+/// # Errors
+/// The file cannot be opened or a migration fails.
+pub async fn migrate(path: impl AsRef<Path>) -> anyhow::Result<Vec<String>> {
+    let path = path.as_ref();
+    let location = location(path)?;
+    let conn = establish(&location)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    // diesel's migration runner is synchronous; diesel-async's harness
+    // drives the async connection from a blocking thread, which works on any
+    // tokio runtime flavour.
+    tokio::task::spawn_blocking(move || {
+        let mut harness = AsyncMigrationHarness::new(conn);
+        harness
+            .run_pending_migrations(MIGRATIONS)
+            .map(|applied| applied.iter().map(ToString::to_string).collect())
+            .map_err(|e| anyhow::anyhow!("SQLite migration failed: {e}"))
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_a_file() {
+        assert_eq!(
+            path_from_url("sqlite://gatehouse.db"),
+            Some(Path::new("gatehouse.db"))
+        );
+        assert_eq!(
+            path_from_url("sqlite:///var/lib/gatehouse/db.sqlite"),
+            Some(Path::new("/var/lib/gatehouse/db.sqlite"))
+        );
+        assert_eq!(path_from_url("sqlite://"), None);
+        assert_eq!(path_from_url("postgres://localhost/db"), None);
+    }
+}

@@ -1,0 +1,13 @@
+DROP TABLE resources;
+DROP TABLE master_key;
+DROP TABLE signing_keys;
+DROP TABLE sessions;
+DROP TABLE consents;
+DROP TABLE denied_access_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE grants;
+DROP TABLE authorization_codes;
+DROP TABLE memberships;
+DROP TABLE organizations;
+DROP TABLE users;
+DROP TABLE clients;
