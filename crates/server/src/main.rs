@@ -22,6 +22,9 @@ enum Command {
     /// (`serve` applies them too; this runs them alone, e.g. before a
     /// rolling deploy.)
     Migrate,
+    /// Generate a new signing key and start signing with it. The old key
+    /// stays in the JWKS until the tokens it signed have expired.
+    RotateKey,
 }
 
 #[tokio::main]
@@ -51,6 +54,11 @@ async fn main() -> anyhow::Result<()> {
                     println!("  {version}");
                 }
             }
+            Ok(())
+        }
+        Command::RotateKey => {
+            let kid = gatehouse_server::startup::rotate_signing_key(&config).await?;
+            println!("New signing key {kid} is active.");
             Ok(())
         }
         Command::Serve => {

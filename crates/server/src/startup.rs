@@ -111,6 +111,36 @@ pub async fn migrate_store(database_url: &str) -> anyhow::Result<Vec<String>> {
     }
 }
 
+/// The core's settings from the configuration, for the server at `base_url`.
+fn settings_for(config: &Config, base_url: &str) -> Settings {
+    let mut settings = Settings::for_base_url(base_url);
+    settings.access_token_ttl = time::Duration::seconds(config.access_token_ttl.into());
+    settings.refresh_token_ttl = time::Duration::seconds(config.refresh_token_ttl.into());
+    settings.refresh_grace = time::Duration::seconds(config.refresh_grace_seconds.into());
+    settings.registration = match config.registration.as_str() {
+        "token" => RegistrationPolicy::Token,
+        "off" => RegistrationPolicy::Off,
+        _ => RegistrationPolicy::Open,
+    };
+    settings.registration_token = config.registration_token.as_deref().map(TokenHash::of);
+    settings
+}
+
+/// Starts signing with a new key (`gatehouse rotate-key`). Every instance on
+/// the same store picks it up when it first sees a token signed with it; the
+/// old key stays published until its tokens have expired. Returns the new
+/// key id.
+///
+/// # Errors
+/// Store failures, or a master key that cannot open the stored keys.
+pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<String> {
+    let ports = open_store(&config.database_url, config.database_pool_size).await?;
+    let settings = settings_for(config, &config.base_url(config.addr));
+    let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
+    let (gatehouse, _) = Gatehouse::start(ports, settings, master).await?;
+    gatehouse.rotate_signing_key().await
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -148,16 +178,7 @@ impl Application {
                 config.cimd_allow_loopback,
             )?));
         }
-        let mut settings = Settings::for_base_url(&base_url);
-        settings.access_token_ttl = time::Duration::seconds(config.access_token_ttl.into());
-        settings.refresh_token_ttl = time::Duration::seconds(config.refresh_token_ttl.into());
-        settings.refresh_grace = time::Duration::seconds(config.refresh_grace_seconds.into());
-        settings.registration = match config.registration.as_str() {
-            "token" => RegistrationPolicy::Token,
-            "off" => RegistrationPolicy::Off,
-            _ => RegistrationPolicy::Open,
-        };
-        settings.registration_token = config.registration_token.as_deref().map(TokenHash::of);
+        let settings = settings_for(&config, &base_url);
         let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
         let (gatehouse, source) = Gatehouse::start(ports, settings, master).await?;
         if source == MasterKeySource::Stored {

@@ -8,6 +8,7 @@
 mod admin;
 mod browser;
 mod cimd;
+mod cli;
 mod concurrency;
 mod durability;
 mod errors;
