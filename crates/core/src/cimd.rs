@@ -179,9 +179,11 @@ pub fn client_from_document(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
+    // The MCP specification makes client_name required: it is what the
+    // consent page shows.
     let name = match get("client_name").and_then(Value::as_str) {
         Some(n) => validate_name(n).map_err(|e| e.0.to_owned())?,
-        None => host.clone(),
+        None => return Err(invalid("client_name is required")),
     };
     let mut extra = Map::new();
     for key in [
@@ -267,12 +269,19 @@ mod tests {
         assert_eq!(c.origin, ClientOrigin::Metadata);
         assert_eq!(c.metadata_expires_at, Some(now + MAX_CACHE));
         let d = doc(
-            json!({"client_id": URL, "redirect_uris": ["https://app.example.com/cb"]}),
+            json!({"client_id": URL, "client_name": "B", "redirect_uris": ["https://app.example.com/cb"]}),
             Some(Duration::ZERO),
         );
         let c = client_from_document(URL, &d, now).unwrap();
         assert_eq!(c.metadata_expires_at, Some(now + MIN_CACHE));
-        assert_eq!(c.name, "app.example.com");
+        let d = doc(
+            json!({"client_id": URL, "redirect_uris": ["https://app.example.com/cb"]}),
+            None,
+        );
+        assert_eq!(
+            client_from_document(URL, &d, now).unwrap_err(),
+            "client_name is required"
+        );
     }
 
     #[test]

@@ -289,8 +289,9 @@ pub trait ResourceRepo: Send + Sync {
     /// [`StoreError::Conflict`] if the new URI belongs to another resource.
     async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError>;
 
-    /// Deletes a resource. Grants bound to it stay, but their tokens name an
-    /// audience nobody accepts any more. Returns whether it existed.
+    /// Deletes a resource. Grants bound to it stay in the store, but the
+    /// services stop honouring them: refreshes fail and introspection
+    /// reports their tokens inactive. Returns whether it existed.
     async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError>;
 }
 

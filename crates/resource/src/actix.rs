@@ -63,7 +63,12 @@ impl ResponseError for Rejection {
         if let Some(c) = self.error.challenge(&self.resource_metadata) {
             res.insert_header((header::WWW_AUTHENTICATE, c));
         }
-        res.json(serde_json::json!({ "error_description": self.error.to_string() }))
+        let code = match self.error {
+            AuthError::MissingToken | AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::Unavailable(_) => "temporarily_unavailable",
+        };
+        res.json(serde_json::json!({ "error": code, "error_description": self.error.to_string() }))
     }
 }
 

@@ -61,6 +61,7 @@ pub struct BearerAuth<S> {
 pub fn error_response<B>(
     error: &AuthError,
     resource_metadata: &str,
+    scopes: &[impl AsRef<str>],
 ) -> http::Response<Either<B, Full<Bytes>>> {
     let code = match error {
         AuthError::MissingToken | AuthError::InvalidToken(_) => "invalid_token",
@@ -81,7 +82,7 @@ pub fn error_response<B>(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
     );
-    if let Some(c) = error.challenge(resource_metadata)
+    if let Some(c) = error.challenge_for(resource_metadata, scopes)
         && let Ok(v) = http::HeaderValue::from_str(&c)
     {
         h.insert(http::header::WWW_AUTHENTICATE, v);
@@ -121,7 +122,7 @@ where
                     req.extensions_mut().insert::<Authenticated>(auth);
                     inner.call(req).await.map(|r| r.map(Either::Left))
                 }
-                Err(e) => Ok(error_response(&e, verifier.metadata_url())),
+                Err(e) => Ok(error_response(&e, verifier.metadata_url(), &scopes[..])),
             }
         })
     }

@@ -121,6 +121,24 @@ impl AuthError {
         }
     }
 
+    /// The `WWW-Authenticate` value for this error, naming `scopes` (what
+    /// the request needs) on a bare 401 so the client can ask for them in
+    /// its first authorization (MCP "Scope Selection Strategy").
+    pub fn challenge_for(
+        &self,
+        resource_metadata: &str,
+        scopes: &[impl AsRef<str>],
+    ) -> Option<String> {
+        match self {
+            AuthError::MissingToken => Some(
+                Challenge::new(resource_metadata)
+                    .scope(scopes)
+                    .header_value(),
+            ),
+            other => other.challenge(resource_metadata),
+        }
+    }
+
     /// The `WWW-Authenticate` value for this error (`None` for 503).
     pub fn challenge(&self, resource_metadata: &str) -> Option<String> {
         let c = Challenge::new(resource_metadata);

@@ -204,7 +204,7 @@ impl Config {
         }
         let db = self.database_url.as_str();
         let known = matches!(db, "memory" | "memory://")
-            || db.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty())
+            || gatehouse_store_sqlite::path_from_url(db).is_some()
             || db.starts_with("postgres://")
             || db.starts_with("postgresql://");
         if !known {
@@ -274,7 +274,13 @@ mod tests {
             };
             assert!(c.validate().is_ok(), "{ok} is refused");
         }
-        for bad in ["sqlite://", "mysql://db/gatehouse", "gatehouse.db", ""] {
+        for bad in [
+            "sqlite://",
+            "sqlite://:memory:",
+            "mysql://db/gatehouse",
+            "gatehouse.db",
+            "",
+        ] {
             let c = Config {
                 database_url: bad.into(),
                 ..Config::default()

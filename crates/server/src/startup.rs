@@ -268,14 +268,19 @@ impl Application {
     }
 }
 
-/// Drops expired codes, tokens and sessions once a minute, off the request
-/// path.
+/// Once a minute, off the request path: re-reads the signing keys and drops
+/// expired codes, tokens and sessions.
 fn spawn_purger(gatehouse: Arc<Gatehouse>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.tick().await;
         loop {
             tick.tick().await;
+            // Pick up keys rotated by `gatehouse rotate-key` or another
+            // instance, so every instance signs with the newest key.
+            if let Err(e) = gatehouse.reload_keys().await {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
             match gatehouse.purge_expired().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "purged expired records"),

@@ -73,11 +73,11 @@ impl fmt::Debug for SqliteStore {
 }
 
 /// The file named by a `sqlite://PATH` URL (`sqlite:///abs/path.db` for an
-/// absolute path); `None` for any other URL.
+/// absolute path); `None` for any other URL, and for SQLite's in-memory
+/// names, which would give every pooled connection a database of its own.
 pub fn path_from_url(url: &str) -> Option<&Path> {
     url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && !p.starts_with(":memory:") && !p.starts_with("file:"))
         .map(Path::new)
 }
 
@@ -206,6 +206,8 @@ mod tests {
             Some(Path::new("/var/lib/gatehouse/db.sqlite"))
         );
         assert_eq!(path_from_url("sqlite://"), None);
+        assert_eq!(path_from_url("sqlite://:memory:"), None);
+        assert_eq!(path_from_url("sqlite:gatehouse.db"), None);
         assert_eq!(path_from_url("postgres://localhost/db"), None);
     }
 }

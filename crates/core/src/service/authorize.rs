@@ -111,6 +111,17 @@ pub enum Decision {
     Redirect(String),
 }
 
+/// Scopes as remembered in a consent: qualified with the resource they were
+/// granted for (`files:read@https://a.example/mcp`), so approving a scope
+/// for one MCP server does not silently approve it for another that happens
+/// to use the same scope name.
+fn consent_form(scope: &ScopeSet, req: &AuthorizeRequest) -> ScopeSet {
+    match &req.resource {
+        None => scope.clone(),
+        Some(r) => ScopeSet::from_tokens(scope.iter().map(|s| format!("{s}@{}", r.uri))),
+    }
+}
+
 fn fatal(d: impl Into<std::borrow::Cow<'static, str>>) -> AuthorizeError {
     AuthorizeError::Fatal(OAuthError::invalid_request(d))
 }
@@ -318,7 +329,7 @@ impl Gatehouse {
             .get_consent(user.id, &req.client.id)
             .await
             .map_err(|e| self.redirect_error(req, e.into()))?;
-        let covered = remembered.is_some_and(|c| scope.is_subset(&c.scope));
+        let covered = remembered.is_some_and(|c| consent_form(&scope, req).is_subset(&c.scope));
         if covered && req.prompt != Prompt::Consent {
             return Ok(Decision::Redirect(self.issue_code(req, user, scope).await?));
         }
@@ -352,7 +363,10 @@ impl Gatehouse {
         let consent = Consent {
             user_id: user.id,
             client_id: req.client.id.clone(),
-            scope: previous.map_or_else(|| scope.clone(), |c| c.scope.union(&scope)),
+            scope: previous.map_or_else(
+                || consent_form(&scope, req),
+                |c| c.scope.union(&consent_form(&scope, req)),
+            ),
             granted_at: self.now(),
         };
         tokens

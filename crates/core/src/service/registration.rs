@@ -261,6 +261,15 @@ impl Gatehouse {
             RegistrationPolicy::Open => {}
         }
         let m = parse_metadata(body)?;
+        // A machine client gets tokens with no user's consent behind them, so
+        // it must be vouched for: by an admin, or by an initial access token.
+        if m.grant_types.contains(&GrantType::ClientCredentials)
+            && self.settings.registration != RegistrationPolicy::Token
+        {
+            return Err(bad_metadata(
+                "client_credentials clients cannot register themselves here; ask an administrator",
+            ));
+        }
         let now = self.now();
         let secret =
             (m.auth_method != TokenEndpointAuthMethod::None).then(|| Secret::generate("secret_"));
@@ -403,6 +412,13 @@ impl Gatehouse {
             return Err(OAuthError::invalid_request("client_secret does not match"));
         }
         let m = parse_metadata(body)?;
+        if m.grant_types.contains(&GrantType::ClientCredentials)
+            && !client.may_use(GrantType::ClientCredentials)
+        {
+            return Err(bad_metadata(
+                "a client cannot add the client_credentials grant to itself",
+            ));
+        }
         // Switching between public and confidential would need a new secret
         // or would leave a useless one; re-register instead.
         if (m.auth_method == TokenEndpointAuthMethod::None)

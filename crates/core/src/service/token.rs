@@ -372,8 +372,8 @@ impl Gatehouse {
         }
         // RFC 8707 §2.2: the token request may repeat the resource, but not
         // name another one.
-        if let Some(r) = &resource
-            && Some(&r.uri) != code.resource.as_ref()
+        if params.get("resource")?.is_some()
+            && resource.as_ref().map(|r| &r.uri) != code.resource.as_ref()
         {
             return Err(OAuthError::new(
                 ErrorCode::InvalidTarget,
@@ -461,8 +461,8 @@ impl Gatehouse {
             return Err(invalid());
         }
         // One resource per grant: a refresh may repeat it, never switch.
-        if let Some(r) = &resource
-            && Some(&r.uri) != grant.resource.as_ref()
+        if params.get("resource")?.is_some()
+            && resource.as_ref().map(|r| &r.uri) != grant.resource.as_ref()
         {
             return Err(OAuthError::new(
                 ErrorCode::InvalidTarget,
@@ -883,6 +883,20 @@ fn truncate(s: &str) -> String {
 }
 
 impl Gatehouse {
+    /// Whether an `aud` is still something tokens may be for: the platform
+    /// API or a registered resource (deleting a resource ends its tokens).
+    async fn audience_exists(&self, aud: &str) -> Result<bool, OAuthError> {
+        if aud == self.settings.api_audience {
+            return Ok(true);
+        }
+        Ok(self
+            .ports
+            .resources
+            .get_resource_by_uri(aud)
+            .await?
+            .is_some())
+    }
+
     /// Token introspection (RFC 7662) for resource servers holding a client
     /// credential. Inactive, unknown, expired and revoked tokens all answer
     /// `{"active": false}` and nothing else (§2.2), so the endpoint tells a
@@ -896,9 +910,11 @@ impl Gatehouse {
         client: &Client,
         params: &Params,
     ) -> Result<serde_json::Value, OAuthError> {
-        if !client.is_confidential() {
+        // Introspection reveals who holds a token: only clients an admin
+        // registered (resource servers) may ask, never self-registered ones.
+        if !client.is_confidential() || client.origin != crate::model::ClientOrigin::Admin {
             return Err(OAuthError::invalid_client(
-                "introspection requires a confidential client",
+                "introspection requires a confidential client registered by an administrator",
             ));
         }
         let token = params.require("token")?;
@@ -914,7 +930,10 @@ impl Gatehouse {
                 .tokens
                 .is_access_token_revoked(claims.jti, claims.grant_id)
                 .await?;
-            if revoked || claims.exp <= now.unix_timestamp() {
+            if revoked
+                || claims.exp <= now.unix_timestamp()
+                || !self.audience_exists(&claims.aud).await?
+            {
                 return Ok(inactive);
             }
             let mut out = serde_json::json!({
@@ -940,7 +959,12 @@ impl Gatehouse {
             .find_refresh(&TokenHash::of(token))
             .await?
         {
-            if rt.rotated_at.is_some() || rt.expires_at <= now || !grant.is_active() {
+            let aud = self.audience(grant.resource.as_deref());
+            if rt.rotated_at.is_some()
+                || rt.expires_at <= now
+                || !grant.is_active()
+                || !self.audience_exists(&aud).await?
+            {
                 return Ok(inactive);
             }
             return Ok(serde_json::json!({

@@ -138,9 +138,11 @@ impl ResponseError for ApiFailure {
                 r#"Bearer realm="gatehouse", error="invalid_token", error_description={}"#,
                 quote(d)
             )),
+            // MCP clients read `scope` as "all of these are needed" and ask
+            // for the union, so name the least scope that would do.
             ApiError::InsufficientScope(scopes) => Some(format!(
                 r#"Bearer realm="gatehouse", error="insufficient_scope", scope={}"#,
-                quote(&scopes.join(" "))
+                quote(scopes.first().copied().unwrap_or_default())
             )),
             _ => None,
         };
@@ -198,6 +200,6 @@ mod tests {
             .to_str()
             .unwrap();
         assert!(c.contains(r#"error="insufficient_scope""#));
-        assert!(c.contains(r#"scope="users:read users:write""#));
+        assert!(c.contains(r#"scope="users:read""#));
     }
 }

@@ -43,6 +43,7 @@ struct ConsentPage<'a> {
     redirect_host: &'a str,
     loopback: bool,
     origin_note: Option<String>,
+    resource_name: Option<String>,
     user_email: &'a str,
     csrf: &'a str,
     hidden: Vec<(String, String)>,
@@ -179,6 +180,10 @@ pub fn consent_page(
             .redirect_for(&req.redirect_to)
             .is_some_and(|r| r.is_loopback()),
         origin_note: origin_note(req),
+        resource_name: req
+            .resource
+            .as_ref()
+            .map(|r| format!("{} ({})", r.name, r.uri)),
         user_email,
         csrf: &csrf,
         hidden: hidden_fields(req),

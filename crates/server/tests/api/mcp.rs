@@ -1256,3 +1256,181 @@ async fn a_dynamic_client_steps_up_beyond_the_scope_it_registered_with() {
         .unwrap();
     assert_eq!(t["scope"], "files:read files:write");
 }
+
+#[tokio::test]
+async fn self_registered_clients_get_neither_machine_tokens_nor_introspection() {
+    let app = spawn().await;
+    let res = dcr(&app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"})).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client_metadata"
+    );
+    // A confidential self-registered client cannot introspect tokens.
+    let body: Value = dcr(&app, json!({"redirect_uris": ["https://a.example/cb"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let c = app.seed_client().await;
+    let t = app.tokens(&c, "profile").await;
+    let res = app
+        .http
+        .post(format!("{}/introspect", app.issuer))
+        .basic_auth(
+            body["client_id"].as_str().unwrap(),
+            body["client_secret"].as_str(),
+        )
+        .form(&[("token", t["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // With an initial access token, a machine client may register.
+    let mut cfg = config();
+    cfg.registration = "token".into();
+    let app = spawn_with(cfg).await;
+    let res = app.http.post(format!("{}/register", app.issuer)).bearer_auth(&app.admin_token)
+        .json(&json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn consent_for_one_resource_does_not_cover_another() {
+    let app = spawn().await;
+    register_resource(&app, MCP, &["files:read"]).await;
+    register_resource(&app, "https://other.example.com/mcp", &["files:read"]).await;
+    let c = app.register(false, &["files:read"]).await;
+    let b = browser();
+    let p = pkce();
+    app.authorize_via_pages(
+        &b,
+        &authorize_url(
+            &app,
+            &c.id,
+            &p,
+            &[("resource", MCP), ("scope", "files:read")],
+        ),
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+    )
+    .await;
+    // Same resource: remembered.
+    let res = b
+        .get(authorize_url(
+            &app,
+            &c.id,
+            &p,
+            &[("resource", MCP), ("scope", "files:read")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    // Another resource with the same scope name: asked again, naming it.
+    let res = b
+        .get(authorize_url(
+            &app,
+            &c.id,
+            &p,
+            &[
+                ("resource", "https://other.example.com/mcp"),
+                ("scope", "files:read"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("https://other.example.com/mcp")
+    );
+}
+
+#[tokio::test]
+async fn naming_the_platform_api_for_a_resource_bound_grant_is_invalid_target() {
+    let app = spawn().await;
+    register_resource(&app, MCP, &["files:read"]).await;
+    let c = app.register(false, &["files:read"]).await;
+    let p = pkce();
+    let code = code_with(
+        &app,
+        &c.id,
+        &p,
+        &[("resource", MCP), ("scope", "files:read")],
+    )
+    .await;
+    let res = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &c.id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &p.verifier),
+            ("resource", &app.url("/api/v1")),
+        ])
+        .await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_target"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_resource_ends_its_tokens() {
+    let app = spawn().await;
+    let r = register_resource(&app, MCP, &["files:read"]).await;
+    let c = app.register(false, &["files:read"]).await;
+    let rs = app.seed_client().await;
+    let p = pkce();
+    let code = code_with(
+        &app,
+        &c.id,
+        &p,
+        &[("resource", MCP), ("scope", "files:read")],
+    )
+    .await;
+    let t: Value = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &c.id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &p.verifier),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let introspect = || {
+        app.http
+            .post(format!("{}/introspect", app.issuer))
+            .basic_auth(&rs.id, rs.secret.as_deref())
+            .form(&[("token", t["access_token"].as_str().unwrap())])
+            .send()
+    };
+    assert_eq!(
+        introspect().await.unwrap().json::<Value>().await.unwrap()["active"],
+        true
+    );
+    let res = app
+        .http
+        .delete(app.url(&format!(
+            "/api/v1/oauth/resources/{}",
+            r["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        introspect().await.unwrap().json::<Value>().await.unwrap()["active"],
+        false
+    );
+    let res = app.refresh(&c, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}
