@@ -218,6 +218,12 @@ pub trait TokenStore: Send + Sync {
     /// active before.
     async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> Result<bool, StoreError>;
 
+    /// Ends everything a user's old credentials opened: revokes every active
+    /// grant of `user` (with its refresh tokens) and deletes their browser
+    /// sessions, atomically. Returns how many grants were active.
+    async fn revoke_user_tokens(&self, user: UserId, at: OffsetDateTime)
+    -> Result<u64, StoreError>;
+
     /// Puts an access token's `jti` on the deny list until it would expire
     /// anyway.
     async fn revoke_access_token(

@@ -540,3 +540,80 @@ pub async fn a_grace_replay_is_allowed_once_under_concurrency(s: Stores) {
         );
     }
 }
+
+/// After a password change: every grant of the user is revoked with its
+/// refresh tokens, their sessions end, and other users are untouched.
+pub async fn revoking_a_users_tokens_ends_their_grants_and_sessions(s: Stores) {
+    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let second = fixtures::grant(&client, &user);
+    s.tokens
+        .create_grant(&second, Some(fixtures::refresh(&second)))
+        .await
+        .expect("create second");
+    let (_, other_user, other_grant, other_token) =
+        fixtures::active_grant(&s, "bob@example.com").await;
+    let session = fixtures::session(&user);
+    s.tokens.put_session(&session).await.expect("session");
+    let other_session = fixtures::session(&other_user);
+    s.tokens
+        .put_session(&other_session)
+        .await
+        .expect("other session");
+    let at = fixtures::now();
+
+    assert_eq!(
+        s.tokens
+            .revoke_user_tokens(user.id, at)
+            .await
+            .expect("revoke"),
+        2
+    );
+    assert_eq!(
+        s.tokens
+            .revoke_user_tokens(user.id, at)
+            .await
+            .expect("again"),
+        0
+    );
+    for g in [grant.id, second.id] {
+        assert!(
+            s.tokens
+                .is_access_token_revoked(Uuid::new_v4(), Some(g))
+                .await
+                .expect("check")
+        );
+    }
+    let found = s.tokens.find_refresh(&token.hash).await.expect("find");
+    assert!(
+        found.is_none_or(|(_, g)| !g.is_active()),
+        "the refresh token is dead"
+    );
+    assert!(
+        s.tokens
+            .get_session(&session.hash, at)
+            .await
+            .expect("session")
+            .is_none()
+    );
+    // Bob keeps everything.
+    assert!(
+        !s.tokens
+            .is_access_token_revoked(Uuid::new_v4(), Some(other_grant.id))
+            .await
+            .expect("bob")
+    );
+    assert!(
+        s.tokens
+            .find_refresh(&other_token.hash)
+            .await
+            .expect("bob token")
+            .is_some()
+    );
+    assert!(
+        s.tokens
+            .get_session(&other_session.hash, at)
+            .await
+            .expect("bob session")
+            .is_some()
+    );
+}

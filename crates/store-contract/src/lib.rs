@@ -180,6 +180,7 @@ macro_rules! contract_tests {
             a_rotated_refresh_token_may_be_replayed_once_within_the_grace_window
             a_replay_after_the_grace_window_revokes_the_family
             a_grace_replay_is_allowed_once_under_concurrency
+            revoking_a_users_tokens_ends_their_grants_and_sessions
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

@@ -538,6 +538,28 @@ impl TokenStore for MemoryStore {
         }
     }
 
+    async fn revoke_user_tokens(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let families: Vec<GrantId> = self
+            .inner
+            .grants
+            .iter()
+            .filter(|g| g.user_id == user)
+            .map(|g| g.id)
+            .collect();
+        let mut revoked = 0;
+        for id in families {
+            if self.revoke_family(id, at) {
+                revoked += 1;
+            }
+        }
+        self.inner.sessions.retain(|_, s| s.user_id != user);
+        Ok(revoked)
+    }
+
     async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> Result<bool, StoreError> {
         Ok(self.revoke_family(id, at))
     }

@@ -1573,6 +1573,40 @@ macro_rules! sql_store {
                 .await
             }
 
+            async fn revoke_user_tokens(
+                &self,
+                user: UserId,
+                at: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                let conn = self.writer();
+                $crate::detached(async move {
+                    let mut conn = conn.await?;
+                    let user = DbUuid(user.0);
+                    let at = DbTime(at);
+                    conn.$tx(async move |c| {
+                        let revoked = diesel::update(grants::table)
+                            .filter(grants::user_id.eq(user.clone()))
+                            .filter(grants::revoked_at.is_null())
+                            .set(grants::revoked_at.eq(Some(at)))
+                            .execute(c)
+                            .await?;
+                        let families = grants::table
+                            .filter(grants::user_id.eq(user.clone()))
+                            .select(grants::id);
+                        diesel::delete(refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(families)))
+                            .execute(c)
+                            .await?;
+                        diesel::delete(sessions::table.filter(sessions::user_id.eq(user)))
+                            .execute(c)
+                            .await?;
+                        Ok::<_, diesel::result::Error>(u64::try_from(revoked).unwrap_or(0))
+                    })
+                    .await
+                    .map_err(error::unexpected)
+                })
+                .await
+            }
+
             async fn revoke_access_token(
                 &self,
                 jti: uuid::Uuid,

@@ -264,6 +264,7 @@ impl Gatehouse {
         if let Some(n) = patch.name {
             user.name = validate_name(&n)?;
         }
+        let password_changed = patch.password.is_some();
         if let Some(p) = patch.password {
             let p = Password::new_password(p)?;
             user.password_hash = self
@@ -290,6 +291,16 @@ impl Gatehouse {
         }
         user.updated_at = self.now();
         self.ports.users.update_user(&user).await?;
+        if password_changed {
+            // Whoever knew the old password may have signed in with it or
+            // approved apps: end their sessions and grants.
+            let revoked = self
+                .ports
+                .tokens
+                .revoke_user_tokens(user.id, self.now())
+                .await?;
+            tracing::info!(user = %user.id, grants = revoked, "password changed; sessions and grants revoked");
+        }
         Ok(user)
     }
 

@@ -263,6 +263,24 @@ async fn credentials_change_only_with_the_current_password_and_a_first_party_tok
     let id = u["id"].as_str().unwrap();
     let frank = app.api_login("frank@example.com", "frank-password").await;
     let url = app.url(&format!("/api/v1/users/{id}"));
+    // Frank has approved an app and has a browser session.
+    let app_client = app.seed_client().await;
+    let b = browser();
+    let p = pkce();
+    let redirect = app
+        .authorize_via_pages(
+            &b,
+            &app.authorize_url(&app_client.id, &p, "profile", "s"),
+            "frank@example.com",
+            "frank-password",
+        )
+        .await;
+    let frank_tokens: Value = app
+        .exchange(&app_client, &query(&redirect, "code").unwrap(), &p)
+        .await
+        .json()
+        .await
+        .unwrap();
     let res = app
         .http
         .patch(&url)
@@ -291,6 +309,22 @@ async fn credentials_change_only_with_the_current_password_and_a_first_party_tok
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     app.api_login("frank@example.com", "new-password-1").await;
+    // The change ended what the old password had opened.
+    let res = app
+        .refresh(&app_client, frank_tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = b
+        .get(app.authorize_url(&app_client.id, &pkce(), "profile", "s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the browser session ended: sign-in page again"
+    );
+    assert!(res.text().await.unwrap().contains("/api/v1/oauth/login"));
     // A third-party app holding users:write cannot take the admin's account over.
     let c = app.register(true, &["users:write", "users:read"]).await;
     let t = app.tokens(&c, "users:write").await;
