@@ -64,11 +64,16 @@ impl ResponseError for Rejection {
             res.insert_header((header::WWW_AUTHENTICATE, c));
         }
         let code = match self.error {
-            AuthError::MissingToken | AuthError::InvalidToken(_) => "invalid_token",
-            AuthError::InsufficientScope { .. } => "insufficient_scope",
-            AuthError::Unavailable(_) => "temporarily_unavailable",
+            AuthError::MissingToken => None,
+            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::Unavailable(_) => Some("temporarily_unavailable"),
         };
-        res.json(serde_json::json!({ "error": code, "error_description": self.error.to_string() }))
+        let mut body = serde_json::json!({ "error_description": self.error.to_string() });
+        if let Some(c) = code {
+            body["error"] = serde_json::json!(c);
+        }
+        res.json(body)
     }
 }
 

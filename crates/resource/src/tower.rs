@@ -23,16 +23,27 @@ use crate::{AuthError, Authenticated, Verifier};
 pub struct BearerAuthLayer {
     verifier: Arc<Verifier>,
     scopes: Arc<[String]>,
+    advertised: Arc<[String]>,
 }
 
 impl BearerAuthLayer {
     /// A layer checking tokens with `verifier` and requiring all of
     /// `scopes` (use `&[]` to require only a valid token).
     pub fn new(verifier: Arc<Verifier>, scopes: &[&str]) -> Self {
+        let scopes: Arc<[String]> = scopes.iter().map(|s| (*s).to_owned()).collect();
         Self {
             verifier,
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            advertised: scopes.clone(),
+            scopes,
         }
+    }
+
+    /// The scopes a bare 401 asks for, when the server needs more than the
+    /// layer requires (MCP clients request exactly what the first challenge
+    /// names, so name what the tools behind the layer will need).
+    pub fn advertise(mut self, scopes: &[&str]) -> Self {
+        self.advertised = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self
     }
 }
 
@@ -44,6 +55,7 @@ impl<S> Layer<S> for BearerAuthLayer {
             inner,
             verifier: self.verifier.clone(),
             scopes: self.scopes.clone(),
+            advertised: self.advertised.clone(),
         }
     }
 }
@@ -54,6 +66,23 @@ pub struct BearerAuth<S> {
     inner: S,
     verifier: Arc<Verifier>,
     scopes: Arc<[String]>,
+    advertised: Arc<[String]>,
+}
+
+/// The JSON body for `error`. A request without a token gets no error code,
+/// as its challenge has none (RFC 6750 §3.1).
+pub fn error_body(error: &AuthError) -> serde_json::Value {
+    let code = match error {
+        AuthError::MissingToken => None,
+        AuthError::InvalidToken(_) => Some("invalid_token"),
+        AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+        AuthError::Unavailable(_) => Some("temporarily_unavailable"),
+    };
+    let mut body = serde_json::json!({ "error_description": error.to_string() });
+    if let Some(c) = code {
+        body["error"] = serde_json::json!(c);
+    }
+    body
 }
 
 /// The 401/403/503 answer for `error`: status, `WWW-Authenticate` pointing
@@ -110,6 +139,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let scopes = self.scopes.clone();
+        let advertised = self.advertised.clone();
         Box::pin(async move {
             let header = req
                 .headers()
@@ -122,7 +152,7 @@ where
                     req.extensions_mut().insert::<Authenticated>(auth);
                     inner.call(req).await.map(|r| r.map(Either::Left))
                 }
-                Err(e) => Ok(error_response(&e, verifier.metadata_url(), &scopes[..])),
+                Err(e) => Ok(error_response(&e, verifier.metadata_url(), &advertised[..])),
             }
         })
     }

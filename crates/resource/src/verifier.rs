@@ -50,10 +50,14 @@ impl fmt::Debug for ResourceConfig {
 
 impl ResourceConfig {
     /// A resource `resource` protected by `issuer`, with 60 s of leeway.
+    /// The resource URI is put in Gatehouse's canonical form (lower-case
+    /// scheme and host, no default port, no trailing slash), the form tokens
+    /// carry in `aud`.
     pub fn new(issuer: impl Into<String>, resource: impl Into<String>) -> Self {
+        let resource = resource.into();
         Self {
             issuer: issuer.into(),
-            resource: resource.into(),
+            resource: gatehouse_core::resource::canonical_resource(&resource).unwrap_or(resource),
             leeway: Duration::from_secs(60),
             introspection: None,
             jwks_refetch_interval: REFETCH_INTERVAL,
@@ -437,6 +441,15 @@ mod tests {
             as_metadata_url("https://auth.example.com/api/v1/oauth").unwrap(),
             "https://auth.example.com/.well-known/oauth-authorization-server/api/v1/oauth"
         );
+    }
+
+    #[test]
+    fn the_configured_resource_is_put_in_canonical_form() {
+        let c = ResourceConfig::new(
+            "https://as.example/api/v1/oauth",
+            "HTTPS://Files.Example.com:443/mcp/",
+        );
+        assert_eq!(c.resource, "https://files.example.com/mcp");
     }
 
     #[test]

@@ -1,0 +1,239 @@
+//! Configuration from the environment: what the operator decides, checked
+//! once at start-up so a typo fails loudly instead of as a stream of 401s.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use gatehouse_core::resource::canonical_resource;
+
+/// A credential that must never reach a log line.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Everything the server needs to know about itself and Gatehouse.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `GATEHOUSE_ISSUER`: Gatehouse's issuer, e.g. `https://auth.example.com/api/v1/oauth`.
+    pub issuer: String,
+    /// `MCP_RESOURCE_URL`: this server's resource URI (the `aud` of the tokens
+    /// it accepts, and the URL MCP clients connect to), in Gatehouse's
+    /// canonical form.
+    pub resource: String,
+    /// `MCP_ADDR`: where to listen (default `127.0.0.1:8000`).
+    pub addr: SocketAddr,
+    /// `MCP_CLIENT_ID`: this server's own confidential client at Gatehouse,
+    /// registered for token exchange with `resource` = [`Config::resource`].
+    pub client_id: String,
+    /// `MCP_CLIENT_SECRET`: that client's secret.
+    pub client_secret: Secret,
+    /// `GATEHOUSE_API_URL`: the platform API (default: the issuer without its
+    /// trailing `/oauth`, i.e. `{base}/api/v1`).
+    pub api_url: String,
+    /// `MCP_INTROSPECTION` (`true`/`false`, default `true`): also ask Gatehouse
+    /// about every token, so a revoked token is refused at once rather than
+    /// when it expires.
+    pub introspection: bool,
+}
+
+/// What is wrong with the environment.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("{0} is required")]
+    Missing(&'static str),
+    /// A variable has a value that cannot work.
+    #[error("{name}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(name: &'static str, reason: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A missing or unusable variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads variables through `get` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// A missing or unusable variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
+
+        let issuer = required("GATEHOUSE_ISSUER")?;
+        let parsed = url::Url::parse(&issuer).map_err(|e| invalid("GATEHOUSE_ISSUER", e))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid("GATEHOUSE_ISSUER", "must be an http(s) URL"));
+        }
+
+        let addr: SocketAddr = var("MCP_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8000".to_owned())
+            .parse()
+            .map_err(|e| invalid("MCP_ADDR", e))?;
+
+        // The verifier compares `aud` byte for byte, and Gatehouse puts the
+        // canonical form in `aud`: `https://Files.example.com/mcp/` would
+        // refuse every token. Canonicalise the same way here.
+        let raw_resource = var("MCP_RESOURCE_URL").unwrap_or_else(|| format!("http://{addr}/mcp"));
+        let resource =
+            canonical_resource(&raw_resource).map_err(|e| invalid("MCP_RESOURCE_URL", e))?;
+        if resource.contains('?') {
+            return Err(invalid("MCP_RESOURCE_URL", "must not have a query"));
+        }
+
+        let api_url = match var("GATEHOUSE_API_URL") {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => match issuer.trim_end_matches('/').strip_suffix("/oauth") {
+                Some(base) => base.to_owned(),
+                None => {
+                    return Err(invalid(
+                        "GATEHOUSE_API_URL",
+                        "cannot be derived from an issuer that does not end in /oauth; set it",
+                    ));
+                }
+            },
+        };
+
+        let introspection = match var("MCP_INTROSPECTION").as_deref() {
+            None | Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "MCP_INTROSPECTION",
+                    format!("'{other}' is neither true nor false"),
+                ));
+            }
+        };
+
+        Ok(Self {
+            issuer,
+            resource,
+            addr,
+            client_id: required("MCP_CLIENT_ID")?,
+            client_secret: Secret::new(required("MCP_CLIENT_SECRET")?),
+            api_url,
+            introspection,
+        })
+    }
+
+    /// The path MCP clients post to: the resource URI's path.
+    pub fn mcp_path(&self) -> String {
+        match url::Url::parse(&self.resource) {
+            Ok(u) if !u.path().is_empty() => u.path().to_owned(),
+            _ => "/".to_owned(),
+        }
+    }
+
+    /// The host names the MCP endpoint answers to (DNS-rebinding protection
+    /// of rmcp's transport): the resource URI's host.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        url::Url::parse(&self.resource)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .into_iter()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("GATEHOUSE_ISSUER", "http://127.0.0.1:8080/api/v1/oauth"),
+        ("MCP_CLIENT_ID", "oauth_abc"),
+        ("MCP_CLIENT_SECRET", "secret_xyz"),
+    ];
+
+    #[test]
+    fn defaults_derive_the_resource_and_the_platform_api() {
+        let c = config(BASE).unwrap();
+        assert_eq!(c.resource, "http://127.0.0.1:8000/mcp");
+        assert_eq!(c.api_url, "http://127.0.0.1:8080/api/v1");
+        assert_eq!(c.mcp_path(), "/mcp");
+        assert_eq!(c.allowed_hosts(), vec!["127.0.0.1".to_owned()]);
+        assert!(c.introspection);
+    }
+
+    #[test]
+    fn the_resource_is_put_in_gatehouses_canonical_form() {
+        let mut vars = BASE.to_vec();
+        vars.push(("MCP_RESOURCE_URL", "HTTPS://Files.Example.com/mcp/"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.resource, "https://files.example.com/mcp");
+        assert_eq!(c.allowed_hosts(), vec!["files.example.com".to_owned()]);
+    }
+
+    #[test]
+    fn unusable_values_are_refused_by_name() {
+        let mut vars = BASE.to_vec();
+        vars.push(("MCP_RESOURCE_URL", "http://files.example.com/mcp"));
+        assert!(matches!(
+            config(&vars),
+            Err(ConfigError::Invalid {
+                name: "MCP_RESOURCE_URL",
+                ..
+            })
+        ));
+        assert!(matches!(
+            config(&BASE[..2]),
+            Err(ConfigError::Missing("MCP_CLIENT_SECRET"))
+        ));
+        let mut vars = BASE.to_vec();
+        vars.push(("MCP_INTROSPECTION", "maybe"));
+        assert!(config(&vars).is_err());
+    }
+
+    #[test]
+    fn the_secret_is_not_printed() {
+        let c = config(BASE).unwrap();
+        assert!(!format!("{c:?}").contains("secret_xyz"));
+    }
+}

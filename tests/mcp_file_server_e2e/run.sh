@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# MCP File Server end to end: the official MCP Python SDK client against the Rust example
+# (examples/mcp-file-server) protected by a live Gatehouse.
+#
+#   bash tests/mcp_file_server_e2e/run.sh
+#
+# Installs what it needs (a venv in tests/mcp_file_server_e2e/.venv), builds `gatehouse` and
+# `mcp-file-server`, starts Gatehouse (memory store) and registers the example as a protected
+# resource with its token-exchange client, creates two organizations (one the administrator
+# belongs to, one owned by someone else), starts the example, and runs the SDK client with a
+# scripted person on Gatehouse's pages (file_server_e2e.py). Everything listens on free
+# 127.0.0.1 ports, every wait is bounded, everything is stopped on exit.
+# Last line: `mcp file server e2e: N passed, M failed`; exit status 1 on any failure.
+#
+# GATEHOUSE_BIN=PATH / MCP_FILE_SERVER_BIN=PATH use those binaries instead of building;
+# E2E_LOGS=DIR keeps the servers' logs.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+cd "$ROOT"
+
+PY="$HERE/.venv/bin/python"
+export E2E_EMAIL=file-server-e2e-admin@example.com
+export E2E_PASSWORD=file-server-e2e-admin-password
+WORK=$(mktemp -d)
+PIDS=()
+PASSED=0
+FAILED=0
+CURRENT=
+
+say() { printf '\n==> %s\n' "$*"; }
+
+cleanup() {
+  local pid
+  if [ -n "${CURRENT:-}" ]; then kill "$CURRENT" 2>/dev/null || true; wait "$CURRENT" 2>/dev/null || true; fi
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  if [ -n "${E2E_LOGS:-}" ]; then mkdir -p "$E2E_LOGS" && cp "$WORK"/*.log "$E2E_LOGS"/ 2>/dev/null; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+show_logs() {
+  for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f") (last 40 lines)"; tail -n 40 "$f"; }; done
+}
+
+# Give up: nothing further can run.
+die() {
+  echo "mcp file server e2e: $*"
+  show_logs
+  echo "mcp file server e2e: $PASSED passed, $((FAILED + 1)) failed"
+  exit 1
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_for NAME PID COMMAND...: run COMMAND until it succeeds, for at most 30 s.
+wait_for() {
+  local name=$1 pid=$2 deadline=$((SECONDS + 30)); shift 2
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || die "$name exited early"
+    [ "$SECONDS" -lt "$deadline" ] || die "$name did not come up within 30 s"
+    sleep 0.1
+  done
+}
+
+say "install"
+if [ ! -x "$PY" ]; then python3 -m venv "$HERE/.venv" || die "cannot create the venv"; fi
+timeout 600 "$PY" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt" || die "pip install failed"
+if [ -z "${GATEHOUSE_BIN:-}" ] || [ -z "${MCP_FILE_SERVER_BIN:-}" ]; then
+  timeout 1800 cargo build -q -p gatehouse-server -p gatehouse-example-mcp-file-server || die "cargo build failed"
+fi
+GATEHOUSE="${GATEHOUSE_BIN:-$ROOT/target/debug/gatehouse}"
+FILE_SERVER="${MCP_FILE_SERVER_BIN:-$ROOT/target/debug/mcp-file-server}"
+[ -x "$GATEHOUSE" ] || die "no gatehouse binary at $GATEHOUSE"
+[ -x "$FILE_SERVER" ] || die "no mcp-file-server binary at $FILE_SERVER"
+
+GH_PORT=$(free_port); MCP_PORT=$(free_port); CB_PORT=$(free_port)
+BASE="http://127.0.0.1:$GH_PORT"
+ISSUER="$BASE/api/v1/oauth"
+MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
+# The SDK client's redirect URI. Nothing listens there: the scripted person reads the
+# redirect's Location and hands code, state and iss to the client, as a browser would.
+REDIRECT_URI="http://127.0.0.1:$CB_PORT/callback"
+
+say "start gatehouse"
+GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL=memory \
+GATEHOUSE_ADMIN_EMAIL="$E2E_EMAIL" GATEHOUSE_ADMIN_PASSWORD="$E2E_PASSWORD" \
+GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE=1000 RUST_LOG="${RUST_LOG:-info}" \
+  "$GATEHOUSE" serve >"$WORK/gatehouse.log" 2>&1 &
+GH_PID=$!; PIDS+=("$GH_PID")
+wait_for gatehouse "$GH_PID" curl -fsS --max-time 2 "$BASE/readyz"
+echo "gatehouse at $BASE"
+
+say "register the example with gatehouse"
+(cd "$HERE" && timeout 60 "$PY" file_server_e2e.py setup --base "$BASE" --resource "$MCP_URL") \
+  >"$WORK/setup.json" 2>"$WORK/setup.log" || die "setup failed: $(cat "$WORK/setup.log")"
+field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/setup.json" "$1"; }
+echo "resource $MCP_URL, exchange client $(field client_id)"
+
+say "start mcp-file-server"
+GATEHOUSE_ISSUER="$ISSUER" MCP_RESOURCE_URL="$MCP_URL" MCP_ADDR="127.0.0.1:$MCP_PORT" \
+MCP_CLIENT_ID="$(field client_id)" MCP_CLIENT_SECRET="$(field client_secret)" RUST_LOG="${RUST_LOG:-info,rmcp=warn}" \
+  "$FILE_SERVER" >"$WORK/mcp-file-server.log" 2>&1 &
+FS_PID=$!; PIDS+=("$FS_PID")
+wait_for mcp-file-server "$FS_PID" curl -fsS --max-time 2 "http://127.0.0.1:$MCP_PORT/.well-known/oauth-protected-resource/mcp"
+echo "MCP file server at $MCP_URL"
+
+say "python SDK client"
+OUT="$WORK/client.out"
+(cd "$HERE" && exec timeout --kill-after=10 180 "$PY" file_server_e2e.py client --mcp-url "$MCP_URL" \
+  --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI" --setup "$WORK/setup.json" \
+  --server-log "$WORK/mcp-file-server.log") >"$OUT" 2>&1 &
+CURRENT=$!
+wait "$CURRENT"; RC=$?
+CURRENT=
+cat "$OUT"
+COUNTS=$(sed -nE 's/^[^ ].*: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$OUT" | tail -n 1)
+if [ -z "$COUNTS" ]; then
+  if [ "$RC" = 124 ]; then echo "  FAIL  the client timed out after 180s"; else echo "  FAIL  the client ended without a summary (exit $RC)"; fi
+  FAILED=$((FAILED + 1))
+else
+  set -- $COUNTS
+  PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2))
+  if [ "$RC" != 0 ] && [ "$2" = 0 ]; then echo "  FAIL  the client exited $RC"; FAILED=$((FAILED + 1)); fi
+fi
+kill -0 "$GH_PID" 2>/dev/null || { echo "  FAIL  gatehouse died during the run"; FAILED=$((FAILED + 1)); }
+kill -0 "$FS_PID" 2>/dev/null || { echo "  FAIL  mcp-file-server died during the run"; FAILED=$((FAILED + 1)); }
+
+[ "$FAILED" = 0 ] || show_logs
+echo
+echo "mcp file server e2e: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
