@@ -475,6 +475,22 @@ impl TokenStore for MemoryStore {
         now: OffsetDateTime,
         grace: time::Duration,
     ) -> Result<Rotation, StoreError> {
+        // Snapshot the family first: a revocation that lands after our flip
+        // below must not undo a rotation that already won (it only kills the
+        // successor), while one that lands before it deletes the token, so
+        // the flip finds nothing.
+        let Some(family) = self.inner.refresh_tokens.get(presented).map(|t| t.grant_id) else {
+            return Ok(Rotation::Invalid);
+        };
+        let Some(grant) = self
+            .inner
+            .grants
+            .get(&family)
+            .map(|g| g.clone())
+            .filter(Grant::is_active)
+        else {
+            return Ok(Rotation::Invalid);
+        };
         // Decide and flip under the token's guard, then drop it before
         // touching `grants` or inserting `next` into the same map.
         let found = match self.inner.refresh_tokens.get_mut(presented) {
@@ -501,21 +517,6 @@ impl TokenStore for MemoryStore {
             }
         };
         let Some(decision) = found else {
-            return Ok(Rotation::Invalid);
-        };
-        let family = match &decision {
-            Presented::Fresh(previous) => previous.grant_id,
-            Presented::AlreadyRotated(family) => *family,
-        };
-        // A revoked (or deleted) family stays dead; spending the presented
-        // token on the way costs nothing since the family cannot be used.
-        let Some(grant) = self
-            .inner
-            .grants
-            .get(&family)
-            .map(|g| g.clone())
-            .filter(Grant::is_active)
-        else {
             return Ok(Rotation::Invalid);
         };
         match decision {
