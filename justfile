@@ -19,6 +19,10 @@ lint:
 seed:
     bash tests/seed_client/run.sh
 
+# Gatehouse against node-oidc-provider on this machine; writes docs/benchmarks.md.
+bench:
+    bash bench/run.sh
+
 # Everything CI runs.
 ci:
     bash .ci/run
