@@ -185,6 +185,17 @@ pub fn validate_name(raw: &str) -> Result<String, InvalidValue> {
     Ok(v.to_owned())
 }
 
+/// A free-text description: optional, trimmed, at most 2000 characters.
+pub fn validate_description(raw: Option<String>) -> Result<String, InvalidValue> {
+    let d = raw.unwrap_or_default();
+    if d.chars().count() > 2000 {
+        return Err(InvalidValue(
+            "description is too long (at most 2000 characters)",
+        ));
+    }
+    Ok(d.trim().to_owned())
+}
+
 /// How a client proves who it is at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,7 +5,7 @@ use super::{Caller, Gatehouse};
 use crate::error::ApiError;
 use crate::model::{
     ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
-    validate_name,
+    validate_description, validate_name,
 };
 use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
@@ -203,7 +203,7 @@ impl Gatehouse {
             id: ClientId::generate(),
             secret_hash: secret.as_ref().map(Secret::hash),
             name: validate_name(&req.name)?,
-            description: bounded_description(req.description)?,
+            description: validate_description(req.description)?,
             redirect_uris,
             allowed_scopes: parse_scopes(&req.allowed_scopes, &self.resource_scopes().await?)?,
             auth_method,
@@ -266,7 +266,7 @@ impl Gatehouse {
             client.name = validate_name(&name)?;
         }
         if let Some(d) = patch.description {
-            client.description = bounded_description(Some(d))?;
+            client.description = validate_description(Some(d))?;
         }
         if let Some(g) = patch.grant_types {
             client.grant_types = parse_grants(Some(&g), client.is_confidential())?;
@@ -336,14 +336,4 @@ impl Gatehouse {
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client secret rotated");
         Ok((client, secret))
     }
-}
-
-fn bounded_description(d: Option<String>) -> Result<String, ApiError> {
-    let d = d.unwrap_or_default();
-    if d.chars().count() > 2000 {
-        return Err(ApiError::Unprocessable(
-            "description is too long (at most 2000 characters)".into(),
-        ));
-    }
-    Ok(d.trim().to_owned())
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use super::{Caller, Gatehouse};
 use crate::error::ApiError;
 use crate::model::{
-    Email, Membership, OrgId, OrgRole, Organization, Role, User, UserId, validate_name,
+    Email, Membership, OrgId, OrgRole, Organization, Role, User, UserId, validate_description,
+    validate_name,
 };
 use crate::password::Password;
 
@@ -66,18 +67,6 @@ pub struct OrgPatch {
     pub description: Option<String>,
 }
 
-fn scopes(s: &[&'static str]) -> Vec<&'static str> {
-    s.to_vec()
-}
-
-fn require(caller: &Caller, any_of: &[&'static str]) -> Result<(), ApiError> {
-    if caller.scope.contains_any(any_of) {
-        Ok(())
-    } else {
-        Err(ApiError::InsufficientScope(scopes(any_of)))
-    }
-}
-
 impl Gatehouse {
     /// Users visible to the caller: the members of `org` (which the caller
     /// must belong to), or without `org` everyone who shares an organization
@@ -91,7 +80,7 @@ impl Gatehouse {
         caller: &Caller,
         org: Option<&str>,
     ) -> Result<Vec<User>, ApiError> {
-        require(caller, READ_USERS)?;
+        caller.require_scope(READ_USERS)?;
         let orgs = &self.ports.orgs;
         let users = &self.ports.users;
         if let Some(org) = org {
@@ -150,7 +139,7 @@ impl Gatehouse {
     /// # Errors
     /// 403 without scope; 404 if absent or not visible.
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<User, ApiError> {
-        require(caller, READ_USERS)?;
+        caller.require_scope(READ_USERS)?;
         let id = UserId::parse(id).ok_or(ApiError::NotFound("user"))?;
         if !self.can_see_user(caller, id).await? {
             return Err(ApiError::NotFound("user"));
@@ -167,7 +156,7 @@ impl Gatehouse {
     /// # Errors
     /// 403; 409 for a taken email; 422 for invalid fields.
     pub async fn create_user(&self, caller: &Caller, req: NewUser) -> Result<User, ApiError> {
-        require(caller, WRITE_USERS)?;
+        caller.require_scope(WRITE_USERS)?;
         if !caller.is_admin() {
             return Err(ApiError::Forbidden(
                 "only platform administrators can create users".into(),
@@ -210,7 +199,7 @@ impl Gatehouse {
         id: &str,
         patch: UserPatch,
     ) -> Result<User, ApiError> {
-        require(caller, WRITE_USERS)?;
+        caller.require_scope(WRITE_USERS)?;
         let target = UserId::parse(id).ok_or(ApiError::NotFound("user"))?;
         let is_self = target == caller.user.id;
         if !caller.is_admin() && !is_self {
@@ -309,7 +298,7 @@ impl Gatehouse {
     /// # Errors
     /// 403; 404; 422 for the last admin.
     pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
-        require(caller, WRITE_USERS)?;
+        caller.require_scope(WRITE_USERS)?;
         if !caller.is_admin() {
             return Err(ApiError::Forbidden(
                 "only platform administrators can delete users".into(),
@@ -350,7 +339,7 @@ impl Gatehouse {
     /// # Errors
     /// 403 without an organizations scope.
     pub async fn my_orgs(&self, caller: &Caller) -> Result<Vec<(Organization, OrgRole)>, ApiError> {
-        require(caller, READ_ORGS)?;
+        caller.require_scope(READ_ORGS)?;
         Ok(self.ports.orgs.orgs_of_user(caller.user.id).await?)
     }
 
@@ -363,12 +352,12 @@ impl Gatehouse {
         caller: &Caller,
         req: NewOrganization,
     ) -> Result<(Organization, OrgRole), ApiError> {
-        require(caller, WRITE_ORGS)?;
+        caller.require_scope(WRITE_ORGS)?;
         let now = self.now();
         let org = Organization {
             id: OrgId::new(),
             name: validate_name(&req.name)?,
-            description: description(req.description)?,
+            description: validate_description(req.description)?,
             created_at: now,
             updated_at: now,
         };
@@ -412,7 +401,7 @@ impl Gatehouse {
         caller: &Caller,
         id: &str,
     ) -> Result<(Organization, Option<OrgRole>), ApiError> {
-        require(caller, READ_ORGS)?;
+        caller.require_scope(READ_ORGS)?;
         self.visible_org(caller, id).await
     }
 
@@ -430,7 +419,7 @@ impl Gatehouse {
         id: &str,
         patch: OrgPatch,
     ) -> Result<(Organization, Option<OrgRole>), ApiError> {
-        require(caller, WRITE_ORGS)?;
+        caller.require_scope(WRITE_ORGS)?;
         let (mut org, role) = self.visible_org(caller, id).await?;
         if !Self::manages(caller, role) {
             return Err(ApiError::Forbidden(
@@ -441,7 +430,7 @@ impl Gatehouse {
             org.name = validate_name(&n)?;
         }
         if let Some(d) = patch.description {
-            org.description = description(Some(d))?;
+            org.description = validate_description(Some(d))?;
         }
         org.updated_at = self.now();
         self.ports.orgs.update_org(&org).await?;
@@ -453,7 +442,7 @@ impl Gatehouse {
     /// # Errors
     /// 403; 404.
     pub async fn delete_org(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
-        require(caller, WRITE_ORGS)?;
+        caller.require_scope(WRITE_ORGS)?;
         let (org, role) = self.visible_org(caller, id).await?;
         if !(caller.is_admin() || role == Some(OrgRole::Owner)) {
             return Err(ApiError::Forbidden(
@@ -473,7 +462,7 @@ impl Gatehouse {
         caller: &Caller,
         id: &str,
     ) -> Result<Vec<(Membership, User)>, ApiError> {
-        require(caller, READ_ORGS)?;
+        caller.require_scope(READ_ORGS)?;
         let (org, _) = self.visible_org(caller, id).await?;
         let mut out = Vec::new();
         for m in self.ports.orgs.members(org.id).await? {
@@ -496,7 +485,7 @@ impl Gatehouse {
         user_id: &str,
         role: OrgRole,
     ) -> Result<Membership, ApiError> {
-        require(caller, WRITE_ORGS)?;
+        caller.require_scope(WRITE_ORGS)?;
         let (org, my_role) = self.visible_org(caller, id).await?;
         if !Self::manages(caller, my_role) {
             return Err(ApiError::Forbidden(
@@ -542,7 +531,7 @@ impl Gatehouse {
         id: &str,
         user_id: &str,
     ) -> Result<(), ApiError> {
-        require(caller, WRITE_ORGS)?;
+        caller.require_scope(WRITE_ORGS)?;
         let (org, my_role) = self.visible_org(caller, id).await?;
         let user = UserId::parse(user_id).ok_or(ApiError::NotFound("member"))?;
         if user != caller.user.id && !Self::manages(caller, my_role) {
@@ -582,14 +571,4 @@ impl Gatehouse {
         }
         Ok(())
     }
-}
-
-fn description(d: Option<String>) -> Result<String, ApiError> {
-    let d = d.unwrap_or_default();
-    if d.chars().count() > 2000 {
-        return Err(ApiError::Unprocessable(
-            "description is too long (at most 2000 characters)".into(),
-        ));
-    }
-    Ok(d.trim().to_owned())
 }

@@ -98,7 +98,7 @@ pub async fn api_resource_metadata(state: Data<AppState>) -> HttpResponse {
 /// endpoints, with RFC 7591's error for anything unreadable.
 async fn read_json(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<serde_json::Value, OAuthError> {
     let ct = req
         .headers()
@@ -117,14 +117,7 @@ async fn read_json(
             "the body must be application/json",
         ));
     }
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
-        if buf.len() + chunk.len() > MAX_BODY {
-            return Err(OAuthError::invalid_request("the body is too large"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
+    let buf = read_body(payload).await?;
     serde_json::from_slice(&buf).map_err(|e| {
         OAuthError::new(
             ErrorCode::InvalidClientMetadata,
@@ -239,9 +232,9 @@ fn form_params(req: &HttpRequest, body: &Bytes) -> Result<Params, OAuthError> {
         .ok_or_else(|| OAuthError::invalid_request("the body is not valid form encoding"))
 }
 
-/// Reads a form body of at most [`MAX_BODY`] bytes; anything larger is an
+/// Reads a body of at most [`MAX_BODY`] bytes; anything larger is an
 /// `invalid_request`, not a dropped connection.
-async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, OAuthError> {
+async fn read_body(mut payload: web::Payload) -> Result<Bytes, OAuthError> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
@@ -250,7 +243,14 @@ async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Param
         }
         buf.extend_from_slice(&chunk);
     }
-    form_params(req, &buf.freeze())
+    Ok(buf.freeze())
+}
+
+/// Reads a form body of at most [`MAX_BODY`] bytes; anything larger is an
+/// `invalid_request`, not a dropped connection.
+async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Params, OAuthError> {
+    let buf = read_body(payload).await?;
+    form_params(req, &buf)
 }
 
 fn redirect(status: StatusCode, url: &str) -> HttpResponse {
