@@ -4,7 +4,8 @@
 gatehouse_store_sql::sql_store! {
     store: crate::PostgresStore,
     connection: diesel_async::AsyncPgConnection,
-    write_transaction: transaction,
+    write_transaction: diesel_async::AsyncConnection::transaction,
+    detach: gatehouse_store_sql::detached,
     uuid: diesel::sql_types::Uuid,
     time: diesel::sql_types::Timestamptz,
     json: diesel::sql_types::Jsonb,

@@ -10,7 +10,8 @@
 /// gatehouse_store_sql::sql_store! {
 ///     store: crate::PostgresStore,
 ///     connection: diesel_async::AsyncPgConnection,
-///     write_transaction: transaction,
+///     write_transaction: diesel_async::AsyncConnection::transaction,
+///     detach: gatehouse_store_sql::detached,
 ///     uuid: diesel::sql_types::Uuid,
 ///     time: diesel::sql_types::Timestamptz,
 ///     json: diesel::sql_types::Jsonb,
@@ -23,10 +24,15 @@
 ///   mutably to `connection` (a pooled connection). Writes go through
 ///   `writer()`, so a backend with a single writer (SQLite) can serialize
 ///   them there.
-/// - `write_transaction` names the connection method that runs an async
-///   closure in a write transaction: `transaction` on PostgreSQL,
-///   `immediate_transaction` on SQLite (a deferred SQLite transaction that
-///   reads first can fail with "database is locked" when it then writes).
+/// - `write_transaction` names the function `(connection, async closure)`
+///   that runs the closure in a write transaction:
+///   `AsyncConnection::transaction` on PostgreSQL, `BEGIN IMMEDIATE` on
+///   SQLite (a deferred SQLite transaction that reads first can fail with "database is locked" when it then writes).
+/// - `detach` names an async function that runs a whole port operation
+///   (a `Send + 'static` future) to completion whether or not its caller
+///   keeps waiting: [`detached`](crate::detached) spawns it as a task;
+///   SQLite runs it on a blocking thread, where its statements execute
+///   without further hand-offs.
 /// - `uuid`, `time`, `json`, `list` are the backend's SQL types for the
 ///   values of [`codec`](crate::codec).
 ///
@@ -57,7 +63,8 @@ macro_rules! sql_store {
     (
         store: $store:ty,
         connection: $connection:ty,
-        write_transaction: $tx:ident,
+        write_transaction: $tx:path,
+        detach: $detach:path,
         uuid: $uuid:ty,
         time: $time:ty,
         json: $json:ty,
@@ -781,7 +788,7 @@ macro_rules! sql_store {
         /// Revokes a family and drops its refresh tokens, in one transaction.
         /// Returns whether this call revoked it (it was active before).
         async fn revoke_family(c: &mut $connection, family: DbUuid, at: DbTime) -> DbResult<bool> {
-            c.$tx(async move |c| {
+            $tx(c, async move |c| {
                 let revoked = diesel::update(grants::table.find(family))
                     .filter(grants::revoked_at.is_null())
                     .set(grants::revoked_at.eq(Some(at)))
@@ -813,7 +820,7 @@ macro_rules! sql_store {
             now: DbTime,
             grace_cutoff: Option<DbTime>,
         ) -> DbResult<Option<Step>> {
-            c.$tx(async move |c| {
+            $tx(c, async move |c| {
                 // The conditional update is the lock: of concurrent callers
                 // exactly one sees the row with `rotated_at` still null.
                 let fresh: Option<RefreshRow> =
@@ -946,7 +953,7 @@ macro_rules! sql_store {
             async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
                 let row = ClientRow::new(client);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(clients::table)
                         .values(&row)
@@ -961,7 +968,7 @@ macro_rules! sql_store {
             async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
                 let id = id.as_str().to_owned();
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     clients::table
                         .find(&id)
@@ -978,7 +985,7 @@ macro_rules! sql_store {
 
             async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     clients::table
                         .order((clients::created_at.asc(), clients::id.asc()))
@@ -996,7 +1003,7 @@ macro_rules! sql_store {
             async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
                 let row = ClientRow::new(client);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(clients::table.find(&row.id))
                         .set(&row)
@@ -1016,7 +1023,7 @@ macro_rules! sql_store {
                 // with it through ON DELETE CASCADE.
                 let id = id.as_str().to_owned();
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(clients::table.find(&id))
                         .execute(&mut *conn)
@@ -1033,7 +1040,7 @@ macro_rules! sql_store {
             async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
                 let row = UserRow::new(user);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(users::table)
                         .values(&row)
@@ -1057,7 +1064,7 @@ macro_rules! sql_store {
 
             async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     users::table
                         .find(DbUuid(id.0))
@@ -1075,7 +1082,7 @@ macro_rules! sql_store {
             async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
                 let email = email.as_str().to_owned();
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     users::table
                         .filter(users::email.eq(&email))
@@ -1092,7 +1099,7 @@ macro_rules! sql_store {
 
             async fn list_users(&self) -> Result<Vec<User>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     users::table
                         .order((users::created_at.asc(), users::id.asc()))
@@ -1110,7 +1117,7 @@ macro_rules! sql_store {
             async fn update_user(&self, user: &User) -> Result<(), StoreError> {
                 let row = UserRow::new(user);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(users::table.find(row.id))
                         .set(&row)
@@ -1130,7 +1137,7 @@ macro_rules! sql_store {
                 // their refresh tokens) go with them through ON DELETE
                 // CASCADE; the unique email is free again.
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(users::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
@@ -1143,7 +1150,7 @@ macro_rules! sql_store {
 
             async fn count_admins(&self) -> Result<u64, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let admins: i64 = users::table
                         .filter(users::role.eq(Role::Admin.as_str()))
@@ -1172,10 +1179,10 @@ macro_rules! sql_store {
                 let org_row = OrgRow::new(org);
                 let owner_row = MembershipRow::new(owner);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let c: &mut $connection = &mut *conn;
-                    c.$tx(async move |c| {
+                    $tx(c, async move |c| {
                         diesel::insert_into(organizations::table)
                             .values(&org_row)
                             .execute(c)
@@ -1194,7 +1201,7 @@ macro_rules! sql_store {
 
             async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     Ok(organizations::table
                         .find(DbUuid(id.0))
@@ -1211,7 +1218,7 @@ macro_rules! sql_store {
             async fn update_org(&self, org: &Organization) -> Result<(), StoreError> {
                 let row = OrgRow::new(org);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(organizations::table.find(row.id))
                         .set(&row)
@@ -1228,7 +1235,7 @@ macro_rules! sql_store {
 
             async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(organizations::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
@@ -1241,7 +1248,7 @@ macro_rules! sql_store {
 
             async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     Ok(organizations::table
                         .order((organizations::created_at.asc(), organizations::id.asc()))
@@ -1261,7 +1268,7 @@ macro_rules! sql_store {
                 user: UserId,
             ) -> Result<Vec<(Organization, OrgRole)>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let rows: Vec<(OrgRow, String)> = memberships::table
                         .inner_join(organizations::table)
@@ -1280,7 +1287,7 @@ macro_rules! sql_store {
 
             async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     memberships::table
                         .filter(memberships::org_id.eq(DbUuid(org.0)))
@@ -1302,7 +1309,7 @@ macro_rules! sql_store {
                 user: UserId,
             ) -> Result<Option<OrgRole>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let role: Option<String> = memberships::table
                         .find((DbUuid(org.0), DbUuid(user.0)))
@@ -1319,7 +1326,7 @@ macro_rules! sql_store {
             async fn put_member(&self, membership: &Membership) -> Result<(), StoreError> {
                 let row = MembershipRow::new(membership);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let written = diesel::insert_into(memberships::table)
                         .values(&row)
@@ -1355,7 +1362,7 @@ macro_rules! sql_store {
 
             async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let deleted =
                         diesel::delete(memberships::table.find((DbUuid(org.0), DbUuid(user.0))))
@@ -1373,7 +1380,7 @@ macro_rules! sql_store {
             async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
                 let row = CodeRow::new(code);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(authorization_codes::table)
                         .values(&row)
@@ -1391,7 +1398,7 @@ macro_rules! sql_store {
             async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     // One statement decides: of concurrent callers exactly
                     // one flips `spent`.
@@ -1430,10 +1437,10 @@ macro_rules! sql_store {
                 let grant_row = GrantRow::new(grant);
                 let refresh_row = refresh.map(|t| RefreshRow::new(&t, grant_row.id));
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let c: &mut $connection = &mut *conn;
-                    c.$tx(async move |c| {
+                    $tx(c, async move |c| {
                         diesel::insert_into(grants::table)
                             .values(&grant_row)
                             .execute(c)
@@ -1454,7 +1461,7 @@ macro_rules! sql_store {
 
             async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     grants::table
                         .find(DbUuid(id.0))
@@ -1475,7 +1482,7 @@ macro_rules! sql_store {
             ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let found: Option<(RefreshRow, GrantRow)> = refresh_tokens::table
                         .inner_join(grants::table)
@@ -1508,7 +1515,7 @@ macro_rules! sql_store {
                 let grace_cutoff = grace.is_positive().then(|| DbTime(now - grace));
                 let now = DbTime(now);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let c: &mut $connection = &mut *conn;
                     let step = rotate_in_transaction(c, presented.clone(), next, now, grace_cutoff)
@@ -1564,7 +1571,7 @@ macro_rules! sql_store {
                 at: OffsetDateTime,
             ) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     revoke_family(&mut *conn, DbUuid(id.0), DbTime(at))
                         .await
@@ -1579,11 +1586,11 @@ macro_rules! sql_store {
                 at: OffsetDateTime,
             ) -> Result<u64, StoreError> {
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let user = DbUuid(user.0);
                     let at = DbTime(at);
-                    conn.$tx(async move |c| {
+                    $tx(&mut *conn, async move |c| {
                         let revoked = diesel::update(grants::table)
                             .filter(grants::user_id.eq(user.clone()))
                             .filter(grants::revoked_at.is_null())
@@ -1613,7 +1620,7 @@ macro_rules! sql_store {
                 expires_at: OffsetDateTime,
             ) -> Result<(), StoreError> {
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(denied_access_tokens::table)
                         .values((
@@ -1637,7 +1644,7 @@ macro_rules! sql_store {
                 grant: Option<GrantId>,
             ) -> Result<bool, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let denied =
                         diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
@@ -1669,7 +1676,7 @@ macro_rules! sql_store {
             ) -> Result<Option<Consent>, StoreError> {
                 let client = client.as_str().to_owned();
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     consents::table
                         .find((DbUuid(user.0), &client))
@@ -1687,7 +1694,7 @@ macro_rules! sql_store {
             async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
                 let row = ConsentRow::new(consent);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(consents::table)
                         .values(&row)
@@ -1708,7 +1715,7 @@ macro_rules! sql_store {
             async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
                 let row = SessionRow::new(session);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(sessions::table)
                         .values(&row)
@@ -1727,7 +1734,7 @@ macro_rules! sql_store {
             ) -> Result<Option<Session>, StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     sessions::table
                         .find(&hash)
@@ -1746,7 +1753,7 @@ macro_rules! sql_store {
             async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::delete(sessions::table.find(&hash))
                         .execute(&mut *conn)
@@ -1770,7 +1777,7 @@ macro_rules! sql_store {
                         // A connection per batch: requests get the writer
                         // between batches.
                         let conn = self.writer();
-                        let deleted = $crate::detached(async move {
+                        let deleted = $detach(async move {
                             let mut conn = conn.await?;
                             purge_batch(&mut *conn, kind, now)
                                 .await
@@ -1792,7 +1799,7 @@ macro_rules! sql_store {
             async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError> {
                 let row = ResourceRow::new(resource);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(resources::table)
                         .values(&row)
@@ -1806,7 +1813,7 @@ macro_rules! sql_store {
 
             async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     resources::table
                         .find(DbUuid(id.0))
@@ -1824,7 +1831,7 @@ macro_rules! sql_store {
             async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
                 let uri = uri.to_owned();
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     resources::table
                         .filter(resources::uri.eq(&uri))
@@ -1841,7 +1848,7 @@ macro_rules! sql_store {
 
             async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     resources::table
                         .order((resources::created_at.asc(), resources::id.asc()))
@@ -1859,7 +1866,7 @@ macro_rules! sql_store {
             async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError> {
                 let row = ResourceRow::new(resource);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(resources::table.find(row.id))
                         .set(&row)
@@ -1876,7 +1883,7 @@ macro_rules! sql_store {
 
             async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(resources::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
@@ -1892,7 +1899,7 @@ macro_rules! sql_store {
         impl KeyStore for $store {
             async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     Ok(signing_keys::table
                         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
@@ -1910,7 +1917,7 @@ macro_rules! sql_store {
             async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
                 let row = KeyRow::new(key);
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(signing_keys::table)
                         .values(&row)
@@ -1929,7 +1936,7 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 let kid = kid.to_owned();
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     // The first retirement stands: publication is counted
                     // from it, and retiring twice must not extend it.
@@ -1958,7 +1965,7 @@ macro_rules! sql_store {
             async fn master_key_or_init(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
                 let candidate = candidate.to_vec();
                 let conn = self.writer();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     // Whoever inserts first wins; everyone then reads the
                     // winner. ON CONFLICT waits for a concurrent insert to
@@ -1981,7 +1988,7 @@ macro_rules! sql_store {
 
             async fn ping(&self) -> Result<(), StoreError> {
                 let conn = self.reader();
-                $crate::detached(async move {
+                $detach(async move {
                     let mut conn = conn.await?;
                     diesel::sql_query("SELECT 1")
                         .execute(&mut *conn)

@@ -25,17 +25,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use deadpool::Runtime;
-use diesel::{ConnectionError, SqliteConnection};
+use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use gatehouse_core::ports::StoreError;
 
+mod blocking;
 mod queries;
+
+use blocking::Conn;
+pub use blocking::Inline;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -50,8 +53,6 @@ PRAGMA foreign_keys = ON;";
 
 /// How long a request waits for a connection (for writes: its turn).
 const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-type Conn = SyncConnectionWrapper<SqliteConnection>;
 
 /// Every storage port on one SQLite database file.
 ///

@@ -4,8 +4,9 @@
 
 gatehouse_store_sql::sql_store! {
     store: crate::SqliteStore,
-    connection: diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::SqliteConnection>,
-    write_transaction: immediate_transaction,
+    connection: crate::blocking::Conn,
+    write_transaction: crate::blocking::immediate_transaction,
+    detach: crate::blocking::on_blocking_thread,
     uuid: diesel::sql_types::Text,
     time: diesel::sql_types::Text,
     json: diesel::sql_types::Text,
