@@ -247,6 +247,63 @@ async fn refresh_tokens_and_access_tokens_expire_on_the_clock() {
 }
 
 #[tokio::test]
+async fn a_remembered_verification_skips_only_the_signature_check() {
+    // Gatehouse remembers tokens whose signature it checked; each later use
+    // must still see revocation and expiry.
+    let w = world().await;
+    let (c, creds) = w.client(true, &["profile"]).await;
+    let revoked = w
+        .redeem(&creds, &w.code(&c, "profile").await)
+        .await
+        .unwrap();
+    let expiring = w
+        .redeem(&creds, &w.code(&c, "profile").await)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert!(
+            w.gh.verify_access_token(&revoked.access_token)
+                .await
+                .is_ok()
+        );
+        assert!(
+            w.gh.verify_access_token(&expiring.access_token)
+                .await
+                .is_ok()
+        );
+    }
+    let client =
+        w.gh.ports()
+            .clients
+            .get_client(&c.id)
+            .await
+            .unwrap()
+            .unwrap();
+    let params =
+        gatehouse_core::params::Params::from_slice(&[("token", revoked.access_token.as_str())]);
+    w.gh.revoke(&client, &params).await.unwrap();
+    assert!(
+        w.gh.verify_access_token(&revoked.access_token)
+            .await
+            .is_err()
+    );
+    w.clock.advance(Duration::hours(1));
+    assert!(
+        w.gh.verify_access_token(&expiring.access_token)
+            .await
+            .is_err()
+    );
+    // A forged token never enters the cache: one flipped byte fails every time.
+    let mut forged = expiring.access_token.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for _ in 0..2 {
+        assert!(w.gh.verify_access_token(&forged).await.is_err());
+    }
+}
+
+#[tokio::test]
 async fn the_granted_scope_is_request_and_client_and_role() {
     let w = world().await;
     let (c, creds) = w.client(true, &["profile", "email", "admin"]).await;

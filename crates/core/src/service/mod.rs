@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
-pub use accounts::{Caller, LoginResponse, PLATFORM_CLIENT_ID};
+pub use accounts::{AdminPassword, Caller, LoginResponse, PLATFORM_CLIENT_ID};
 pub use admin::{ClientPatch, NewClient};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
 pub use directory::{NewOrganization, NewUser, OrgPatch, UserPatch};
@@ -82,6 +82,22 @@ impl Ports {
     }
 }
 
+impl Ports {
+    /// Puts the read-through caches of [`crate::cache`] in front of the
+    /// client, user and resource ports, keeping what they read for `ttl`.
+    /// For database stores; a zero `ttl` leaves the ports as they are.
+    #[must_use]
+    pub fn with_read_cache(mut self, ttl: std::time::Duration) -> Self {
+        if ttl.is_zero() {
+            return self;
+        }
+        self.clients = Arc::new(crate::cache::CachedClients::new(self.clients, ttl));
+        self.users = Arc::new(crate::cache::CachedUsers::new(self.users, ttl));
+        self.resources = Arc::new(crate::cache::CachedResources::new(self.resources, ttl));
+        self
+    }
+}
+
 /// What a deployment decides; everything else is protocol.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -139,7 +155,19 @@ pub struct Gatehouse {
     /// When keys were last re-read for an unknown `kid`; bounds how often a
     /// stream of forged tokens can make us hit the store.
     last_key_reload: std::sync::Mutex<OffsetDateTime>,
+    /// Access tokens whose signature and issuer were already checked, by
+    /// hash. A resource server introspects (and a client presents to
+    /// userinfo) the same token many times over its life, and an ECDSA
+    /// verification costs three times a signature; a hit costs one SHA-256.
+    /// Only the signature check is skipped: expiry, audience and revocation
+    /// are checked on every use.
+    verified: quick_cache::sync::Cache<crate::secret::TokenHash, Arc<AccessClaims>>,
 }
+
+/// How many verified access tokens [`Gatehouse`] remembers (a few hundred
+/// bytes each). Beyond that the least used are evicted and verified again
+/// when next presented.
+pub const VERIFIED_TOKEN_CACHE: usize = 8192;
 
 impl fmt::Debug for Gatehouse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -195,6 +223,7 @@ impl Gatehouse {
                 csrf_key,
                 master_key,
                 last_key_reload: std::sync::Mutex::new(OffsetDateTime::UNIX_EPOCH),
+                verified: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             },
             source,
         ))
@@ -247,6 +276,8 @@ impl Gatehouse {
     pub async fn reload_keys(&self) -> anyhow::Result<()> {
         let kr = load_keyring(&self.ports, &self.settings, &self.master_key).await?;
         *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(kr);
+        // A key may have left the set: nothing verified with it may stand.
+        self.verified.clear();
         Ok(())
     }
 

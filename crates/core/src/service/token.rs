@@ -2,6 +2,7 @@
 //! access tokens themselves (RFC 9068).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -787,6 +788,19 @@ impl Gatehouse {
 
     /// Signature and issuer check only; expiry is the caller's concern.
     async fn decode_access_token(&self, token: &str) -> Result<AccessClaims, OAuthError> {
+        let key = TokenHash::of(token);
+        if let Some(claims) = self.verified.get(&key) {
+            return Ok(AccessClaims::clone(&claims));
+        }
+        let claims = self.verify_signature(token).await?;
+        // Expired tokens are refused by every caller: not worth a slot.
+        if claims.exp > self.now().unix_timestamp() {
+            self.verified.insert(key, Arc::new(claims.clone()));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<AccessClaims, OAuthError> {
         let claims: AccessClaims = match self.keyring().verify(token) {
             Ok(c) => c,
             // Another instance on the same store may have rotated the key:
