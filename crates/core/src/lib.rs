@@ -85,6 +85,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod cimd;
 pub mod clock;
 pub mod error;

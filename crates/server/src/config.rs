@@ -24,6 +24,12 @@ pub struct Config {
     /// instance opens (PostgreSQL), or reading connections beside the one
     /// writer (SQLite).
     pub database_pool_size: u32,
+    /// `GATEHOUSE_CACHE_TTL_SECONDS`: how long clients, users and protected
+    /// resources read from a database store are reused before being read
+    /// again. Changes made through this instance apply at once; other
+    /// instances on the same database see them within this time. 0 turns
+    /// the caches off.
+    pub cache_ttl_seconds: u32,
     /// `GATEHOUSE_ADMIN_EMAIL`: the first admin's email.
     pub admin_email: String,
     /// `GATEHOUSE_ADMIN_PASSWORD`: the first admin's password; generated and
@@ -83,6 +89,7 @@ impl Default for Config {
             public_url: None,
             database_url: "sqlite://gatehouse.db".into(),
             database_pool_size: 10,
+            cache_ttl_seconds: 1,
             admin_email: "admin@localhost".into(),
             admin_password: None,
             secret_key: None,
@@ -106,6 +113,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("database_url", &redact_url(&self.database_url))
             .field("database_pool_size", &self.database_pool_size)
+            .field("cache_ttl_seconds", &self.cache_ttl_seconds)
             .field("admin_email", &self.admin_email)
             .field(
                 "admin_password",
@@ -160,6 +168,11 @@ impl Config {
         Ok(cfg)
     }
 
+    /// How long database reads are cached ([`Config::cache_ttl_seconds`]).
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.cache_ttl_seconds))
+    }
+
     /// Checks values that parse but make no sense.
     ///
     /// # Errors
@@ -195,6 +208,9 @@ impl Config {
                 .is_some_and(|t| t.len() < 32)
         {
             anyhow::bail!("GATEHOUSE_REGISTRATION_TOKEN must be at least 32 characters");
+        }
+        if self.cache_ttl_seconds > 60 {
+            anyhow::bail!("GATEHOUSE_CACHE_TTL_SECONDS must be at most 60");
         }
         if self.refresh_grace_seconds > 300 {
             anyhow::bail!("GATEHOUSE_REFRESH_GRACE_SECONDS must be at most 300");

@@ -15,7 +15,7 @@ use gatehouse_core::password::{
     Password, PasswordHasher, hash_password_blocking, verify_password_blocking,
 };
 use gatehouse_core::secret::TokenHash;
-use gatehouse_core::service::{MasterKeySource, RegistrationPolicy};
+use gatehouse_core::service::{AdminPassword, MasterKeySource, RegistrationPolicy};
 use gatehouse_core::{Gatehouse, Ports, Settings};
 use gatehouse_store_memory::MemoryStore;
 use gatehouse_store_postgres::PostgresStore;
@@ -25,17 +25,45 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 
 /// argon2 on tokio's blocking pool, so password checks never stall the
-/// workers that serve token requests.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BlockingHasher;
+/// workers that serve token requests, at most one per core at a time.
+///
+/// Each argon2 run holds 19 MiB; unbounded, a burst of sign-ins would take
+/// that much per request (and tokio allows 512 blocking threads), a cheap
+/// way to exhaust memory. Beyond one per core, more parallel hashes only
+/// share the same cores, so the bound costs no throughput: later sign-ins
+/// queue for a permit instead.
+#[derive(Debug, Clone)]
+pub struct BlockingHasher {
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl BlockingHasher {
+    /// At most `concurrency` hashes at once (at least one).
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+        }
+    }
+}
+
+impl Default for BlockingHasher {
+    /// One hash per available core.
+    fn default() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+    }
+}
 
 #[async_trait]
 impl PasswordHasher for BlockingHasher {
     async fn hash(&self, password: Password) -> anyhow::Result<PasswordHash> {
+        let _permit = self.permits.acquire().await?;
         tokio::task::spawn_blocking(move || hash_password_blocking(&password)).await?
     }
 
     async fn verify(&self, password: Password, hash: PasswordHash) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
             .await
             .unwrap_or(false)
@@ -71,13 +99,19 @@ impl<'a> StoreUrl<'a> {
 }
 
 /// Builds the ports for `database_url`, applying pending migrations first.
-/// `pool_size` bounds the connections a database store opens.
+/// `pool_size` bounds the connections a database store opens; `cache_ttl`
+/// is how long clients, users and resources read from a database store are
+/// kept in memory (`gatehouse_core::cache`).
 ///
 /// # Errors
 /// An unsupported URL, an unreachable database, or a failed migration.
-pub async fn open_store(database_url: &str, pool_size: u32) -> anyhow::Result<Ports> {
+pub async fn open_store(
+    database_url: &str,
+    pool_size: u32,
+    cache_ttl: std::time::Duration,
+) -> anyhow::Result<Ports> {
     let clock = Arc::new(SystemClock);
-    let hasher = Arc::new(BlockingHasher);
+    let hasher = Arc::new(BlockingHasher::default());
     let pool_size = usize::try_from(pool_size).unwrap_or(1).max(1);
     match StoreUrl::parse(database_url)? {
         StoreUrl::Memory => {
@@ -87,12 +121,12 @@ pub async fn open_store(database_url: &str, pool_size: u32) -> anyhow::Result<Po
         StoreUrl::Sqlite(path) => {
             let store = SqliteStore::open(path, pool_size).await?;
             tracing::info!(path = %path.display(), "using the SQLite store");
-            Ok(Ports::from_store(store, clock, hasher))
+            Ok(Ports::from_store(store, clock, hasher).with_read_cache(cache_ttl))
         }
         StoreUrl::Postgres(url) => {
             let store = PostgresStore::connect(url, pool_size).await?;
             tracing::info!(pool_size, "using the PostgreSQL store");
-            Ok(Ports::from_store(store, clock, hasher))
+            Ok(Ports::from_store(store, clock, hasher).with_read_cache(cache_ttl))
         }
     }
 }
@@ -134,7 +168,12 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
 /// # Errors
 /// Store failures, or a master key that cannot open the stored keys.
 pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<String> {
-    let ports = open_store(&config.database_url, config.database_pool_size).await?;
+    let ports = open_store(
+        &config.database_url,
+        config.database_pool_size,
+        config.cache_ttl(),
+    )
+    .await?;
     let settings = settings_for(config, &config.base_url(config.addr));
     let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
     let (gatehouse, _) = Gatehouse::start(ports, settings, master).await?;
@@ -171,7 +210,23 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let bound = listener.local_addr()?;
         let base_url = config.base_url(bound);
-        let mut ports = open_store(&config.database_url, config.database_pool_size).await?;
+        // The first admin's argon2 hash takes longer than the rest of a
+        // start; compute it while the store and keys load. Wasted (on the
+        // other core) when an admin exists already. An invalid configured
+        // password is reported below, only if an admin is to be created.
+        let early_admin = AdminPassword::new(config.admin_password.as_deref())
+            .ok()
+            .map(|admin| {
+                let password = admin.password().clone();
+                let hash = tokio::task::spawn_blocking(move || hash_password_blocking(&password));
+                (admin, hash)
+            });
+        let mut ports = open_store(
+            &config.database_url,
+            config.database_pool_size,
+            config.cache_ttl(),
+        )
+        .await?;
         if config.cimd {
             ports.fetcher = Some(Arc::new(crate::fetch::HttpFetcher::new(
                 config.extra_ca_file.as_deref(),
@@ -188,10 +243,19 @@ impl Application {
             );
         }
         let gatehouse = Arc::new(gatehouse);
-        match gatehouse
-            .ensure_admin(&config.admin_email, config.admin_password.as_deref())
-            .await
-        {
+        let created = match early_admin {
+            Some((admin, hash)) => {
+                gatehouse
+                    .ensure_admin_hashed(&config.admin_email, admin, async move { hash.await? })
+                    .await
+            }
+            None => {
+                gatehouse
+                    .ensure_admin(&config.admin_email, config.admin_password.as_deref())
+                    .await
+            }
+        };
+        match created {
             Ok(Some((email, password))) => {
                 // Printed, not logged: the operator needs it once, log
                 // pipelines must never see it.

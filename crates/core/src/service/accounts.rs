@@ -21,6 +21,41 @@ pub const PLATFORM_CLIENT_ID: &str = "gatehouse";
 /// Prefix of browser session cookies.
 const SESSION_PREFIX: &str = "gts_";
 
+/// The first administrator's password: the configured one, checked against
+/// the password policy, or a generated one to print once.
+#[derive(Debug)]
+pub struct AdminPassword {
+    password: Password,
+    generated: Option<Secret>,
+}
+
+impl AdminPassword {
+    /// Checks `configured`, or generates a password when it is `None`.
+    ///
+    /// # Errors
+    /// A configured password that breaks the policy.
+    pub fn new(configured: Option<&str>) -> Result<Self, ApiError> {
+        Ok(match configured {
+            Some(p) => Self {
+                password: Password::new_password(p)?,
+                generated: None,
+            },
+            None => {
+                let p = random_token("");
+                Self {
+                    password: Password::new_password(p.clone())?,
+                    generated: Some(Secret::new(p)),
+                }
+            }
+        })
+    }
+
+    /// The password, to hash.
+    pub fn password(&self) -> &Password {
+        &self.password
+    }
+}
+
 /// An authenticated caller of the platform API.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -192,20 +227,35 @@ impl Gatehouse {
         if self.ports.users.count_admins().await? > 0 {
             return Ok(None);
         }
-        let email = Email::parse(email)?;
-        let (password, generated) = match password {
-            Some(p) => (Password::new_password(p)?, None),
-            None => {
-                let p = random_token("");
-                (Password::new_password(p.clone())?, Some(Secret::new(p)))
-            }
-        };
-        let hash = self
-            .ports
-            .hasher
-            .hash(password)
+        let admin = AdminPassword::new(password)?;
+        let hasher = self.ports.hasher.clone();
+        let plain = admin.password.clone();
+        self.ensure_admin_hashed(email, admin, async move { hasher.hash(plain).await })
             .await
-            .map_err(ApiError::Unexpected)?;
+    }
+
+    /// [`Gatehouse::ensure_admin`] with the password's hash computed by the
+    /// caller, typically started before the store was opened: argon2 takes
+    /// longer than everything else a start does, and this takes it off the
+    /// path to serving. `hash` is awaited only if an admin is created.
+    ///
+    /// # Errors
+    /// An invalid email, a failed hash, or a store failure.
+    pub async fn ensure_admin_hashed<F>(
+        &self,
+        email: &str,
+        admin: AdminPassword,
+        hash: F,
+    ) -> Result<Option<(Email, Secret)>, ApiError>
+    where
+        F: std::future::Future<Output = anyhow::Result<PasswordHash>> + Send,
+    {
+        if self.ports.users.count_admins().await? > 0 {
+            return Ok(None);
+        }
+        let email = Email::parse(email)?;
+        let generated = admin.generated;
+        let hash = hash.await.map_err(ApiError::Unexpected)?;
         let now = self.now();
         let user = User {
             id: UserId::new(),
