@@ -17,7 +17,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use deadpool::Runtime;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -78,7 +80,14 @@ impl PostgresStore {
     /// # Errors
     /// The database is unreachable or refuses the credentials.
     pub async fn connect_without_migrating(url: &str, pool_size: usize) -> anyhow::Result<Self> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let mut config = ManagerConfig::default();
+        // The default check runs `SELECT 1` on every checkout: a second
+        // round trip for every store operation. A connection the server
+        // closed (restart, idle timeout) is already known to be closed, as
+        // tokio-postgres sees the socket end; only a silently dropped link
+        // costs one failed request per pooled connection.
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)
