@@ -14,11 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use diesel::SqliteConnection;
-use diesel::connection::AnsiTransactionManager;
-use diesel_async::TransactionManager;
-use diesel_async::sync_connection_wrapper::{
-    SpawnBlocking, SyncConnectionWrapper, SyncTransactionManagerWrapper,
-};
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use gatehouse_core::ports::StoreError;
 
 /// A connection whose statements run on the calling thread. Only ever
@@ -47,7 +43,9 @@ impl SpawnBlocking for Inline {
 }
 
 /// Runs one port operation to completion on a blocking thread, where its
-/// statements execute without further hand-offs.
+/// statements execute without further hand-offs. If it wrote, it returns
+/// once the group commit holding its writes is durable
+/// ([`crate::writer`]).
 ///
 /// Like `gatehouse_store_sql::detached`, the operation finishes (commits or
 /// rolls back, returns its connection clean) even if the caller stops
@@ -61,7 +59,14 @@ where
     R: Send + 'static,
 {
     let runtime = tokio::runtime::Handle::current();
-    match tokio::task::spawn_blocking(move || runtime.block_on(operation)).await {
+    let task = move || {
+        crate::writer::begin_operation();
+        let result = runtime.block_on(operation);
+        // A write answers only once its group commit is durable.
+        let committed = crate::writer::finish_operation();
+        result.and_then(|value| committed.map(|()| value))
+    };
+    match tokio::task::spawn_blocking(task).await {
         Ok(result) => result,
         Err(e) => Err(StoreError::Unexpected(anyhow::anyhow!(
             "a store operation did not finish: {e}"
@@ -82,34 +87,4 @@ where
     Fut: Future<Output = R>,
 {
     type Fut = Fut;
-}
-
-/// Runs `f` in a transaction that starts with `BEGIN IMMEDIATE`, taking the
-/// write lock before the first read, so a transaction that reads and then
-/// writes never fails with "database is locked" half-way.
-///
-/// # Errors
-/// `f`'s error (after rolling back), or the database's.
-pub async fn immediate_transaction<'a, R, E, F>(conn: &mut Conn, f: F) -> Result<R, E>
-where
-    for<'r> F: AsyncFnOnce(&'r mut Conn) -> Result<R, E>
-        + ConnFn<&'r mut Conn, Result<R, E>, Fut: Send>
-        + Send
-        + 'a,
-    E: From<diesel::result::Error> + Send + 'a,
-    R: Send + 'a,
-{
-    type Manager = SyncTransactionManagerWrapper<AnsiTransactionManager>;
-    conn.spawn_blocking(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))
-        .await?;
-    match f(&mut *conn).await {
-        Ok(value) => {
-            Manager::commit_transaction(conn).await?;
-            Ok(value)
-        }
-        Err(e) => {
-            Manager::rollback_transaction(conn).await?;
-            Err(e)
-        }
-    }
 }

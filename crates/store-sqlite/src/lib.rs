@@ -4,14 +4,15 @@
 //! The queries are shared with the PostgreSQL store (`gatehouse-store-sql`);
 //! this crate adds what is SQLite's own:
 //!
-//! - **One writer.** SQLite allows one writing transaction at a time; two
-//!   connections that both try to write make one wait in a busy loop and,
-//!   past the timeout, fail with "database is locked". So every write goes
-//!   through a pool of exactly one connection: writers queue in the pool
-//!   (fairly, with a timeout) instead of spinning on the file lock, and
-//!   transactions start with `BEGIN IMMEDIATE`, taking the write lock before
-//!   they read. Reads use a separate pool and, in WAL mode, never wait for
-//!   the writer.
+//! - **One writer, group commit.** SQLite allows one writing transaction
+//!   at a time; two connections that both try to write make one wait in a
+//!   busy loop and, past the timeout, fail with "database is locked". So
+//!   every write goes through one connection, leased to one operation at a
+//!   time (writers queue, with a timeout). Operations that queue up share a
+//!   transaction and its fsync, each in its own savepoint, and none answers
+//!   before that commit is durable (`writer`). Batches begin with
+//!   `BEGIN IMMEDIATE`, taking the write lock before they read. Reads use a
+//!   separate pool and, in WAL mode, never wait for the writer.
 //! - **Per-connection settings.** WAL journal, `synchronous = FULL` (a
 //!   committed revocation survives a power cut), `foreign_keys = ON` (the
 //!   cascades depend on it), and a `busy_timeout` for other processes on
@@ -22,6 +23,7 @@
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::Runtime;
@@ -36,10 +38,11 @@ use gatehouse_core::ports::StoreError;
 
 mod blocking;
 mod queries;
+mod writer;
 
 use blocking::Conn;
 pub use blocking::Inline;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 /// The schema, embedded at build time from `migrations/sqlite`.
@@ -60,7 +63,7 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct SqliteStore {
     readers: Pool<Conn>,
-    writer: Pool<Conn>,
+    writer: Arc<writer::Writer>,
     path: PathBuf,
 }
 
@@ -96,7 +99,12 @@ impl SqliteStore {
         let location = location(&path)?;
         let store = Self {
             readers: pool(&location, readers.max(1))?,
-            writer: pool(&location, 1)?,
+            writer: writer::Writer::new(
+                establish(&location)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?,
+                WAIT_TIMEOUT,
+            ),
             path,
         };
         drop(
@@ -119,11 +127,12 @@ impl SqliteStore {
         async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
     }
 
-    /// The one connection for writing: waiting for it is waiting for one's
-    /// turn to write.
-    fn writer(&self) -> impl Future<Output = Result<Object<Conn>, StoreError>> + Send + 'static {
-        let pool = self.writer.clone();
-        async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
+    /// The one connection for writing, inside a group-commit batch. Waiting
+    /// for it is waiting for one's turn to write; the wait blocks the
+    /// thread, which is always one of `on_blocking_thread`'s.
+    fn writer(&self) -> impl Future<Output = Result<writer::Lease, StoreError>> + Send + 'static {
+        let writer = self.writer.clone();
+        async move { writer.lease() }
     }
 }
 

@@ -1,11 +1,11 @@
 //! The shared port implementations, instantiated for SQLite: UUIDs, times,
 //! JSON and lists travel as text (see `gatehouse_store_sql::codec`), and
-//! write transactions begin with `BEGIN IMMEDIATE`.
+//! writes run in savepoints of group-committed batches (`crate::writer`).
 
 gatehouse_store_sql::sql_store! {
     store: crate::SqliteStore,
     connection: crate::blocking::Conn,
-    write_transaction: crate::blocking::immediate_transaction,
+    write_transaction: crate::writer::in_savepoint,
     detach: crate::blocking::on_blocking_thread,
     uuid: diesel::sql_types::Text,
     time: diesel::sql_types::Text,
