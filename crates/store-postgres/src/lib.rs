@@ -17,10 +17,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use deadpool::Runtime;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use gatehouse_core::ports::StoreError;
@@ -87,7 +87,8 @@ impl PostgresStore {
         // tokio-postgres sees the socket end; only a silently dropped link
         // costs one failed request per pooled connection.
         config.recycling_method = RecyclingMethod::Fast;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -113,6 +114,16 @@ impl PostgresStore {
     ) -> impl Future<Output = Result<Object<AsyncPgConnection>, StoreError>> + Send + 'static {
         let pool = self.pool.clone();
         async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
+    }
+
+    /// Runs one store operation as its own task (see
+    /// [`gatehouse_store_sql::detached`]).
+    async fn detached<R, F>(&self, operation: F) -> Result<R, StoreError>
+    where
+        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+        R: Send + 'static,
+    {
+        gatehouse_store_sql::detached(operation).await
     }
 
     /// Connections for reading; the same pool as writes on PostgreSQL.

@@ -11,7 +11,8 @@
 ///     store: crate::PostgresStore,
 ///     connection: diesel_async::AsyncPgConnection,
 ///     write_transaction: diesel_async::AsyncConnection::transaction,
-///     detach: gatehouse_store_sql::detached,
+///     detach: detached,
+///     detach_read: detached,
 ///     uuid: diesel::sql_types::Uuid,
 ///     time: diesel::sql_types::Timestamptz,
 ///     json: diesel::sql_types::Jsonb,
@@ -28,17 +29,28 @@
 ///   that runs the closure in a write transaction:
 ///   `AsyncConnection::transaction` on PostgreSQL, `BEGIN IMMEDIATE` on
 ///   SQLite (a deferred SQLite transaction that reads first can fail with "database is locked" when it then writes).
-/// - `detach` names an async function that runs a whole port operation
-///   (a `Send + 'static` future) to completion whether or not its caller
-///   keeps waiting: [`detached`](crate::detached) spawns it as a task;
-///   SQLite runs it on a blocking thread, where its statements execute
-///   without further hand-offs.
+/// - `detach` names a method of `store` that runs a whole writing port
+///   operation (a `Send + 'static` future) to completion whether or not its
+///   caller keeps waiting: PostgreSQL spawns it as a task
+///   ([`detached`](crate::detached)); SQLite hands it to its writer thread.
+/// - `detach_read` names the method that runs a reading operation (one
+///   that uses `reader()`): a task on PostgreSQL; in place on SQLite, since
+///   a read in WAL mode never waits for a lock and takes microseconds, less
+///   than a hand-off to another thread.
 /// - `uuid`, `time`, `json`, `list` are the backend's SQL types for the
 ///   values of [`codec`](crate::codec).
 ///
 /// The invoking crate needs `diesel`, `diesel-async`, `async-trait`,
 /// `gatehouse-core`, `time` and `uuid` as dependencies (diesel's derives
 /// name `diesel` by path).
+///
+/// # Lookups
+///
+/// Every lookup is by a primary or unique key and uses `get_result`, never
+/// `first`: `first` adds `LIMIT ?`, and SQLite's planner treats a bound
+/// LIMIT as a value it may optimise for, so it re-prepares the statement on
+/// every execution (a quarter of the writer's CPU in a refresh-token
+/// rotation, found with perf).
 ///
 /// # How the atomic operations work
 ///
@@ -64,7 +76,8 @@ macro_rules! sql_store {
         store: $store:ty,
         connection: $connection:ty,
         write_transaction: $tx:path,
-        detach: $detach:path,
+        detach: $detach:ident,
+        detach_read: $detach_read:ident,
         uuid: $uuid:ty,
         time: $time:ty,
         json: $json:ty,
@@ -854,7 +867,7 @@ macro_rules! sql_store {
                 let family: Option<GrantRow> = grants::table
                     .find(previous.grant_id)
                     .select(GrantRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .await
                     .optional()?;
                 match family {
@@ -953,7 +966,7 @@ macro_rules! sql_store {
             async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
                 let row = ClientRow::new(client);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(clients::table)
                         .values(&row)
@@ -968,12 +981,12 @@ macro_rules! sql_store {
             async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
                 let id = id.as_str().to_owned();
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     clients::table
                         .find(&id)
                         .select(ClientRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -985,7 +998,7 @@ macro_rules! sql_store {
 
             async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     clients::table
                         .order((clients::created_at.asc(), clients::id.asc()))
@@ -1003,7 +1016,7 @@ macro_rules! sql_store {
             async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
                 let row = ClientRow::new(client);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(clients::table.find(&row.id))
                         .set(&row)
@@ -1023,7 +1036,7 @@ macro_rules! sql_store {
                 // with it through ON DELETE CASCADE.
                 let id = id.as_str().to_owned();
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(clients::table.find(&id))
                         .execute(&mut *conn)
@@ -1040,7 +1053,7 @@ macro_rules! sql_store {
             async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
                 let row = UserRow::new(user);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(users::table)
                         .values(&row)
@@ -1064,12 +1077,12 @@ macro_rules! sql_store {
 
             async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     users::table
                         .find(DbUuid(id.0))
                         .select(UserRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1082,12 +1095,12 @@ macro_rules! sql_store {
             async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
                 let email = email.as_str().to_owned();
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     users::table
                         .filter(users::email.eq(&email))
                         .select(UserRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1099,7 +1112,7 @@ macro_rules! sql_store {
 
             async fn list_users(&self) -> Result<Vec<User>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     users::table
                         .order((users::created_at.asc(), users::id.asc()))
@@ -1117,7 +1130,7 @@ macro_rules! sql_store {
             async fn update_user(&self, user: &User) -> Result<(), StoreError> {
                 let row = UserRow::new(user);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(users::table.find(row.id))
                         .set(&row)
@@ -1137,7 +1150,7 @@ macro_rules! sql_store {
                 // their refresh tokens) go with them through ON DELETE
                 // CASCADE; the unique email is free again.
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(users::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
@@ -1150,7 +1163,7 @@ macro_rules! sql_store {
 
             async fn count_admins(&self) -> Result<u64, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     let admins: i64 = users::table
                         .filter(users::role.eq(Role::Admin.as_str()))
@@ -1179,7 +1192,7 @@ macro_rules! sql_store {
                 let org_row = OrgRow::new(org);
                 let owner_row = MembershipRow::new(owner);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let c: &mut $connection = &mut *conn;
                     $tx(c, async move |c| {
@@ -1201,12 +1214,12 @@ macro_rules! sql_store {
 
             async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     Ok(organizations::table
                         .find(DbUuid(id.0))
                         .select(OrgRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1218,7 +1231,7 @@ macro_rules! sql_store {
             async fn update_org(&self, org: &Organization) -> Result<(), StoreError> {
                 let row = OrgRow::new(org);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(organizations::table.find(row.id))
                         .set(&row)
@@ -1235,7 +1248,7 @@ macro_rules! sql_store {
 
             async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(organizations::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
@@ -1248,7 +1261,7 @@ macro_rules! sql_store {
 
             async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     Ok(organizations::table
                         .order((organizations::created_at.asc(), organizations::id.asc()))
@@ -1268,7 +1281,7 @@ macro_rules! sql_store {
                 user: UserId,
             ) -> Result<Vec<(Organization, OrgRole)>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     let rows: Vec<(OrgRow, String)> = memberships::table
                         .inner_join(organizations::table)
@@ -1287,7 +1300,7 @@ macro_rules! sql_store {
 
             async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     memberships::table
                         .filter(memberships::org_id.eq(DbUuid(org.0)))
@@ -1309,12 +1322,12 @@ macro_rules! sql_store {
                 user: UserId,
             ) -> Result<Option<OrgRole>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     let role: Option<String> = memberships::table
                         .find((DbUuid(org.0), DbUuid(user.0)))
                         .select(memberships::role)
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?;
@@ -1326,7 +1339,7 @@ macro_rules! sql_store {
             async fn put_member(&self, membership: &Membership) -> Result<(), StoreError> {
                 let row = MembershipRow::new(membership);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let written = diesel::insert_into(memberships::table)
                         .values(&row)
@@ -1362,7 +1375,7 @@ macro_rules! sql_store {
 
             async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let deleted =
                         diesel::delete(memberships::table.find((DbUuid(org.0), DbUuid(user.0))))
@@ -1380,7 +1393,7 @@ macro_rules! sql_store {
             async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
                 let row = CodeRow::new(code);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(authorization_codes::table)
                         .values(&row)
@@ -1398,7 +1411,7 @@ macro_rules! sql_store {
             async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     // One statement decides: of concurrent callers exactly
                     // one flips `spent`.
@@ -1417,7 +1430,7 @@ macro_rules! sql_store {
                     let spent: Option<DbUuid> = authorization_codes::table
                         .find(&hash)
                         .select(authorization_codes::grant_id)
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?;
@@ -1437,7 +1450,7 @@ macro_rules! sql_store {
                 let grant_row = GrantRow::new(grant);
                 let refresh_row = refresh.map(|t| RefreshRow::new(&t, grant_row.id));
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let c: &mut $connection = &mut *conn;
                     $tx(c, async move |c| {
@@ -1461,12 +1474,12 @@ macro_rules! sql_store {
 
             async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     grants::table
                         .find(DbUuid(id.0))
                         .select(GrantRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1482,13 +1495,13 @@ macro_rules! sql_store {
             ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     let found: Option<(RefreshRow, GrantRow)> = refresh_tokens::table
                         .inner_join(grants::table)
                         .filter(refresh_tokens::hash.eq(&hash))
                         .select((RefreshRow::as_select(), GrantRow::as_select()))
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?;
@@ -1515,7 +1528,7 @@ macro_rules! sql_store {
                 let grace_cutoff = grace.is_positive().then(|| DbTime(now - grace));
                 let now = DbTime(now);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let c: &mut $connection = &mut *conn;
                     let step = rotate_in_transaction(c, presented.clone(), next, now, grace_cutoff)
@@ -1540,7 +1553,7 @@ macro_rules! sql_store {
                             refresh_tokens::expires_at,
                             refresh_tokens::rotated_at,
                         ))
-                        .first(&mut *c)
+                        .get_result(&mut *c)
                         .await
                         .optional()
                         .map_err(error::unexpected)?;
@@ -1571,7 +1584,7 @@ macro_rules! sql_store {
                 at: OffsetDateTime,
             ) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     revoke_family(&mut *conn, DbUuid(id.0), DbTime(at))
                         .await
@@ -1586,7 +1599,7 @@ macro_rules! sql_store {
                 at: OffsetDateTime,
             ) -> Result<u64, StoreError> {
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let user = DbUuid(user.0);
                     let at = DbTime(at);
@@ -1620,7 +1633,7 @@ macro_rules! sql_store {
                 expires_at: OffsetDateTime,
             ) -> Result<(), StoreError> {
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(denied_access_tokens::table)
                         .values((
@@ -1644,7 +1657,7 @@ macro_rules! sql_store {
                 grant: Option<GrantId>,
             ) -> Result<bool, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     let denied =
                         diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
@@ -1676,12 +1689,12 @@ macro_rules! sql_store {
             ) -> Result<Option<Consent>, StoreError> {
                 let client = client.as_str().to_owned();
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     consents::table
                         .find((DbUuid(user.0), &client))
                         .select(ConsentRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1694,7 +1707,7 @@ macro_rules! sql_store {
             async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
                 let row = ConsentRow::new(consent);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(consents::table)
                         .values(&row)
@@ -1715,7 +1728,7 @@ macro_rules! sql_store {
             async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
                 let row = SessionRow::new(session);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(sessions::table)
                         .values(&row)
@@ -1734,13 +1747,13 @@ macro_rules! sql_store {
             ) -> Result<Option<Session>, StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     sessions::table
                         .find(&hash)
                         .filter(sessions::expires_at.gt(DbTime(now)))
                         .select(SessionRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1753,7 +1766,7 @@ macro_rules! sql_store {
             async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError> {
                 let hash = hash_bytes(hash);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::delete(sessions::table.find(&hash))
                         .execute(&mut *conn)
@@ -1777,7 +1790,7 @@ macro_rules! sql_store {
                         // A connection per batch: requests get the writer
                         // between batches.
                         let conn = self.writer();
-                        let deleted = $detach(async move {
+                        let deleted = self.$detach(async move {
                             let mut conn = conn.await?;
                             purge_batch(&mut *conn, kind, now)
                                 .await
@@ -1799,7 +1812,7 @@ macro_rules! sql_store {
             async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError> {
                 let row = ResourceRow::new(resource);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(resources::table)
                         .values(&row)
@@ -1813,12 +1826,12 @@ macro_rules! sql_store {
 
             async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     resources::table
                         .find(DbUuid(id.0))
                         .select(ResourceRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1831,12 +1844,12 @@ macro_rules! sql_store {
             async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
                 let uri = uri.to_owned();
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     resources::table
                         .filter(resources::uri.eq(&uri))
                         .select(ResourceRow::as_select())
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(error::unexpected)?
@@ -1848,7 +1861,7 @@ macro_rules! sql_store {
 
             async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     resources::table
                         .order((resources::created_at.asc(), resources::id.asc()))
@@ -1866,7 +1879,7 @@ macro_rules! sql_store {
             async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError> {
                 let row = ResourceRow::new(resource);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let changed = diesel::update(resources::table.find(row.id))
                         .set(&row)
@@ -1883,7 +1896,7 @@ macro_rules! sql_store {
 
             async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError> {
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     let deleted = diesel::delete(resources::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
@@ -1899,7 +1912,7 @@ macro_rules! sql_store {
         impl KeyStore for $store {
             async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     Ok(signing_keys::table
                         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
@@ -1917,7 +1930,7 @@ macro_rules! sql_store {
             async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
                 let row = KeyRow::new(key);
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     diesel::insert_into(signing_keys::table)
                         .values(&row)
@@ -1936,7 +1949,7 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 let kid = kid.to_owned();
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     // The first retirement stands: publication is counted
                     // from it, and retiring twice must not extend it.
@@ -1965,7 +1978,7 @@ macro_rules! sql_store {
             async fn master_key_or_init(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
                 let candidate = candidate.to_vec();
                 let conn = self.writer();
-                $detach(async move {
+                self.$detach(async move {
                     let mut conn = conn.await?;
                     // Whoever inserts first wins; everyone then reads the
                     // winner. ON CONFLICT waits for a concurrent insert to
@@ -1979,7 +1992,7 @@ macro_rules! sql_store {
                     master_key::table
                         .find(1i16)
                         .select(master_key::key)
-                        .first(&mut *conn)
+                        .get_result(&mut *conn)
                         .await
                         .map_err(error::unexpected)
                 })
@@ -1988,7 +2001,7 @@ macro_rules! sql_store {
 
             async fn ping(&self) -> Result<(), StoreError> {
                 let conn = self.reader();
-                $detach(async move {
+                self.$detach_read(async move {
                     let mut conn = conn.await?;
                     diesel::sql_query("SELECT 1")
                         .execute(&mut *conn)

@@ -1,13 +1,12 @@
-//! How SQLite work leaves the async workers: once per port operation.
+//! Connections whose statements run where they are called.
 //!
 //! diesel-async's `SyncConnectionWrapper` normally ships every statement to
 //! tokio's blocking pool and back. A rotation (begin, update, insert,
 //! commit) then pays four round trips between threads, each a futex wake on
 //! both sides; on two cores that hand-off cost more CPU than SQLite itself
 //! (see docs/benchmarks.md). Here the wrapper runs statements in place
-//! ([`Inline`]) and [`on_blocking_thread`] moves the whole operation to one
-//! blocking thread instead: one hand-off per port call, however many
-//! statements it runs.
+//! ([`Inline`]); the store decides where the whole operation runs: writes
+//! on the writer thread (`crate::writer`), reads in place.
 
 use std::error::Error;
 use std::future::Future;
@@ -15,14 +14,12 @@ use std::pin::Pin;
 
 use diesel::SqliteConnection;
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
-use gatehouse_core::ports::StoreError;
 
-/// A connection whose statements run on the calling thread. Only ever
-/// driven from [`on_blocking_thread`] (and from start-up, before serving).
+/// A connection whose statements run on the calling thread.
 pub type Conn = SyncConnectionWrapper<SqliteConnection, Inline>;
 
 /// diesel-async's "spawn blocking" hook, made to run the work where it is
-/// asked for: the caller is already on a blocking thread.
+/// asked for: the caller has already chosen the thread.
 #[derive(Debug, Clone, Copy)]
 pub struct Inline;
 
@@ -39,38 +36,6 @@ impl SpawnBlocking for Inline {
 
     fn get_runtime() -> Self {
         Inline
-    }
-}
-
-/// Runs one port operation to completion on a blocking thread, where its
-/// statements execute without further hand-offs. If it wrote, it returns
-/// once the group commit holding its writes is durable
-/// ([`crate::writer`]).
-///
-/// Like `gatehouse_store_sql::detached`, the operation finishes (commits or
-/// rolls back, returns its connection clean) even if the caller stops
-/// waiting: a blocking task cannot be cancelled.
-///
-/// # Errors
-/// The operation's own error, or `Unexpected` if it panicked.
-pub async fn on_blocking_thread<R, F>(operation: F) -> Result<R, StoreError>
-where
-    F: Future<Output = Result<R, StoreError>> + Send + 'static,
-    R: Send + 'static,
-{
-    let runtime = tokio::runtime::Handle::current();
-    let task = move || {
-        crate::writer::begin_operation();
-        let result = runtime.block_on(operation);
-        // A write answers only once its group commit is durable.
-        let committed = crate::writer::finish_operation();
-        result.and_then(|value| committed.map(|()| value))
-    };
-    match tokio::task::spawn_blocking(task).await {
-        Ok(result) => result,
-        Err(e) => Err(StoreError::Unexpected(anyhow::anyhow!(
-            "a store operation did not finish: {e}"
-        ))),
     }
 }
 

@@ -1,28 +1,31 @@
-//! The one writing connection, with group commit.
+//! The writer thread: one connection, every write, group commit.
 //!
 //! SQLite has one writer at a time, and with `synchronous = FULL` every
 //! commit waits for the disk (an fsync of the WAL). Committed one by one,
-//! write operations queue behind each other's fsync: on the benchmark
-//! machine that capped refresh-token rotations at about 3 000 a second with
-//! the CPU mostly idle.
+//! write operations queue behind each other's fsync; handed from thread to
+//! thread, they also pay a wake-up each on the one path that cannot run in
+//! parallel. On the benchmark machine those two capped refresh-token
+//! rotations at about 3 000 a second with the CPU half idle.
 //!
-//! So write operations share commits. The writer connection is leased to
-//! one operation at a time, but the transaction it runs in spans several
-//! operations: the first lease of a batch opens it (`BEGIN IMMEDIATE`), and
-//! the lease that finds nobody waiting (or the batch full, or old) commits
-//! it. Inside a batch, an operation's own transaction is a savepoint, so it
-//! rolls back alone. No operation reports success before the commit that
-//! holds its writes is durable: [`crate::blocking::on_blocking_thread`]
-//! waits for the batch to settle and turns a failed commit into an error
-//! for every operation in it.
+//! So one thread owns the writing connection and runs every write
+//! operation itself, back to back, and operations that queue up share a
+//! transaction: the thread opens it (`BEGIN IMMEDIATE`) for the first
+//! operation and commits when the queue is empty (or after 64 operations or
+//! 5 ms). Inside it, each operation's own transaction is a savepoint
+//! ([`in_savepoint`]), so a failing operation rolls back alone. No operation
+//! answers before the commit that holds its writes is durable; if that
+//! commit fails, every operation in it gets an error and none of their
+//! writes remain.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use diesel_async::SimpleAsyncConnection;
@@ -33,209 +36,192 @@ use crate::blocking::{Conn, ConnFn};
 /// Most operations one commit may carry.
 const MAX_BATCH: usize = 64;
 /// Longest a batch stays open while operations keep arriving: bounds the
-/// latency one operation can add to those before it.
+/// latency one operation can add to those queued before it.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(5);
-/// How many failed batches are remembered for operations still to learn
-/// their outcome.
-const FAILED_KEPT: usize = 64;
 
-/// The writing connection and its batches.
-pub struct Writer {
-    slot: Mutex<Slot>,
-    /// Signalled when the connection is returned.
-    returned: Condvar,
-    /// Threads waiting for the connection: while there are any, a finished
-    /// operation leaves the batch open for them.
-    waiting: AtomicUsize,
-    outcomes: Mutex<Outcomes>,
-    /// Signalled when a batch settles.
-    settled: Condvar,
-    wait_timeout: Duration,
-}
-
-struct Slot {
-    /// `None` while leased.
-    conn: Option<Conn>,
-    batch: Option<Batch>,
-    next_id: u64,
-}
-
-#[derive(Clone, Copy)]
-struct Batch {
-    id: u64,
-    opened: Instant,
-    operations: usize,
-}
-
-#[derive(Default)]
-struct Outcomes {
-    /// Every batch with an id up to this one has settled.
-    settled_through: u64,
-    /// Recent batches whose commit failed.
-    failed: VecDeque<u64>,
-}
+/// What the thread hands back once the batch has settled: the operation's
+/// answer if the batch committed, an error if it did not.
+type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// One write operation: given `Ok`, runs on the writer thread's connection
+/// and returns how to answer; given the reason it cannot run, answers with
+/// it at once.
+type Job = Box<dyn FnOnce(Result<(), StoreError>) -> Option<Deliver> + Send>;
 
 thread_local! {
-    /// The writer and batch of the last write operation on this thread,
-    /// whose commit the operation must wait for before it answers.
-    static LAST_BATCH: RefCell<Option<(Arc<Writer>, u64)>> = const { RefCell::new(None) };
+    /// The writer thread's connection, lent to the operation it is running
+    /// (see [`Lease`]). Empty on every other thread.
+    static CONNECTION: RefCell<Option<Conn>> = const { RefCell::new(None) };
+}
+
+/// The handle to the writer thread. Dropping every clone stops the thread
+/// (after it has answered everything queued).
+#[derive(Clone)]
+pub struct Writer {
+    jobs: Arc<Mutex<Sender<Job>>>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
-    /// Wraps the writing connection.
-    pub fn new(conn: Conn, wait_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            slot: Mutex::new(Slot {
-                conn: Some(conn),
-                batch: None,
-                next_id: 1,
-            }),
-            returned: Condvar::new(),
-            waiting: AtomicUsize::new(0),
-            outcomes: Mutex::new(Outcomes::default()),
-            settled: Condvar::new(),
-            wait_timeout,
+    /// Starts the thread that owns `conn`.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn start(conn: Conn) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-sqlite-writer".into())
+            .spawn(move || run(conn, &queue, &counted))?;
+        Ok(Self {
+            jobs: Arc::new(Mutex::new(jobs)),
+            commits,
         })
     }
 
-    fn slot(&self) -> MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    /// How many batches the thread has settled (committed or failed).
+    #[cfg(test)]
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
-    fn outcomes(&self) -> MutexGuard<'_, Outcomes> {
-        self.outcomes.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits (blocking the thread: only call from a blocking thread) for
-    /// the connection, inside an open batch.
+    /// Runs `operation` on the writer thread and answers once the commit
+    /// holding its writes is durable. The operation runs to the end even if
+    /// the caller stops waiting.
     ///
     /// # Errors
-    /// After the wait timeout, or the database's error if a batch cannot
-    /// begin.
-    pub fn lease(self: &Arc<Self>) -> Result<Lease, StoreError> {
-        let deadline = Instant::now() + self.wait_timeout;
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let mut slot = self.slot();
-        let conn = loop {
-            if let Some(conn) = slot.conn.take() {
-                break conn;
+    /// The operation's error; `Unexpected` if its batch failed to commit or
+    /// the writer thread is gone.
+    pub async fn run<R, F>(&self, operation: F) -> Result<R, StoreError>
+    where
+        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |ready: Result<(), StoreError>| {
+            if let Err(e) = ready {
+                let _ = answer.send(Err(e));
+                return None;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                return Err(gatehouse_store_sql::error::pool(
-                    "timed out waiting for the SQLite writer",
-                ));
-            }
-            slot = self
-                .returned
-                .wait_timeout(slot, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        };
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        let mut lease = Lease {
-            writer: self.clone(),
-            conn: Some(conn),
-            batch: 0,
-        };
-        let batch = match slot.batch {
-            Some(b) => b,
-            None => {
-                if let Err(e) = run_now(lease.conn_mut().batch_execute("BEGIN IMMEDIATE")) {
-                    // Nothing began: hand the connection back untouched.
-                    slot.conn = lease.conn.take();
-                    drop(slot);
-                    self.returned.notify_one();
-                    return Err(gatehouse_store_sql::error::unexpected(e));
-                }
-                let b = Batch {
-                    id: slot.next_id,
-                    opened: Instant::now(),
-                    operations: 0,
-                };
-                slot.next_id += 1;
-                slot.batch = Some(b);
-                b
-            }
-        };
-        lease.batch = batch.id;
-        Ok(lease)
-    }
-
-    /// Called as a lease ends: commits the batch unless someone is waiting
-    /// to add to it, then returns the connection.
-    fn give_back(&self, mut conn: Conn, batch_id: u64) {
-        let mut slot = self.slot();
-        let Some(mut batch) = slot.batch else {
-            slot.conn = Some(conn);
-            drop(slot);
-            self.returned.notify_one();
-            return;
-        };
-        batch.operations += 1;
-        let commit = self.waiting.load(Ordering::Acquire) == 0
-            || batch.operations >= MAX_BATCH
-            || batch.opened.elapsed() >= MAX_BATCH_AGE;
-        if commit {
-            let committed = run_now(conn.batch_execute("COMMIT"));
-            if committed.is_err() {
-                // Leave the connection usable for the next batch.
-                let _ = run_now(conn.batch_execute("ROLLBACK"));
-                tracing::error!(
-                    operations = batch.operations,
-                    "a SQLite group commit failed; its operations report an error"
-                );
-            }
-            slot.batch = None;
-            self.settle(batch.id, committed.is_ok());
-        } else {
-            slot.batch = Some(batch);
+            let result = block_on(operation);
+            Some(Box::new(move |committed: Result<(), StoreError>| {
+                let _ = answer.send(committed.and(result));
+            }))
+        });
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .is_ok();
+        if !sent {
+            return Err(gone());
         }
-        debug_assert_eq!(batch.id, batch_id);
-        slot.conn = Some(conn);
-        drop(slot);
-        self.returned.notify_one();
-    }
-
-    fn settle(&self, id: u64, ok: bool) {
-        let mut outcomes = self.outcomes();
-        outcomes.settled_through = outcomes.settled_through.max(id);
-        if !ok {
-            outcomes.failed.push_back(id);
-            if outcomes.failed.len() > FAILED_KEPT {
-                outcomes.failed.pop_front();
-            }
-        }
-        drop(outcomes);
-        self.settled.notify_all();
-    }
-
-    /// Blocks until batch `id` has settled; whether it committed.
-    fn wait_for(&self, id: u64) -> bool {
-        let mut outcomes = self.outcomes();
-        while outcomes.settled_through < id {
-            outcomes = self
-                .settled
-                .wait(outcomes)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        !outcomes.failed.contains(&id)
+        answered.await.unwrap_or_else(|_| Err(gone()))
     }
 }
 
-/// The writer connection, for one operation, inside a batch transaction.
+fn gone() -> StoreError {
+    StoreError::Unexpected(anyhow::anyhow!("the SQLite writer thread has stopped"))
+}
+
+/// The writer thread's loop.
+fn run(conn: Conn, queue: &Receiver<Job>, commits: &AtomicU64) {
+    CONNECTION.with(|c| *c.borrow_mut() = Some(conn));
+    let mut batch: Vec<Deliver> = Vec::new();
+    let mut opened = Instant::now();
+    loop {
+        let job = if batch.is_empty() {
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        } else {
+            match queue.try_recv() {
+                Ok(job) => job,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                    settle(&mut batch, commits);
+                    continue;
+                }
+            }
+        };
+        if batch.is_empty() {
+            if let Err(e) = with_connection(|c| run_now(c.batch_execute("BEGIN IMMEDIATE"))) {
+                // No transaction: run nothing, answer with the reason.
+                tracing::error!(error = %e, "cannot begin a SQLite write transaction");
+                job(Err(gatehouse_store_sql::error::unexpected(e)));
+                continue;
+            }
+            opened = Instant::now();
+        }
+        if let Some(deliver) = job(Ok(())) {
+            batch.push(deliver);
+        }
+        if batch.len() >= MAX_BATCH || opened.elapsed() >= MAX_BATCH_AGE {
+            settle(&mut batch, commits);
+        }
+    }
+}
+
+/// Commits the open batch and answers its operations.
+fn settle(batch: &mut Vec<Deliver>, commits: &AtomicU64) {
+    commits.fetch_add(1, Ordering::Relaxed);
+    let committed = with_connection(|c| {
+        let committed = run_now(c.batch_execute("COMMIT"));
+        if committed.is_err() {
+            // Leave the connection usable for the next batch.
+            let _ = run_now(c.batch_execute("ROLLBACK"));
+        }
+        committed
+    });
+    if let Err(e) = &committed {
+        tracing::error!(
+            error = %e,
+            operations = batch.len(),
+            "a SQLite group commit failed; its operations report an error"
+        );
+    }
+    for deliver in batch.drain(..) {
+        deliver(
+            committed
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("the commit failed: {e}"))),
+        );
+    }
+}
+
+fn with_connection<T>(
+    f: impl FnOnce(&mut Conn) -> Result<T, diesel::result::Error>,
+) -> Result<T, diesel::result::Error> {
+    CONNECTION.with(|c| match c.borrow_mut().as_mut() {
+        Some(conn) => f(conn),
+        None => Err(diesel::result::Error::BrokenTransactionManager),
+    })
+}
+
+/// The writer connection, lent to the operation running on the writer
+/// thread; given back when dropped.
 pub struct Lease {
-    writer: Arc<Writer>,
     conn: Option<Conn>,
-    batch: u64,
 }
 
 impl Lease {
-    fn conn_mut(&mut self) -> &mut Conn {
-        self.conn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
+    /// Borrows the writer thread's connection.
+    ///
+    /// # Errors
+    /// Called anywhere but on the writer thread, or while another lease is
+    /// held (a bug: operations take one lease each).
+    pub fn take() -> Result<Self, StoreError> {
+        CONNECTION
+            .with(|c| c.borrow_mut().take())
+            .map(|conn| Self { conn: Some(conn) })
+            .ok_or_else(|| {
+                StoreError::Unexpected(anyhow::anyhow!(
+                    "the SQLite writer connection is only available on the writer thread"
+                ))
+            })
     }
 }
 
@@ -251,52 +237,17 @@ impl Deref for Lease {
 
 impl DerefMut for Lease {
     fn deref_mut(&mut self) -> &mut Conn {
-        self.conn_mut()
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            LAST_BATCH.with(|b| *b.borrow_mut() = Some((self.writer.clone(), self.batch)));
-            self.writer.give_back(conn, self.batch);
+            CONNECTION.with(|c| *c.borrow_mut() = Some(conn));
         }
-    }
-}
-
-/// Forgets any batch recorded on this thread; call before an operation.
-pub fn begin_operation() {
-    LAST_BATCH.with(|b| b.borrow_mut().take());
-}
-
-/// After an operation: if it wrote, waits until its batch's commit is
-/// durable.
-///
-/// # Errors
-/// `Unexpected` if that commit failed (the operation's writes are gone).
-pub fn finish_operation() -> Result<(), StoreError> {
-    let Some((writer, id)) = LAST_BATCH.with(|b| b.borrow_mut().take()) else {
-        return Ok(());
-    };
-    if writer.wait_for(id) {
-        Ok(())
-    } else {
-        Err(StoreError::Unexpected(anyhow::anyhow!(
-            "the SQLite commit holding this write failed"
-        )))
-    }
-}
-
-/// Polls a future of an [`Inline`](crate::blocking::Inline) connection once:
-/// its work has run by the time it is first polled.
-fn run_now<T>(future: impl Future<Output = T>) -> T {
-    let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => unreachable!("an inline SQLite call completes when first polled"),
     }
 }
 
@@ -330,11 +281,46 @@ where
     }
 }
 
+/// Wakes the thread that waits in [`block_on`].
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives a future on the writer thread. A write operation's statements
+/// run inline, so it is normally ready on its first poll.
+fn block_on<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
+    }
+}
+
+/// Polls a future of an [`Inline`](crate::blocking::Inline) connection
+/// once: its work has run by the time it is first polled.
+fn run_now<T>(
+    future: impl Future<Output = Result<T, diesel::result::Error>>,
+) -> Result<T, diesel::result::Error> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => value,
+        Poll::Pending => Err(diesel::result::Error::BrokenTransactionManager),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Barrier;
-    use std::thread;
-
     use diesel::sql_types::BigInt;
     use diesel_async::RunQueryDsl;
 
@@ -347,138 +333,160 @@ mod tests {
         n: i64,
     }
 
-    fn open(file: &ScratchFile) -> Arc<Writer> {
-        let path = file.path().display().to_string();
-        let mut conn = run_now(crate::establish(&path)).unwrap();
-        run_now(conn.batch_execute(
+    async fn open(file: &ScratchFile) -> Writer {
+        let mut conn = crate::establish(&file.path().display().to_string())
+            .await
+            .unwrap();
+        conn.batch_execute(
             "CREATE TABLE parent (id INTEGER PRIMARY KEY);
              CREATE TABLE item (id INTEGER PRIMARY KEY,
                  parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);",
-        ))
+        )
+        .await
         .unwrap();
-        Writer::new(conn, Duration::from_secs(10))
+        Writer::start(conn).unwrap()
     }
 
-    fn count(file: &ScratchFile) -> i64 {
-        let path = file.path().display().to_string();
-        let mut conn = run_now(crate::establish(&path)).unwrap();
-        let row: Count =
-            run_now(diesel::sql_query("SELECT count(*) AS n FROM item").get_result(&mut conn))
-                .unwrap();
+    /// Rows committed, as a separate connection sees them.
+    async fn count(file: &ScratchFile) -> i64 {
+        let mut conn = crate::establish(&file.path().display().to_string())
+            .await
+            .unwrap();
+        let row: Count = diesel::sql_query("SELECT count(*) AS n FROM item")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
         row.n
     }
 
-    /// One write operation as the store runs it: lease, statements, then
-    /// wait for the commit.
-    fn write(writer: &Arc<Writer>, sql: String, hold: Duration) -> Result<(), StoreError> {
-        begin_operation();
-        {
-            let mut lease = writer.lease()?;
-            run_now(lease.batch_execute(&sql)).map_err(gatehouse_store_sql::error::unexpected)?;
-            thread::sleep(hold);
-        }
-        finish_operation()
-    }
-
-    fn commits(writer: &Writer) -> u64 {
-        writer.outcomes().settled_through
-    }
-
-    #[test]
-    fn writers_that_queue_share_a_commit_and_all_of_it_is_durable() {
-        let file = ScratchFile::new().unwrap();
-        let writer = open(&file);
-        let start = Arc::new(Barrier::new(16));
-        let threads: Vec<_> = (0..16)
-            .map(|i| {
-                let (writer, start) = (writer.clone(), start.clone());
-                thread::spawn(move || {
-                    start.wait();
-                    // The first holds the writer long enough for the rest
-                    // to queue behind it.
-                    let hold = Duration::from_millis(if i == 0 { 50 } else { 0 });
-                    write(&writer, format!("INSERT INTO item (id) VALUES ({i})"), hold)
+    /// A write operation as the store runs it: statements on the lease.
+    fn insert(
+        writer: &Writer,
+        sql: String,
+        hold: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + use<> {
+        let writer = writer.clone();
+        async move {
+            writer
+                .run(async move {
+                    let mut lease = Lease::take()?;
+                    lease
+                        .batch_execute(&sql)
+                        .await
+                        .map_err(gatehouse_store_sql::error::unexpected)?;
+                    std::thread::sleep(hold);
+                    Ok(())
                 })
+                .await
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_that_queue_share_a_commit_and_answer_once_it_is_durable() {
+        let file = ScratchFile::new().unwrap();
+        let writer = open(&file).await;
+        // The first holds the thread long enough for the rest to queue.
+        let first = tokio::spawn(insert(
+            &writer,
+            "INSERT INTO item (id) VALUES (0)".into(),
+            Duration::from_millis(50),
+        ));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let rest: Vec<_> = (1..16)
+            .map(|i| {
+                tokio::spawn(insert(
+                    &writer,
+                    format!("INSERT INTO item (id) VALUES ({i})"),
+                    Duration::ZERO,
+                ))
             })
             .collect();
-        for t in threads {
-            t.join().unwrap().unwrap();
+        first.await.unwrap().unwrap();
+        for op in rest {
+            op.await.unwrap().unwrap();
+            // Answered, so committed: visible to any other connection.
         }
-        assert_eq!(count(&file), 16);
-        let batches = commits(&writer);
-        assert!(batches < 16, "16 queued writes took {batches} commits");
+        assert_eq!(count(&file).await, 16);
+        let commits = writer.commits();
+        assert!(commits < 16, "16 queued writes took {commits} commits");
     }
 
-    #[test]
-    fn a_failed_commit_fails_every_write_in_it_and_keeps_none() {
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_write_in_it_and_keeps_none() {
         let file = ScratchFile::new().unwrap();
-        let writer = open(&file);
-        let start = Arc::new(Barrier::new(8));
-        // The deferred foreign key is checked at COMMIT: the one orphan
-        // makes the whole batch's commit fail.
-        let threads: Vec<_> = (0..8)
+        let writer = open(&file).await;
+        // A slow write holds the thread while the others queue behind it;
+        // they then share one batch. The deferred foreign key is checked at
+        // COMMIT: the orphan among them makes that commit fail.
+        let slow = tokio::spawn(insert(
+            &writer,
+            "INSERT INTO item (id) VALUES (0)".into(),
+            Duration::from_millis(50),
+        ));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let orphan = tokio::spawn(insert(
+            &writer,
+            "INSERT INTO item (id, parent) VALUES (100, 999)".into(),
+            Duration::ZERO,
+        ));
+        let rest: Vec<_> = (1..8)
             .map(|i| {
-                let (writer, start) = (writer.clone(), start.clone());
-                thread::spawn(move || {
-                    start.wait();
-                    let (sql, hold) = if i == 0 {
-                        (
-                            "INSERT INTO item (id, parent) VALUES (100, 999)".to_owned(),
-                            50,
-                        )
-                    } else {
-                        (format!("INSERT INTO item (id) VALUES ({i})"), 0)
-                    };
-                    write(&writer, sql, Duration::from_millis(hold))
-                })
+                tokio::spawn(insert(
+                    &writer,
+                    format!("INSERT INTO item (id) VALUES ({i})"),
+                    Duration::ZERO,
+                ))
             })
             .collect();
-        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let failed = results.iter().filter(|r| r.is_err()).count();
-        assert!(failed >= 1 && results[0].is_err());
-        // Whatever reported success is stored; nothing that failed is.
-        assert_eq!(count(&file), i64::try_from(8 - failed).unwrap());
-        // The writer is usable afterwards.
-        write(
+        slow.await.unwrap().unwrap();
+        assert!(orphan.await.unwrap().is_err());
+        let mut succeeded = 1;
+        for op in rest {
+            if op.await.unwrap().is_ok() {
+                succeeded += 1;
+            }
+        }
+        // What reported success is stored; nothing that failed is.
+        assert_eq!(count(&file).await, succeeded);
+        assert!(succeeded < 8, "the orphan's batch held no other write");
+        // The writer goes on.
+        insert(
             &writer,
             "INSERT INTO item (id) VALUES (50)".into(),
             Duration::ZERO,
         )
+        .await
         .unwrap();
-        assert_eq!(count(&file), i64::try_from(9 - failed).unwrap());
+        assert_eq!(count(&file).await, succeeded + 1);
     }
 
-    #[test]
-    fn a_failed_operation_rolls_back_alone_inside_its_batch() {
+    #[tokio::test]
+    async fn a_failed_operation_rolls_back_alone_inside_its_batch() {
         let file = ScratchFile::new().unwrap();
-        let writer = open(&file);
-        begin_operation();
-        {
-            let mut lease = writer.lease().unwrap();
-            let failed: Result<(), diesel::result::Error> =
-                run_now(in_savepoint(&mut lease, async |c: &mut Conn| {
-                    c.batch_execute("INSERT INTO item (id) VALUES (1)").await?;
-                    Err(diesel::result::Error::RollbackTransaction)
-                }));
-            assert!(failed.is_err());
-            run_now(in_savepoint(&mut lease, async |c: &mut Conn| {
-                c.batch_execute("INSERT INTO item (id) VALUES (2)").await
-            }))
-            .unwrap();
-        }
-        finish_operation().unwrap();
-        assert_eq!(count(&file), 1);
+        let writer = open(&file).await;
+        let result = writer
+            .run(async {
+                let mut lease = Lease::take()?;
+                let failed: Result<(), diesel::result::Error> =
+                    in_savepoint(&mut lease, async |c: &mut Conn| {
+                        c.batch_execute("INSERT INTO item (id) VALUES (1)").await?;
+                        Err(diesel::result::Error::RollbackTransaction)
+                    })
+                    .await;
+                assert!(failed.is_err());
+                in_savepoint(&mut lease, async |c: &mut Conn| {
+                    c.batch_execute("INSERT INTO item (id) VALUES (2)").await
+                })
+                .await
+                .map_err(gatehouse_store_sql::error::unexpected)
+            })
+            .await;
+        result.unwrap();
+        assert_eq!(count(&file).await, 1);
     }
 
-    #[test]
-    fn a_writer_that_never_comes_back_times_the_others_out() {
-        let file = ScratchFile::new().unwrap();
-        let mut conn = run_now(crate::establish(&file.path().display().to_string())).unwrap();
-        run_now(conn.batch_execute("CREATE TABLE item (id INTEGER PRIMARY KEY)")).unwrap();
-        let writer = Writer::new(conn, Duration::from_millis(50));
-        let held = writer.lease().unwrap();
-        assert!(writer.lease().is_err());
-        drop(held);
-        assert!(writer.lease().is_ok());
+    #[tokio::test]
+    async fn the_writer_connection_exists_only_on_the_writer_thread() {
+        assert!(Lease::take().is_err());
     }
 }
