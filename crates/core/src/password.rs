@@ -57,10 +57,13 @@ impl fmt::Debug for Password {
     }
 }
 
+/// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
+fn owasp_params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
+}
+
 fn argon2() -> Argon2<'static> {
-    // OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, owasp_params())
 }
 
 /// Hashes a password on the calling thread (CPU-heavy; see module docs).
@@ -78,6 +81,114 @@ pub fn verify_password_blocking(password: &Password, hash: &PasswordHash) -> boo
     argon2()
         .verify_password(password.bytes(), hash.0.as_str())
         .is_ok()
+}
+
+/// Most argon2 memory a stored hash may ask for when it is checked (the
+/// `m` of its PHC string); ours use 19 MiB. Bounds what a corrupt or
+/// hostile row could make the server allocate.
+const MAX_VERIFY_MEMORY_KIB: u32 = 256 * 1024;
+
+/// argon2 with one working buffer, reused by every hash and check.
+///
+/// `Argon2::hash_password` allocates its 19 MiB anew each time (aligned to
+/// 64 bytes), and glibc does not reuse those blocks well: a server's
+/// resident memory grew by 19 MiB per sign-in until it held five of them,
+/// ~100 MB, for good. Kept by the one thread that hashes, this buffer is
+/// allocated once, at the first hash, and is the only argon2 memory the
+/// process holds.
+#[derive(Default)]
+pub struct Argon2Worker {
+    blocks: Vec<argon2::Block>,
+}
+
+impl fmt::Debug for Argon2Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Argon2Worker")
+            .field("blocks", &self.blocks.len())
+            .finish()
+    }
+}
+
+impl Argon2Worker {
+    /// A worker; the buffer is allocated at the first hash.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run(
+        &mut self,
+        argon2: &Argon2<'_>,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, argon2::Block::default());
+        }
+        let blocks = self
+            .blocks
+            .get_mut(..needed)
+            .ok_or(argon2::Error::MemoryTooLittle)?;
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
+    }
+
+    /// Hashes a new password (argon2id, OWASP parameters) into a PHC string,
+    /// the same format `hash_password_blocking` produces.
+    ///
+    /// # Errors
+    /// argon2 refused the input (it cannot, for a valid [`Password`]).
+    pub fn hash(&mut self, password: &Password) -> anyhow::Result<PasswordHash> {
+        use argon2::password_hash::phc;
+        let params = owasp_params();
+        let mut salt = [0u8; 16];
+        fill_random(&mut salt);
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        self.run(&argon2, &params, password.bytes(), &salt, &mut out)
+            .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+        let phc = phc::PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: phc::ParamsString::try_from(&params)
+                .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?,
+            salt: Some(phc::Salt::new(&salt).map_err(|e| anyhow::anyhow!("argon2 salt: {e}"))?),
+            hash: Some(phc::Output::new(&out).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?),
+        };
+        Ok(PasswordHash(phc.to_string()))
+    }
+
+    /// Whether `password` matches `hash` (any argon2 variant, version and
+    /// parameters a PHC string names, memory up to 256 MiB). A malformed
+    /// hash is a mismatch. The comparison is constant time.
+    pub fn verify(&mut self, password: &Password, hash: &PasswordHash) -> bool {
+        use argon2::password_hash::phc;
+        use subtle::ConstantTimeEq as _;
+        let Ok(phc) = phc::PasswordHash::new(&hash.0) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+            Algorithm::new(phc.algorithm.as_str()),
+            Params::try_from(&phc),
+            phc.salt.as_ref(),
+            phc.hash.as_ref(),
+        ) else {
+            return false;
+        };
+        let version = match phc.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        if params.m_cost() > MAX_VERIFY_MEMORY_KIB {
+            return false;
+        }
+        let mut out = vec![0u8; expected.as_bytes().len()];
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        self.run(&argon2, &params, password.bytes(), salt.as_ref(), &mut out)
+            .is_ok()
+            && bool::from(out.ct_eq(expected.as_bytes()))
+    }
 }
 
 /// Hashes and checks passwords without blocking the caller's executor.
@@ -121,6 +232,41 @@ mod tests {
             &pw,
             &PasswordHash("garbage".into())
         ));
+    }
+
+    #[test]
+    fn the_reusing_worker_speaks_the_same_phc_strings() {
+        let pw = Password::new_password("correct horse battery").unwrap();
+        let wrong = Password::presented("wrong password").unwrap();
+        let mut worker = Argon2Worker::new();
+        // Ours verified by the argon2 crate, and the crate's by ours.
+        let ours = worker.hash(&pw).unwrap();
+        assert!(ours.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password_blocking(&pw, &ours));
+        assert!(!verify_password_blocking(&wrong, &ours));
+        let theirs = hash_password_blocking(&pw).unwrap();
+        assert!(worker.verify(&pw, &theirs));
+        assert!(!worker.verify(&wrong, &theirs));
+        // Other parameters and variants, as older rows may hold.
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8 * 1024, 3, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(b"correct horse battery", b"saltsaltsaltsalt")
+        .unwrap()
+        .to_string();
+        assert!(worker.verify(&pw, &PasswordHash(argon2i.clone())));
+        assert!(!worker.verify(&wrong, &PasswordHash(argon2i)));
+        // Malformed, truncated, or asking for absurd memory: a mismatch.
+        for bad in [
+            "garbage",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "$scrypt$ln=16,r=8,p=1$c2FsdA$AAAA",
+        ] {
+            assert!(!worker.verify(&pw, &PasswordHash(bad.into())), "{bad}");
+        }
     }
 
     #[test]

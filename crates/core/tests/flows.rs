@@ -515,6 +515,50 @@ async fn wrong_passwords_and_unknown_accounts_fail_alike() {
 }
 
 #[tokio::test]
+async fn instances_starting_together_create_one_first_admin_and_both_start() {
+    // Both saw no admin; the other instance's insert won the race.
+    let w = world().await;
+    let mut users = gatehouse_core::ports::MockUserRepo::new();
+    let mut seq = mockall::Sequence::new();
+    users
+        .expect_count_admins()
+        .times(2)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(0));
+    users
+        .expect_get_user_by_email()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    users
+        .expect_insert_user()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(StoreError::Conflict("email")));
+    users
+        .expect_count_admins()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(1));
+    let mut ports = Ports::from_store(w.store.clone(), w.clock.clone(), Arc::new(InlineHasher));
+    ports.users = Arc::new(users);
+    let (second, _) = Gatehouse::start(
+        ports,
+        Settings::for_base_url("https://auth.example.com"),
+        Some(MASTER.to_vec()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        second
+            .ensure_admin("admin@example.com", Some("a long admin password"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn a_failing_store_is_a_server_error_not_a_panic() {
     let w = world().await;
     let (c, creds) = w.client(true, &["profile"]).await;

@@ -11,9 +11,7 @@ use actix_web::{App, HttpServer, web};
 use async_trait::async_trait;
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::model::PasswordHash;
-use gatehouse_core::password::{
-    Password, PasswordHasher, hash_password_blocking, verify_password_blocking,
-};
+use gatehouse_core::password::{Argon2Worker, Password, PasswordHasher, hash_password_blocking};
 use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{AdminPassword, MasterKeySource, RegistrationPolicy};
 use gatehouse_core::{Gatehouse, Ports, Settings};
@@ -24,47 +22,69 @@ use gatehouse_store_sqlite::SqliteStore;
 use crate::config::Config;
 use crate::http::{self, AppState};
 
-/// argon2 on tokio's blocking pool, so password checks never stall the
-/// workers that serve token requests, at most one per core at a time.
+/// argon2 on one dedicated thread, so password checks never stall the
+/// workers that serve token requests.
 ///
-/// Each argon2 run holds 19 MiB; unbounded, a burst of sign-ins would take
-/// that much per request (and tokio allows 512 blocking threads), a cheap
-/// way to exhaust memory. Beyond one per core, more parallel hashes only
-/// share the same cores, so the bound costs no throughput: later sign-ins
-/// queue for a permit instead.
-#[derive(Debug, Clone)]
-pub struct BlockingHasher {
-    permits: Arc<tokio::sync::Semaphore>,
-}
+/// One thread with one reused 19 MiB argon2 buffer ([`Argon2Worker`]), not
+/// tokio's blocking pool with a fresh buffer per hash: glibc did not give
+/// those buffers back, and resident memory grew by 19 MiB per sign-in up
+/// to ~100 MB (and more under concurrent sign-ins). A hash takes ~15 ms,
+/// so the thread serves about sixty sign-ins a second, well above what the
+/// per-account and per-address sign-in limits let through; beyond that
+/// they queue.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BlockingHasher;
 
-impl BlockingHasher {
-    /// At most `concurrency` hashes at once (at least one).
-    pub fn new(concurrency: usize) -> Self {
-        Self {
-            permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+type HashJob = Box<dyn FnOnce(&mut Argon2Worker) + Send>;
+
+/// The process's hashing thread, started on first use.
+fn hashing_thread() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<HashJob>> {
+    static THREAD: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> =
+        std::sync::OnceLock::new();
+    THREAD.get_or_init(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        // If the thread cannot start, the queue is dropped with the closure
+        // and every hash reports the failure instead of hanging.
+        let started = std::thread::Builder::new()
+            .name("gatehouse-argon2".into())
+            .spawn(move || {
+                let mut worker = Argon2Worker::new();
+                for job in queue {
+                    job(&mut worker);
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the password hashing thread");
         }
-    }
+        std::sync::Mutex::new(jobs)
+    })
 }
 
-impl Default for BlockingHasher {
-    /// One hash per available core.
-    fn default() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-    }
+/// Runs `work` on the hashing thread, with its argon2 buffer.
+async fn on_hashing_thread<T: Send + 'static>(
+    work: impl FnOnce(&mut Argon2Worker) -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    hashing_thread()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(Box::new(move |worker: &mut Argon2Worker| {
+            let _ = answer.send(work(worker));
+        }))
+        .map_err(|_| anyhow::anyhow!("the password hashing thread has stopped"))?;
+    answered
+        .await
+        .map_err(|_| anyhow::anyhow!("the password hashing thread has stopped"))
 }
 
 #[async_trait]
 impl PasswordHasher for BlockingHasher {
     async fn hash(&self, password: Password) -> anyhow::Result<PasswordHash> {
-        let _permit = self.permits.acquire().await?;
-        tokio::task::spawn_blocking(move || hash_password_blocking(&password)).await?
+        on_hashing_thread(move |worker| worker.hash(&password)).await?
     }
 
     async fn verify(&self, password: Password, hash: PasswordHash) -> bool {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return false;
-        };
-        tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
+        on_hashing_thread(move |worker| worker.verify(&password, &hash))
             .await
             .unwrap_or(false)
     }
@@ -111,7 +131,7 @@ pub async fn open_store(
     cache_ttl: std::time::Duration,
 ) -> anyhow::Result<Ports> {
     let clock = Arc::new(SystemClock);
-    let hasher = Arc::new(BlockingHasher::default());
+    let hasher = Arc::new(BlockingHasher);
     let pool_size = usize::try_from(pool_size).unwrap_or(1).max(1);
     match StoreUrl::parse(database_url)? {
         StoreUrl::Memory => {
@@ -218,6 +238,9 @@ impl Application {
             .ok()
             .map(|admin| {
                 let password = admin.password().clone();
+                // Not on the hashing thread: this one-off hash's buffer is
+                // the process's first large allocation, which the allocator
+                // maps and unmaps, so an idle server keeps nothing of it.
                 let hash = tokio::task::spawn_blocking(move || hash_password_blocking(&password));
                 (admin, hash)
             });

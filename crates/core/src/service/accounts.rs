@@ -276,10 +276,17 @@ impl Gatehouse {
                 self.ports.users.update_user(&existing).await?;
                 Ok(None)
             }
-            None => {
-                self.ports.users.insert_user(&user).await?;
-                Ok(generated.map(|p| (email, p)))
-            }
+            None => match self.ports.users.insert_user(&user).await {
+                Ok(()) => Ok(generated.map(|p| (email, p))),
+                // Instances starting together on one database: another
+                // created the first admin between our check and insert.
+                Err(crate::ports::StoreError::Conflict(_))
+                    if self.ports.users.count_admins().await? > 0 =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e.into()),
+            },
         }
     }
 
