@@ -123,7 +123,9 @@ impl Writer {
 }
 
 fn gone() -> StoreError {
-    StoreError::Unexpected(anyhow::anyhow!("the SQLite writer thread has stopped"))
+    StoreError::Unexpected(anyhow::anyhow!(
+        "the SQLite writer did not complete this operation"
+    ))
 }
 
 /// The writer thread's loop.
@@ -155,8 +157,17 @@ fn run(conn: Conn, queue: &Receiver<Job>, commits: &AtomicU64) {
             }
             opened = Instant::now();
         }
-        if let Some(deliver) = job(Ok(())) {
-            batch.push(deliver);
+        // A panicking operation must not take the writer thread (and with
+        // it every later write) down. What it left half-done is rolled back
+        // with its whole batch; its caller and the batch's get an error.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(())))) {
+            Ok(Some(deliver)) => batch.push(deliver),
+            Ok(None) => {}
+            Err(_) => {
+                tracing::error!("a SQLite write operation panicked; its batch is rolled back");
+                abandon(&mut batch, commits);
+                continue;
+            }
         }
         if batch.len() >= MAX_BATCH || opened.elapsed() >= MAX_BATCH_AGE {
             settle(&mut batch, commits);
@@ -189,6 +200,17 @@ fn settle(batch: &mut Vec<Deliver>, commits: &AtomicU64) {
                 .map(|_| ())
                 .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("the commit failed: {e}"))),
         );
+    }
+}
+
+/// Rolls the open batch back and answers its operations with an error.
+fn abandon(batch: &mut Vec<Deliver>, commits: &AtomicU64) {
+    commits.fetch_add(1, Ordering::Relaxed);
+    let _ = with_connection(|c| run_now(c.batch_execute("ROLLBACK")));
+    for deliver in batch.drain(..) {
+        deliver(Err(StoreError::Unexpected(anyhow::anyhow!(
+            "rolled back with a failed operation in the same commit"
+        ))));
     }
 }
 
@@ -483,6 +505,55 @@ mod tests {
             .await;
         result.unwrap();
         assert_eq!(count(&file).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
+        let file = ScratchFile::new().unwrap();
+        let writer = open(&file).await;
+        // A slow write holds the thread while the others queue; the
+        // panicking one then shares a batch with those after it.
+        let slow = tokio::spawn(insert(
+            &writer,
+            "INSERT INTO item (id) VALUES (0)".into(),
+            Duration::from_millis(50),
+        ));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let before = tokio::spawn(insert(
+            &writer,
+            "INSERT INTO item (id) VALUES (1)".into(),
+            Duration::ZERO,
+        ));
+        let panicking = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run(async {
+                        let mut lease = Lease::take()?;
+                        lease
+                            .batch_execute("INSERT INTO item (id) VALUES (2)")
+                            .await
+                            .map_err(gatehouse_store_sql::error::unexpected)?;
+                        if lease.batch_execute("SELECT 1").await.is_ok() {
+                            panic!("a bug in a write operation");
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        slow.await.unwrap().unwrap();
+        assert!(panicking.await.unwrap().is_err());
+        assert!(before.await.unwrap().is_err(), "same batch, rolled back");
+        assert_eq!(count(&file).await, 1);
+        insert(
+            &writer,
+            "INSERT INTO item (id) VALUES (3)".into(),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(&file).await, 2);
     }
 
     #[tokio::test]
