@@ -22,6 +22,7 @@
 //! from the store on every use.
 
 use std::fmt;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,6 +75,33 @@ impl<K: Eq + Hash + Clone, V: Clone> Fresh<K, V> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.remove(key);
     }
+
+    /// A fresh cached value, or `fetch`'s answer, kept if present.
+    async fn read_through(
+        &self,
+        key: &K,
+        fetch: impl Future<Output = Result<Option<V>, StoreError>>,
+    ) -> Result<Option<V>, StoreError> {
+        if let Some(hit) = self.get(key) {
+            return Ok(Some(hit));
+        }
+        let generation = self.begin();
+        let found = fetch.await?;
+        if let Some(value) = &found {
+            self.put(generation, key.clone(), value.clone());
+        }
+        Ok(found)
+    }
+
+    /// Runs a write of `key`'s record, dropping the cached copy before (so
+    /// no reader is served the old one meanwhile) and after (so a read that
+    /// raced the write is not kept).
+    async fn write<T>(&self, key: &K, write: impl Future<Output = T>) -> T {
+        self.invalidate(key);
+        let result = write.await;
+        self.invalidate(key);
+        result
+    }
 }
 
 /// [`ClientRepo`] with `get_client` served from memory for up to the TTL.
@@ -110,15 +138,7 @@ impl ClientRepo for CachedClients {
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        if let Some(hit) = self.cache.get(id) {
-            return Ok(Some(hit));
-        }
-        let generation = self.cache.begin();
-        let found = self.inner.get_client(id).await?;
-        if let Some(client) = &found {
-            self.cache.put(generation, id.clone(), client.clone());
-        }
-        Ok(found)
+        self.cache.read_through(id, self.inner.get_client(id)).await
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
@@ -126,17 +146,13 @@ impl ClientRepo for CachedClients {
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.cache.invalidate(&client.id);
-        let result = self.inner.update_client(client).await;
-        self.cache.invalidate(&client.id);
-        result
+        self.cache
+            .write(&client.id, self.inner.update_client(client))
+            .await
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        self.cache.invalidate(id);
-        let result = self.inner.delete_client(id).await;
-        self.cache.invalidate(id);
-        result
+        self.cache.write(id, self.inner.delete_client(id)).await
     }
 }
 
@@ -174,15 +190,7 @@ impl UserRepo for CachedUsers {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        if let Some(hit) = self.cache.get(&id) {
-            return Ok(Some(hit));
-        }
-        let generation = self.cache.begin();
-        let found = self.inner.get_user(id).await?;
-        if let Some(user) = &found {
-            self.cache.put(generation, id, user.clone());
-        }
-        Ok(found)
+        self.cache.read_through(&id, self.inner.get_user(id)).await
     }
 
     async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
@@ -194,17 +202,13 @@ impl UserRepo for CachedUsers {
     }
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        self.cache.invalidate(&user.id);
-        let result = self.inner.update_user(user).await;
-        self.cache.invalidate(&user.id);
-        result
+        self.cache
+            .write(&user.id, self.inner.update_user(user))
+            .await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        self.cache.invalidate(&id);
-        let result = self.inner.delete_user(id).await;
-        self.cache.invalidate(&id);
-        result
+        self.cache.write(&id, self.inner.delete_user(id)).await
     }
 
     async fn count_admins(&self) -> Result<u64, StoreError> {

@@ -522,7 +522,7 @@ async fn instances_starting_together_create_one_first_admin_and_both_start() {
     let mut seq = mockall::Sequence::new();
     users
         .expect_count_admins()
-        .times(2)
+        .times(1)
         .in_sequence(&mut seq)
         .returning(|| Ok(0));
     users

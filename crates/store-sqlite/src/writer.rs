@@ -21,9 +21,9 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ thread_local! {
 /// (after it has answered everything queued).
 #[derive(Clone)]
 pub struct Writer {
-    jobs: Arc<Mutex<Sender<Job>>>,
+    jobs: Sender<Job>,
     #[cfg_attr(not(test), allow(dead_code))]
     commits: Arc<AtomicU64>,
 }
@@ -74,10 +74,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("gatehouse-sqlite-writer".into())
             .spawn(move || run(conn, &queue, &counted))?;
-        Ok(Self {
-            jobs: Arc::new(Mutex::new(jobs)),
-            commits,
-        })
+        Ok(Self { jobs, commits })
     }
 
     /// How many batches the thread has settled (committed or failed).
@@ -109,13 +106,7 @@ impl Writer {
                 let _ = answer.send(committed.and(result));
             }))
         });
-        let sent = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(job)
-            .is_ok();
-        if !sent {
+        if self.jobs.send(job).is_err() {
             return Err(gone());
         }
         answered.await.unwrap_or_else(|_| Err(gone()))
