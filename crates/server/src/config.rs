@@ -311,6 +311,25 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_ttl_is_at_most_a_minute_and_zero_turns_it_off() {
+        assert_eq!(
+            Config::default().cache_ttl(),
+            std::time::Duration::from_secs(1)
+        );
+        for (ttl, ok) in [(0, true), (60, true), (61, false)] {
+            let c = Config {
+                cache_ttl_seconds: ttl,
+                ..Config::default()
+            };
+            assert_eq!(
+                c.validate().is_ok(),
+                ok,
+                "GATEHOUSE_CACHE_TTL_SECONDS={ttl}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_output_hides_secrets() {
         let c = Config {
             admin_password: Some("hunter2hunter2".into()),
