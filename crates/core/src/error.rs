@@ -171,6 +171,14 @@ pub enum ApiError {
     /// Wrong email or password (401 from login).
     #[error("invalid email or password")]
     BadCredentials,
+    /// Too many failed password checks for this account or address; the
+    /// next may be tried after this many seconds (429, `Retry-After`).
+    #[error("too many failed attempts; try again in {0} seconds")]
+    Throttled(u64),
+    /// Passwords cannot be checked right now (the hashing queue is full);
+    /// try again after this many seconds (503, `Retry-After`).
+    #[error("the server is busy; try again in {0} seconds")]
+    Busy(u64),
     /// Anything else; logged, not disclosed (500).
     #[error("internal error")]
     Unexpected(#[source] anyhow::Error),
@@ -188,6 +196,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Unprocessable(_) => "validation_failed",
             ApiError::BadCredentials => "invalid_credentials",
+            ApiError::Throttled(_) => "too_many_requests",
+            ApiError::Busy(_) => "temporarily_unavailable",
             ApiError::Unexpected(_) => "server_error",
         }
     }
@@ -202,6 +212,21 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Unexpected(e) => ApiError::Unexpected(e),
         }
+    }
+}
+
+impl From<crate::password::HashError> for ApiError {
+    fn from(e: crate::password::HashError) -> Self {
+        match e {
+            crate::password::HashError::Busy => ApiError::Busy(1),
+            crate::password::HashError::Failed(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+impl From<crate::throttle::Throttled> for ApiError {
+    fn from(t: crate::throttle::Throttled) -> Self {
+        ApiError::Throttled(t.retry_after_secs())
     }
 }
 

@@ -30,7 +30,7 @@
 //!
 //! // An admin registers a confidential client.
 //! gatehouse.ensure_admin("admin@example.com", Some("correct horse battery")).await?;
-//! let admin = gatehouse.login("admin@example.com", "correct horse battery").await?;
+//! let admin = gatehouse.login("admin@example.com", "correct horse battery", None).await?;
 //! let caller = gatehouse.authenticate_bearer(&admin.access_token).await?;
 //! let new = NewClient {
 //!     name: "Example app".into(),
@@ -100,6 +100,8 @@ pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod service;
+pub mod text;
+pub mod throttle;
 
 pub use error::{ApiError, ErrorCode, OAuthError};
 pub use service::{Gatehouse, Ports, Settings};

@@ -132,23 +132,47 @@ uuid_id!(
     GrantId
 );
 
-/// A normalized (trimmed, lower-cased) email address.
+/// A normalized email address: trimmed, NFKC-folded (so full-width and
+/// other compatibility look-alikes become the address they imitate) and
+/// lower-cased, with no invisible or formatting characters.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
-    /// Accepts `local@domain` with no whitespace, at most 254 characters.
+    /// Longest address accepted, in bytes (RFC 5321's path limit).
+    pub const MAX_LEN: usize = 254;
+
+    /// Accepts `local@domain`: at most 254 bytes after normalizing, a local
+    /// part of at most 64, a domain with a dot-separated label structure,
+    /// no whitespace, no invisible or formatting characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let v = raw.trim().to_lowercase();
-        let valid = v.len() <= 254
-            && !v.chars().any(char::is_whitespace)
-            && matches!(v.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'));
-        if valid {
-            Ok(Self(v))
-        } else {
-            Err(InvalidValue("email address is not valid"))
+        let invalid = || InvalidValue("email address is not valid");
+        let raw = raw.trim();
+        // Checked before normalizing, so hostile input costs nothing.
+        if raw.is_empty() || raw.len() > 4 * Self::MAX_LEN {
+            return Err(invalid());
         }
+        let v = crate::text::fold(raw).to_lowercase();
+        if v.len() > Self::MAX_LEN
+            || v.chars()
+                .any(|c| c.is_whitespace() || crate::text::is_deceptive(c))
+        {
+            return Err(invalid());
+        }
+        let (local, domain) = v.split_once('@').ok_or_else(invalid)?;
+        let label_ok = |l: &str| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-');
+        let valid = !local.is_empty()
+            && local.len() <= 64
+            && !domain.contains('@')
+            && domain.split('.').all(label_ok)
+            && !domain.chars().any(|c| {
+                matches!(
+                    c,
+                    '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | ']' | '\\'
+                )
+            });
+        if valid { Ok(Self(v)) } else { Err(invalid()) }
     }
 
     /// The address.
@@ -176,11 +200,18 @@ impl fmt::Debug for Email {
     }
 }
 
-/// A display name: 1–200 characters, no control characters.
+/// A display name: 1–200 characters, none of them invisible or able to
+/// reorder what is displayed around them ([`crate::text::is_displayable`]),
+/// so a name on the consent page reads as what it is.
 pub fn validate_name(raw: &str) -> Result<String, InvalidValue> {
     let v = raw.trim();
-    if v.is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control) {
+    if v.is_empty() || v.chars().count() > 200 {
         return Err(InvalidValue("name must be 1 to 200 printable characters"));
+    }
+    if !crate::text::is_displayable(v) {
+        return Err(InvalidValue(
+            "name must not contain control, formatting, invisible or bidirectional-override characters",
+        ));
     }
     Ok(v.to_owned())
 }
@@ -723,6 +754,36 @@ mod tests {
     }
 
     #[test]
+    fn look_alike_emails_fold_to_one_address_or_are_refused() {
+        // Full-width forms are the address they imitate.
+        assert_eq!(
+            Email::parse("ａｄｍｉｎ＠ｅｘａｍｐｌｅ．ｃｏｍ")
+                .unwrap()
+                .as_str(),
+            "admin@example.com"
+        );
+        for bad in [
+            "ad\u{200b}min@example.com",
+            "admin@exam\u{200d}ple.com",
+            "\u{202e}admin@example.com",
+            "admin\u{feff}@example.com",
+            "admin@example.com\u{00ad}",
+            "ad min@example.com",
+            "admin@example..com",
+            "admin@-example.com",
+            "admin@",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        assert!(Email::parse(&long_local).is_err());
+        let long = format!("{}@{}.com", "a".repeat(60), "b".repeat(200));
+        assert!(Email::parse(&long).is_err());
+        assert!(Email::parse(&"x".repeat(30_000)).is_err());
+        assert!(Email::parse("Ünïcödé@例え.jp").is_ok());
+    }
+
+    #[test]
     fn only_admins_may_hold_the_admin_scope() {
         assert!(Role::Admin.permitted_scopes().contains("admin"));
         assert!(!Role::User.permitted_scopes().contains("admin"));
@@ -734,6 +795,9 @@ mod tests {
         assert_eq!(validate_name("  Ann ").unwrap(), "Ann");
         assert!(validate_name("").is_err());
         assert!(validate_name("a\u{7}b").is_err());
+        assert!(validate_name("Goo\u{202e}elg").is_err());
+        assert!(validate_name("Trusted\u{200b}App").is_err());
+        assert!(validate_name("Файловый сервер").is_ok());
         assert!(validate_name(&"x".repeat(201)).is_err());
     }
 }

@@ -35,12 +35,18 @@ impl Password {
         Ok(Self(raw))
     }
 
-    /// Validates a new password against the account policy.
+    /// Validates a new password against the account policy: 8 characters
+    /// to 1024 bytes, and not one of the most common passwords.
     pub fn new_password(raw: impl Into<String>) -> Result<Self, InvalidValue> {
         let raw = raw.into();
         if raw.chars().count() < MIN_PASSWORD_CHARS || raw.len() > MAX_PASSWORD_BYTES {
             return Err(InvalidValue(
                 "password must be at least 8 characters and at most 1024 bytes",
+            ));
+        }
+        if is_common_password(&raw) {
+            return Err(InvalidValue(
+                "this password is one of the most commonly used; choose another",
             ));
         }
         Ok(Self(raw))
@@ -55,6 +61,57 @@ impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(<redacted>)")
     }
+}
+
+/// The most common passwords of 8 characters or more (17,950 of them, from
+/// zxcvbn's frequency list; see `data/README.md`), lower-cased and sorted
+/// bytewise, one a line. ASVS V2.1.7 asks that new passwords be checked
+/// against such a list; NIST SP 800-63B §5.1.1.2 likewise.
+static COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// Whether `password`, ignoring case and surrounding spaces, is on the
+/// common-password list. A binary search over the embedded text: nothing is
+/// allocated or indexed at start-up.
+pub fn is_common_password(password: &str) -> bool {
+    let candidate = password.trim().to_lowercase();
+    sorted_lines_contain(COMMON_PASSWORDS, &candidate)
+}
+
+/// Binary search for a whole line in `text`, whose lines are sorted
+/// bytewise. `lo` and `hi` always sit on line starts.
+fn sorted_lines_contain(text: &str, needle: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (mut lo, mut hi) = (0, bytes.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = bytes[lo..mid]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(lo, |i| lo + i + 1);
+        let end = bytes[start..hi]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(hi, |i| start + i);
+        match bytes[start..end].cmp(needle.as_bytes()) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
+}
+
+/// Why a hash or a check did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Too many hashes are queued already: try again shortly. Raised
+    /// instead of queueing without bound, so a flood of sign-ins answers
+    /// 503 at once rather than making every user wait behind it.
+    #[error("password checking is busy; try again shortly")]
+    Busy,
+    /// argon2 or the hashing thread failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
 }
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
@@ -195,9 +252,16 @@ impl Argon2Worker {
 #[async_trait]
 pub trait PasswordHasher: Send + Sync + fmt::Debug {
     /// Hashes a new password.
-    async fn hash(&self, password: Password) -> anyhow::Result<PasswordHash>;
+    ///
+    /// # Errors
+    /// [`HashError::Busy`] when the work cannot be queued now.
+    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError>;
     /// Whether `password` matches `hash`. A malformed hash is a mismatch.
-    async fn verify(&self, password: Password, hash: PasswordHash) -> bool;
+    ///
+    /// # Errors
+    /// [`HashError::Busy`] when the work cannot be queued now; the password
+    /// was then not checked at all.
+    async fn verify(&self, password: Password, hash: PasswordHash) -> Result<bool, HashError>;
 }
 
 /// Runs argon2 on the calling task: right for tests and single-threaded
@@ -207,12 +271,12 @@ pub struct InlineHasher;
 
 #[async_trait]
 impl PasswordHasher for InlineHasher {
-    async fn hash(&self, password: Password) -> anyhow::Result<PasswordHash> {
-        hash_password_blocking(&password)
+    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
+        Ok(hash_password_blocking(&password)?)
     }
 
-    async fn verify(&self, password: Password, hash: PasswordHash) -> bool {
-        verify_password_blocking(&password, &hash)
+    async fn verify(&self, password: Password, hash: PasswordHash) -> Result<bool, HashError> {
+        Ok(verify_password_blocking(&password, &hash))
     }
 }
 
@@ -267,6 +331,48 @@ mod tests {
         ] {
             assert!(!worker.verify(&pw, &PasswordHash(bad.into())), "{bad}");
         }
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for common in [
+            "password",
+            "12345678",
+            "Password1",
+            "QWERTYUIOP",
+            " iloveyou ",
+            "changeme",
+        ] {
+            assert!(Password::new_password(common).is_err(), "{common}");
+        }
+        for fine in [
+            "correct-horse-battery",
+            "a rather long passphrase",
+            "Tr0ub4dor&3x",
+        ] {
+            assert!(Password::new_password(fine).is_ok(), "{fine}");
+        }
+        // Signing in with one still works: the policy is for new passwords.
+        assert!(Password::presented("password").is_ok());
+    }
+
+    #[test]
+    fn the_embedded_list_is_large_sorted_and_searchable_end_to_end() {
+        let lines: Vec<&str> = COMMON_PASSWORDS.lines().collect();
+        assert!(lines.len() >= 10_000, "{} entries", lines.len());
+        assert!(lines.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()));
+        // Every entry is found, and neighbours of entries are not.
+        for l in &lines {
+            assert!(sorted_lines_contain(COMMON_PASSWORDS, l), "{l}");
+            assert!(!sorted_lines_contain(
+                COMMON_PASSWORDS,
+                &format!("{l}\u{1}")
+            ));
+        }
+        assert!(!sorted_lines_contain(COMMON_PASSWORDS, ""));
+        assert!(!sorted_lines_contain("", "x"));
+        assert!(sorted_lines_contain("a\nb\nc", "c"));
+        assert!(sorted_lines_contain("a\nb\nc\n", "a"));
     }
 
     #[test]

@@ -47,7 +47,7 @@ async fn world() -> World {
         .await
         .unwrap();
     let login = gh
-        .login("admin@example.com", "admin-password")
+        .login("admin@example.com", "admin-password", None)
         .await
         .unwrap();
     let caller = gh.authenticate_bearer(&login.access_token).await.unwrap();
@@ -315,6 +315,7 @@ async fn the_granted_scope_is_request_and_client_and_role() {
                 name: "U".into(),
                 password: "user-password".into(),
                 role: None,
+                email_verified: None,
             },
         )
         .await
@@ -508,8 +509,14 @@ async fn signing_keys_survive_a_restart_but_not_a_changed_master_key() {
 #[tokio::test]
 async fn wrong_passwords_and_unknown_accounts_fail_alike() {
     let w = world().await;
-    let a = w.gh.login("admin@example.com", "wrong").await.unwrap_err();
-    let b = w.gh.login("nobody@example.com", "wrong").await.unwrap_err();
+    let a =
+        w.gh.login("admin@example.com", "wrong", None)
+            .await
+            .unwrap_err();
+    let b =
+        w.gh.login("nobody@example.com", "wrong", None)
+            .await
+            .unwrap_err();
     assert_eq!(a.to_string(), b.to_string());
     assert_eq!(a.code(), "invalid_credentials");
 }
@@ -603,11 +610,15 @@ async fn the_last_owner_of_an_organization_cannot_be_deleted() {
                 name: "O".into(),
                 password: "owner-password".into(),
                 role: None,
+                email_verified: None,
             },
         )
         .await
         .unwrap();
-    let login = w.gh.login("o@example.com", "owner-password").await.unwrap();
+    let login =
+        w.gh.login("o@example.com", "owner-password", None)
+            .await
+            .unwrap();
     let owner = w.gh.authenticate_bearer(&login.access_token).await.unwrap();
     let (org, _) =
         w.gh.create_org(

@@ -43,9 +43,15 @@ pub struct Config {
     pub access_token_ttl: u32,
     /// `GATEHOUSE_REFRESH_TOKEN_TTL`: seconds.
     pub refresh_token_ttl: u32,
-    /// `GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE`: sign-in attempts allowed per
-    /// account and per client address before 429.
+    /// `GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE`: failed password checks one
+    /// client address may make on one account in a minute before waits
+    /// begin (five times as many across accounts; see docs/security.md).
     pub login_attempts_per_minute: u32,
+    /// `GATEHOUSE_TRUSTED_PROXIES`: comma-separated IPs and CIDRs of the
+    /// reverse proxies whose `X-Forwarded-For`/`Forwarded` and
+    /// `X-Forwarded-Proto` are believed. Empty: none.
+    #[serde(default, deserialize_with = "string_like")]
+    pub trusted_proxies: Option<String>,
     /// `GATEHOUSE_REGISTRATION`: `open`, `token` or `off`.
     pub registration: String,
     /// `GATEHOUSE_REGISTRATION_TOKEN`: the initial access token accepted
@@ -96,6 +102,7 @@ impl Default for Config {
             access_token_ttl: 3600,
             refresh_token_ttl: 2_592_000,
             login_attempts_per_minute: 10,
+            trusted_proxies: None,
             registration: "open".into(),
             registration_token: None,
             refresh_grace_seconds: 0,
@@ -126,6 +133,7 @@ impl fmt::Debug for Config {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("registration", &self.registration)
             .field(
                 "registration_token",
@@ -218,6 +226,9 @@ impl Config {
         if self.login_attempts_per_minute == 0 {
             anyhow::bail!("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE must be at least 1");
         }
+        crate::http::client_addr::TrustedProxies::parse(
+            self.trusted_proxies.as_deref().unwrap_or(""),
+        )?;
         let db = self.database_url.as_str();
         let known = matches!(db, "memory" | "memory://")
             || gatehouse_store_sqlite::path_from_url(db).is_some()

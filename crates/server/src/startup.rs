@@ -11,7 +11,9 @@ use actix_web::{App, HttpServer, web};
 use async_trait::async_trait;
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::model::PasswordHash;
-use gatehouse_core::password::{Argon2Worker, Password, PasswordHasher, hash_password_blocking};
+use gatehouse_core::password::{
+    Argon2Worker, HashError, Password, PasswordHasher, hash_password_blocking,
+};
 use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{AdminPassword, MasterKeySource, RegistrationPolicy};
 use gatehouse_core::{Gatehouse, Ports, Settings};
@@ -29,64 +31,75 @@ use crate::http::{self, AppState};
 /// tokio's blocking pool with a fresh buffer per hash: glibc did not give
 /// those buffers back, and resident memory grew by 19 MiB per sign-in up
 /// to ~100 MB (and more under concurrent sign-ins). A hash takes ~15 ms,
-/// so the thread serves about sixty sign-ins a second, well above what the
-/// per-account and per-address sign-in limits let through; beyond that
-/// they queue.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BlockingHasher;
+/// so the thread serves about sixty checks a second. At most
+/// [`HASH_QUEUE`] wait for it; beyond that a check is refused at once as
+/// busy (503 with `Retry-After`), so a flood of guesses cannot make every
+/// user's sign-in wait behind it.
+#[derive(Clone)]
+pub struct BlockingHasher {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
+
+impl std::fmt::Debug for BlockingHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingHasher").finish_non_exhaustive()
+    }
+}
+
+/// Hashes that may wait for the hashing thread: about half a second of work.
+pub const HASH_QUEUE: usize = 32;
 
 type HashJob = Box<dyn FnOnce(&mut Argon2Worker) + Send>;
 
-/// The process's hashing thread, started on first use.
-fn hashing_thread() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<HashJob>> {
-    static THREAD: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> =
-        std::sync::OnceLock::new();
-    THREAD.get_or_init(|| {
-        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
-        // If the thread cannot start, the queue is dropped with the closure
-        // and every hash reports the failure instead of hanging.
-        let started = std::thread::Builder::new()
+impl BlockingHasher {
+    /// Starts the hashing thread, with room for `queue` waiting hashes. The
+    /// thread ends when the last clone of the hasher is dropped.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn start(queue: usize) -> anyhow::Result<Self> {
+        let (jobs, waiting) = std::sync::mpsc::sync_channel::<HashJob>(queue);
+        std::thread::Builder::new()
             .name("gatehouse-argon2".into())
             .spawn(move || {
                 let mut worker = Argon2Worker::new();
-                for job in queue {
+                for job in waiting {
                     job(&mut worker);
                 }
-            });
-        if let Err(e) = started {
-            tracing::error!(error = %e, "cannot start the password hashing thread");
-        }
-        std::sync::Mutex::new(jobs)
-    })
-}
+            })
+            .map_err(|e| anyhow::anyhow!("cannot start the password hashing thread: {e}"))?;
+        Ok(Self { jobs })
+    }
 
-/// Runs `work` on the hashing thread, with its argon2 buffer.
-async fn on_hashing_thread<T: Send + 'static>(
-    work: impl FnOnce(&mut Argon2Worker) -> T + Send + 'static,
-) -> anyhow::Result<T> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    hashing_thread()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .send(Box::new(move |worker: &mut Argon2Worker| {
-            let _ = answer.send(work(worker));
-        }))
-        .map_err(|_| anyhow::anyhow!("the password hashing thread has stopped"))?;
-    answered
-        .await
-        .map_err(|_| anyhow::anyhow!("the password hashing thread has stopped"))
+    /// Runs `work` on the hashing thread, with its argon2 buffer.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Argon2Worker) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let stopped =
+            || HashError::Failed(anyhow::anyhow!("the password hashing thread has stopped"));
+        self.jobs
+            .try_send(Box::new(move |worker: &mut Argon2Worker| {
+                let _ = answer.send(work(worker));
+            }))
+            .map_err(|e| match e {
+                std::sync::mpsc::TrySendError::Full(_) => HashError::Busy,
+                std::sync::mpsc::TrySendError::Disconnected(_) => stopped(),
+            })?;
+        answered.await.map_err(|_| stopped())
+    }
 }
 
 #[async_trait]
 impl PasswordHasher for BlockingHasher {
-    async fn hash(&self, password: Password) -> anyhow::Result<PasswordHash> {
-        on_hashing_thread(move |worker| worker.hash(&password)).await?
+    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
+        Ok(self.run(move |worker| worker.hash(&password)).await??)
     }
 
-    async fn verify(&self, password: Password, hash: PasswordHash) -> bool {
-        on_hashing_thread(move |worker| worker.verify(&password, &hash))
+    async fn verify(&self, password: Password, hash: PasswordHash) -> Result<bool, HashError> {
+        self.run(move |worker| worker.verify(&password, &hash))
             .await
-            .unwrap_or(false)
     }
 }
 
@@ -131,7 +144,7 @@ pub async fn open_store(
     cache_ttl: std::time::Duration,
 ) -> anyhow::Result<Ports> {
     let clock = Arc::new(SystemClock);
-    let hasher = Arc::new(BlockingHasher);
+    let hasher = Arc::new(BlockingHasher::start(HASH_QUEUE)?);
     let pool_size = usize::try_from(pool_size).unwrap_or(1).max(1);
     match StoreUrl::parse(database_url)? {
         StoreUrl::Memory => {
@@ -177,6 +190,8 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
         _ => RegistrationPolicy::Open,
     };
     settings.registration_token = config.registration_token.as_deref().map(TokenHash::of);
+    settings.sign_in =
+        gatehouse_core::throttle::ThrottlePolicy::with_per_minute(config.login_attempts_per_minute);
     settings
 }
 
@@ -292,11 +307,10 @@ impl Application {
             Err(e) => anyhow::bail!("cannot create the first administrator: {e}"),
         }
         spawn_purger(gatehouse.clone());
-        let state = AppState::new(
-            gatehouse.clone(),
-            base_url.clone(),
-            config.login_attempts_per_minute,
-        );
+        let proxies = http::client_addr::TrustedProxies::parse(
+            config.trusted_proxies.as_deref().unwrap_or(""),
+        )?;
+        let state = AppState::new(gatehouse.clone(), base_url.clone(), proxies);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -375,4 +389,41 @@ fn spawn_purger(gatehouse: Arc<Gatehouse>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_hashing_queue_answers_busy_at_once_instead_of_queueing() {
+        let hasher = BlockingHasher::start(1).unwrap();
+        let hash = gatehouse_core::password::hash_password_blocking(
+            &Password::new_password("correct-horse-battery").unwrap(),
+        )
+        .unwrap();
+        let checks = (0..10).map(|_| {
+            hasher.verify(
+                Password::presented("correct-horse-battery").unwrap(),
+                hash.clone(),
+            )
+        });
+        let results = futures::future::join_all(checks).await;
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(HashError::Busy)))
+            .count();
+        assert!(busy >= 5, "{busy} of 10 refused as busy");
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(true) | Err(HashError::Busy)))
+        );
+        // Once the queue drains, checks go through again.
+        let ok = hasher
+            .verify(Password::presented("correct-horse-battery").unwrap(), hash)
+            .await
+            .unwrap();
+        assert!(ok);
+    }
 }

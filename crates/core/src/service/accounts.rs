@@ -1,6 +1,7 @@
 //! Who is calling: password sign-in, browser sessions, CSRF tokens, bearer
 //! tokens on the platform API, and `userinfo`.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
@@ -65,6 +66,9 @@ pub struct Caller {
     pub scope: ScopeSet,
     /// The verified claims.
     pub claims: AccessClaims,
+    /// The client's address as the server determined it (after trusted
+    /// proxies), for throttling password checks; `None` when unknown.
+    pub source: Option<IpAddr>,
 }
 
 impl Caller {
@@ -125,47 +129,105 @@ impl std::fmt::Debug for LoginResponse {
 static DUMMY_HASH: OnceLock<PasswordHash> = OnceLock::new();
 
 impl Gatehouse {
-    /// Checks an email and password.
+    /// Checks an email and password presented from `from` (the client's
+    /// address), under the sign-in throttle.
+    ///
+    /// A malformed email or password is refused before anything else, so
+    /// junk costs no hash and leaves no trace in the throttle.
     ///
     /// # Errors
     /// [`ApiError::BadCredentials`] for any mismatch, the same whether the
-    /// account exists or not.
-    pub async fn check_password(&self, email: &str, password: &str) -> Result<User, ApiError> {
+    /// account exists or not; [`ApiError::Throttled`] when a budget is spent
+    /// (the password was not checked); [`ApiError::Busy`] when no hash can
+    /// be queued now.
+    pub async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<User, ApiError> {
+        let email = Email::parse(email).map_err(|_| ApiError::BadCredentials)?;
         let password = Password::presented(password).map_err(|_| ApiError::BadCredentials)?;
-        let user = match Email::parse(email) {
-            Ok(e) => self.ports.users.get_user_by_email(&e).await?,
-            Err(_) => None,
-        };
-        match user {
-            Some(user) => {
-                if self
-                    .ports
-                    .hasher
-                    .verify(password, user.password_hash.clone())
-                    .await
-                {
-                    Ok(user)
-                } else {
-                    Err(ApiError::BadCredentials)
-                }
+        let attempt = self.throttle.begin(email.as_str(), from, self.now())?;
+        let user = match self.ports.users.get_user_by_email(&email).await {
+            Ok(u) => u,
+            Err(e) => {
+                self.throttle.cancelled(attempt, self.now());
+                return Err(e.into());
             }
-            None => {
-                let dummy = match DUMMY_HASH.get() {
-                    Some(h) => h.clone(),
-                    None => {
-                        let h = self
-                            .ports
-                            .hasher
-                            .hash(Password::presented("timing-equaliser").map_err(ApiError::from)?)
-                            .await
-                            .map_err(ApiError::Unexpected)?;
-                        DUMMY_HASH.get_or_init(|| h).clone()
-                    }
-                };
-                let _ = self.ports.hasher.verify(password, dummy).await;
-                Err(ApiError::BadCredentials)
+        };
+        let hash = match &user {
+            Some(u) => Ok(u.password_hash.clone()),
+            None => self.dummy_hash().await,
+        };
+        let verdict = match hash {
+            Ok(hash) => self
+                .ports
+                .hasher
+                .verify(password, hash)
+                .await
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        match (verdict, user) {
+            (Ok(true), Some(user)) => {
+                self.throttle.succeeded(attempt, self.now());
+                Ok(user)
+            }
+            // The failure stands: `attempt` was charged as one.
+            (Ok(_), _) => Err(ApiError::BadCredentials),
+            (Err(e), _) => {
+                self.throttle.cancelled(attempt, self.now());
+                Err(e)
             }
         }
+    }
+
+    /// Checks a signed-in user's own password again (`current_password`),
+    /// under the same throttle as sign-in: a stolen token must not turn
+    /// into a guessing oracle.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::check_password`], with [`ApiError::Forbidden`] for a
+    /// wrong password.
+    pub(crate) async fn confirm_password(
+        &self,
+        user: &User,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let wrong = || ApiError::Forbidden("current_password is not correct".into());
+        let password = Password::presented(password).map_err(|_| wrong())?;
+        let attempt = self.throttle.begin(user.email.as_str(), from, self.now())?;
+        match self
+            .ports
+            .hasher
+            .verify(password, user.password_hash.clone())
+            .await
+        {
+            Ok(true) => {
+                self.throttle.succeeded(attempt, self.now());
+                Ok(())
+            }
+            Ok(false) => Err(wrong()),
+            Err(e) => {
+                self.throttle.cancelled(attempt, self.now());
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A hash to verify against when the email is unknown, computed once.
+    async fn dummy_hash(&self) -> Result<PasswordHash, ApiError> {
+        if let Some(h) = DUMMY_HASH.get() {
+            return Ok(h.clone());
+        }
+        let h = self
+            .ports
+            .hasher
+            .hash(Password::presented("timing-equaliser").map_err(ApiError::from)?)
+            .await?;
+        Ok(DUMMY_HASH.get_or_init(|| h).clone())
     }
 
     /// `POST /api/v1/auth/login`: a platform token carrying every scope the
@@ -173,8 +235,13 @@ impl Gatehouse {
     ///
     /// # Errors
     /// As [`Gatehouse::check_password`].
-    pub async fn login(&self, email: &str, password: &str) -> Result<LoginResponse, ApiError> {
-        let user = self.check_password(email, password).await?;
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<LoginResponse, ApiError> {
+        let user = self.check_password(email, password, from).await?;
         let scope = user
             .role
             .permitted_scopes()
@@ -232,8 +299,10 @@ impl Gatehouse {
         };
         let hasher = self.ports.hasher.clone();
         let plain = admin.password.clone();
-        self.ensure_admin_hashed(email, admin, async move { hasher.hash(plain).await })
-            .await
+        self.ensure_admin_hashed(email, admin, async move {
+            hasher.hash(plain).await.map_err(anyhow::Error::from)
+        })
+        .await
     }
 
     /// [`Gatehouse::ensure_admin`] with the password's hash computed by the
@@ -383,6 +452,7 @@ impl Gatehouse {
             user,
             scope,
             claims,
+            source: None,
         })
     }
 

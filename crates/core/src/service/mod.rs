@@ -123,6 +123,8 @@ pub struct Settings {
     /// SHA-256 of the configured initial access token, for
     /// [`RegistrationPolicy::Token`].
     pub registration_token: Option<crate::secret::TokenHash>,
+    /// The sign-in throttle's limits, for every password check.
+    pub sign_in: crate::throttle::ThrottlePolicy,
 }
 
 impl Settings {
@@ -140,6 +142,7 @@ impl Settings {
             refresh_grace: Duration::ZERO,
             registration: RegistrationPolicy::Open,
             registration_token: None,
+            sign_in: crate::throttle::ThrottlePolicy::default(),
         }
     }
 }
@@ -162,6 +165,8 @@ pub struct Gatehouse {
     /// Only the signature check is skipped: expiry, audience and revocation
     /// are checked on every use.
     verified: quick_cache::sync::Cache<crate::secret::TokenHash, Arc<AccessClaims>>,
+    /// Failed password checks, per account and address.
+    pub(crate) throttle: crate::throttle::SignInThrottle,
 }
 
 /// How many verified access tokens [`Gatehouse`] remembers (a few hundred
@@ -215,8 +220,10 @@ impl Gatehouse {
             ring::hmac::HMAC_SHA256,
             &derive_key(&master_key, "gatehouse/csrf/v1"),
         );
+        let throttle = crate::throttle::SignInThrottle::new(settings.sign_in.clone());
         Ok((
             Self {
+                throttle,
                 ports,
                 settings,
                 keyring: RwLock::new(Arc::new(keyring)),
@@ -292,9 +299,17 @@ impl Gatehouse {
         Ok(kid)
     }
 
-    /// Removes expired codes, tokens and sessions.
+    /// Removes expired codes, tokens and sessions, and forgets sign-in
+    /// failures old enough not to matter.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        self.throttle.prune(self.now());
         self.ports.tokens.purge_expired(self.now()).await
+    }
+
+    /// The sign-in throttle (for inspection; every password check already
+    /// goes through it).
+    pub fn sign_in_throttle(&self) -> &crate::throttle::SignInThrottle {
+        &self.throttle
     }
 
     /// Whether the store answers.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use super::errors::ApiFailure;
-use super::{AppState, Authed, MAX_BODY, client_ip};
+use super::{AppState, Authed, MAX_BODY};
 
 type ApiResult = Result<HttpResponse, ApiFailure>;
 
@@ -153,12 +153,10 @@ struct LoginBody {
 }
 
 async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginBody>) -> ApiResult {
-    if !state.allow_login(client_ip(&http), &body.email) {
-        return Ok(HttpResponse::TooManyRequests()
-            .insert_header((header::RETRY_AFTER, "60"))
-            .json(json!({"error": "too_many_requests", "error_description": "too many sign-in attempts; wait a minute"})));
-    }
-    let r = state.gatehouse.login(&body.email, &body.password).await?;
+    let r = state
+        .gatehouse
+        .login(&body.email, &body.password, state.client_ip(&http))
+        .await?;
     Ok(no_store(
         HttpResponse::Ok(),
         json!({
@@ -206,6 +204,7 @@ struct CreateUserBody {
     name: String,
     password: String,
     role: Option<String>,
+    email_verified: Option<bool>,
 }
 
 async fn create_user(state: Data<AppState>, caller: Authed, b: Json<CreateUserBody>) -> ApiResult {
@@ -215,6 +214,7 @@ async fn create_user(state: Data<AppState>, caller: Authed, b: Json<CreateUserBo
         email: b.email,
         name: b.name,
         password: b.password,
+        email_verified: b.email_verified,
     };
     let u = state.gatehouse.create_user(&caller.0, req).await?;
     Ok(HttpResponse::Created().json(json!({ "user": user_json(&u) })))
@@ -232,6 +232,7 @@ struct PatchUserBody {
     password: Option<String>,
     role: Option<String>,
     current_password: Option<String>,
+    email_verified: Option<bool>,
 }
 
 async fn update_user(
@@ -243,6 +244,7 @@ async fn update_user(
     let b = b.into_inner();
     let patch = UserPatch {
         current_password: b.current_password,
+        email_verified: b.email_verified,
         role: role(b.role.as_deref())?,
         email: b.email,
         name: b.name,

@@ -120,6 +120,8 @@ impl ResponseError for ApiFailure {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,6 +132,9 @@ impl ResponseError for ApiFailure {
         }
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let ApiError::Throttled(secs) | ApiError::Busy(secs) = &self.0 {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         let challenge = match &self.0 {
             ApiError::InvalidToken(d) if d.is_empty() => {
                 Some(r#"Bearer realm="gatehouse""#.to_owned())

@@ -1,13 +1,13 @@
 //! The HTTP surface: routes, shared state and extractors.
 
 pub mod api;
+pub mod client_addr;
 pub mod errors;
 pub mod oauth;
 pub mod pages;
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
@@ -16,8 +16,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures::future::LocalBoxFuture;
 use gatehouse_core::service::Caller;
 use gatehouse_core::{ApiError, Gatehouse};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use self::client_addr::TrustedProxies;
 use self::errors::ApiFailure;
 
 /// Largest form or JSON body accepted; real requests are a few hundred bytes.
@@ -32,10 +32,8 @@ pub struct AppState {
     pub base_url: String,
     /// Whether cookies get `Secure` (public URL is https).
     pub secure_cookies: bool,
-    /// Sign-in attempts per client address.
-    pub login_by_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Sign-in attempts per account.
-    pub login_by_account: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Proxies whose forwarded headers are believed.
+    pub proxies: Arc<TrustedProxies>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -47,35 +45,22 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State for a server at `base_url`.
-    pub fn new(gatehouse: Arc<Gatehouse>, base_url: String, attempts_per_minute: u32) -> Self {
-        let per_minute = NonZeroU32::new(attempts_per_minute).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_minute(per_minute);
+    /// State for a server at `base_url` behind `proxies`.
+    pub fn new(gatehouse: Arc<Gatehouse>, base_url: String, proxies: TrustedProxies) -> Self {
         Self {
             secure_cookies: base_url.starts_with("https://"),
             gatehouse,
             base_url,
-            login_by_ip: Arc::new(RateLimiter::keyed(quota)),
-            login_by_account: Arc::new(RateLimiter::keyed(quota)),
+            proxies: Arc::new(proxies),
         }
     }
 
-    /// Records a sign-in attempt; `false` when the address or the account
-    /// is over its budget.
-    pub fn allow_login(&self, ip: Option<IpAddr>, email: &str) -> bool {
-        let ip_ok = ip.is_none_or(|ip| self.login_by_ip.check_key(&ip).is_ok());
-        let account_ok = self
-            .login_by_account
-            .check_key(&email.trim().to_lowercase())
-            .is_ok();
-        ip_ok && account_ok
+    /// The client's address: the socket peer, or what a trusted proxy says
+    /// (DESIGN §10).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        self.proxies
+            .client_address(req.peer_addr().map(|a| a.ip()), req.headers())
     }
-}
-
-/// The client's address as the socket saw it. Forwarded headers are not
-/// trusted: a deployment behind a proxy should rate-limit there too.
-pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
 }
 
 /// The bearer token of a request, if it carries one.
@@ -97,12 +82,15 @@ impl FromRequest for Authed {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req).map(str::to_owned);
+        let source = state.as_ref().and_then(|s| s.client_ip(req));
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiFailure(ApiError::Unexpected(anyhow::anyhow!("state missing")))
             })?;
             let token = token.ok_or_else(|| ApiFailure(ApiError::InvalidToken("".into())))?;
-            Ok(Authed(state.gatehouse.authenticate_bearer(&token).await?))
+            let mut caller = state.gatehouse.authenticate_bearer(&token).await?;
+            caller.source = source;
+            Ok(Authed(caller))
         })
     }
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::errors::{ApiFailure, OAuthFailure};
 use super::pages::{self, SESSION_COOKIE};
-use super::{AppState, Authed, MAX_BODY, RawQuery, client_ip};
+use super::{AppState, Authed, MAX_BODY, RawQuery};
 
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
@@ -376,28 +376,43 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
             vec![],
         );
     }
-    if !state.allow_login(client_ip(&http), email) {
-        return pages::login_page(
-            &state,
-            &http,
-            &req,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many sign-in attempts. Wait a minute and try again."),
-            email,
-            vec![],
-        );
-    }
-    let user = match state.gatehouse.check_password(email, password).await {
+    let refused = |status: StatusCode, message: &str, retry_after: Option<u64>| {
+        let mut res = pages::login_page(&state, &http, &req, status, Some(message), email, vec![]);
+        if let Some(secs) = retry_after
+            && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
+    };
+    let user = match state
+        .gatehouse
+        .check_password(email, password, state.client_ip(&http))
+        .await
+    {
         Ok(u) => u,
         Err(ApiError::BadCredentials) => {
-            return pages::login_page(
-                &state,
-                &http,
-                &req,
+            return refused(
                 StatusCode::UNAUTHORIZED,
-                Some("The email or password is not correct."),
-                email,
-                vec![],
+                "The email or password is not correct.",
+                None,
+            );
+        }
+        Err(ApiError::Throttled(secs)) => {
+            return refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed sign-in attempts. Try again in {}.",
+                    pages::wait_phrase(secs)
+                ),
+                Some(secs),
+            );
+        }
+        Err(ApiError::Busy(secs)) => {
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Gatehouse is busy checking other sign-ins. Try again in a moment.",
+                Some(secs),
             );
         }
         Err(e) => {

@@ -219,6 +219,16 @@ fn redirect_host(req: &AuthorizeRequest) -> String {
         .unwrap_or_else(|| req.redirect_to.clone())
 }
 
+/// "3 minutes", "40 seconds": a wait in words for the pages.
+pub fn wait_phrase(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".to_owned(),
+        2..=59 => format!("{secs} seconds"),
+        60..=119 => "a minute".to_owned(),
+        _ => format!("{} minutes", secs.div_ceil(60)),
+    }
+}
+
 /// An error page; used whenever redirecting back would be unsafe.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     html(status, render(&ErrorPage { title, message }), vec![])

@@ -16,3 +16,4 @@ mod flow;
 mod helpers;
 mod mcp;
 mod platform;
+mod signin;

@@ -464,3 +464,152 @@ async fn wrong_methods_are_405_or_404_never_500() {
         );
     }
 }
+
+#[tokio::test]
+async fn changing_an_email_unverifies_it_unless_an_admin_vouches() {
+    let app = spawn().await;
+    let u = app.create_user("gina@example.com", "gina-password").await;
+    assert_eq!(u["email_verified"], true);
+    let id = u["id"].as_str().unwrap();
+    let url = app.url(&format!("/api/v1/users/{id}"));
+    let gina = app.api_login("gina@example.com", "gina-password").await;
+    // Gina changes her own address: nobody has proven she reads it.
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&gina)
+        .json(&json!({"email": "gina@elsewhere.example", "current_password": "gina-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["email_verified"], false);
+    // She cannot vouch for herself…
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&gina)
+        .json(&json!({"email_verified": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // …nor does an admin's change of address keep the old verification…
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"email_verified": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["user"]["email_verified"],
+        true
+    );
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"email": "gina@third.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["user"]["email_verified"],
+        false
+    );
+    // …unless the admin vouches for the new one in the same change.
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"email": "gina@fourth.example", "email_verified": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["user"]["email_verified"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn look_alike_emails_are_one_account_or_refused() {
+    let app = spawn().await;
+    app.create_user("henry@example.com", "henry-password").await;
+    // Full-width forms are the address they imitate: a conflict, not a twin.
+    let res = app
+        .http
+        .post(app.url("/api/v1/users/"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"email": "ｈｅｎｒｙ@ｅｘａｍｐｌｅ.ｃｏｍ", "name": "Twin", "password": "twin-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // And Henry can sign in typing them.
+    app.api_login("ＨＥＮＲＹ@example.com", "henry-password")
+        .await;
+    for sneaky in [
+        "hen\u{200b}ry@example.com",
+        "henry\u{200d}@example.com",
+        "\u{202e}henry@example.com",
+        "henry@exa\u{00ad}mple.com",
+        "henry\u{3164}@example.com",
+    ] {
+        let res = app
+            .http
+            .post(app.url("/api/v1/users/"))
+            .bearer_auth(&app.admin_token)
+            .json(&json!({"email": sneaky, "name": "Twin", "password": "twin-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{sneaky:?}");
+    }
+}
+
+#[tokio::test]
+async fn common_passwords_are_refused_wherever_a_password_is_set() {
+    let app = spawn().await;
+    for common in ["password", "12345678", "Password1", "qwertyuiop"] {
+        let res = app
+            .http
+            .post(app.url("/api/v1/users/"))
+            .bearer_auth(&app.admin_token)
+            .json(&json!({"email": "ivy@example.com", "name": "Ivy", "password": common}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{common}");
+        assert!(res.text().await.unwrap().contains("commonly used"));
+    }
+    let u = app.create_user("ivy@example.com", "ivy-password-9").await;
+    let ivy = app.api_login("ivy@example.com", "ivy-password-9").await;
+    let url = app.url(&format!("/api/v1/users/{}", u["id"].as_str().unwrap()));
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&ivy)
+        .json(&json!({"password": "iloveyou", "current_password": "ivy-password-9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .http
+        .patch(&url)
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"password": "letmein1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // The first admin's configured password obeys the same list.
+    let mut cfg = config();
+    cfg.admin_email = "root@example.com".into();
+    cfg.admin_password = Some("changeme".into());
+    assert!(gatehouse_server::Application::build(cfg).await.is_err());
+}
