@@ -163,15 +163,75 @@ impl SqliteStore {
 }
 
 /// The path as SQLite's open call takes it, after creating the directory
-/// it lives in.
+/// it lives in and making sure only the owner can read the file.
 fn location(path: &Path) -> anyhow::Result<String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        private_dir(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
+    owner_only(path)?;
     path.to_str()
         .map(str::to_owned)
         .ok_or_else(|| anyhow::anyhow!("the SQLite path {} is not UTF-8", path.display()))
+}
+
+/// Creates `dir` (and its parents) if missing; directories this store
+/// creates are the owner's alone (0700).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The database holds password hashes, hashed tokens and, unless
+/// `GATEHOUSE_SECRET_KEY` is set, the master key beside the signing key it
+/// seals: anyone who can read the file can mint tokens. So the file is
+/// created 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the database's mode), and an existing file, `-wal` or `-shm` that
+/// others may read is tightened, with a warning.
+fn owner_only(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => anyhow::bail!("cannot create {}: {e}", path.display()),
+        }
+        let mut companions = path.as_os_str().to_owned();
+        companions.push("-wal");
+        let wal = PathBuf::from(&companions);
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        for file in [path.to_path_buf(), wal, PathBuf::from(shm)] {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "{} can be read by other users (mode {:o}) and cannot be made private: {e}",
+                            file.display(),
+                            mode & 0o777
+                        )
+                    })?;
+                tracing::warn!(
+                    file = %file.display(),
+                    was = format!("{:o}", mode & 0o777),
+                    "the database file could be read by other users; made it private to its owner"
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens one connection with the store's settings.
@@ -230,6 +290,52 @@ pub async fn migrate(path: impl AsRef<Path>) -> anyhow::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_wal_and_shm_are_private_to_the_owner() {
+        let scratch = testing::ScratchFile::new().unwrap();
+        let path = scratch.dir().join("nested/dir/gatehouse.db");
+        let store = SqliteStore::open(&path, 2).await.unwrap();
+        // A write, so the -wal and -shm files exist.
+        gatehouse_core::ports::KeyStore::master_key_or_init(&store, &[7; 32])
+            .await
+            .unwrap();
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        for f in [path.clone(), PathBuf::from(wal), PathBuf::from(shm)] {
+            assert!(f.exists(), "{} missing", f.display());
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+        assert_eq!(mode(&scratch.dir().join("nested/dir")), 0o700);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_existing_readable_database_is_made_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let scratch = testing::ScratchFile::new().unwrap();
+        let path = scratch.path();
+        drop(SqliteStore::open(&path, 1).await.unwrap());
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        std::fs::write(&wal, b"").unwrap();
+        for f in [&path, &wal] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        drop(SqliteStore::open(&path, 1).await.unwrap());
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&wal), 0o600);
+    }
 
     #[test]
     fn sqlite_urls_name_a_file() {
