@@ -123,6 +123,12 @@ impl RedirectUri {
         self.loopback.is_some()
     }
 
+    /// Whether this is an `http` or `https` URI (as opposed to a native
+    /// app's custom scheme, which any app on the device may claim).
+    pub fn is_web(&self) -> bool {
+        Url::parse(&self.raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+    }
+
     /// Whether a `redirect_uri` presented at `/authorize` or `/token` matches
     /// this registration: byte-for-byte, or for loopback `http` URIs equal in
     /// everything but the port.

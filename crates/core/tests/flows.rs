@@ -327,7 +327,7 @@ async fn the_granted_scope_is_request_and_client_and_role() {
     // Nothing grantable: invalid_scope, redirected.
     let req = w.request(&c, "admin").await.unwrap();
     match w.gh.decide(&req, &user).await {
-        Err(AuthorizeError::Redirect { error, url }) => {
+        Err(AuthorizeError::Redirect { error, url, .. }) => {
             assert_eq!(error.code, ErrorCode::InvalidScope);
             assert!(url.contains("state=st") && url.contains("iss="));
         }

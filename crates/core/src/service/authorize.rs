@@ -85,6 +85,26 @@ pub enum AuthorizeError {
         url: String,
         /// The error carried.
         error: OAuthError,
+        /// The client it goes to, for [`Gatehouse::screen`].
+        client: ClientId,
+        /// Whether an administrator registered that client.
+        vetted: bool,
+        /// Where the redirect goes, as a person should read it.
+        host: String,
+    },
+    /// The error is for a client that registered itself (or is a metadata
+    /// document) and that the user has not approved, and the user has not
+    /// seen a Gatehouse page yet: redirecting would let anyone bounce
+    /// people through Gatehouse to a site of their choosing (RFC 9700
+    /// §4.11.2). Show it on a page naming `host`; `url` may be offered as
+    /// a link the user chooses to follow.
+    Unvetted {
+        /// Where the redirect would go, as a person should read it.
+        host: String,
+        /// The redirect URL with the error.
+        url: String,
+        /// The error.
+        error: OAuthError,
     },
 }
 
@@ -92,7 +112,9 @@ impl fmt::Display for AuthorizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuthorizeError::Fatal(e) => write!(f, "authorization request refused: {e}"),
-            AuthorizeError::Redirect { error, .. } => write!(f, "authorization failed: {error}"),
+            AuthorizeError::Redirect { error, .. } | AuthorizeError::Unvetted { error, .. } => {
+                write!(f, "authorization failed: {error}")
+            }
         }
     }
 }
@@ -178,12 +200,7 @@ impl Gatehouse {
             params: params.clone(),
         };
         // From here on, errors go back to the (now trusted) redirect URI.
-        let fail = |req: &AuthorizeRequest, e: OAuthError| {
-            Err(AuthorizeError::Redirect {
-                url: self.error_url(req, &e),
-                error: e,
-            })
-        };
+        let fail = |req: &AuthorizeRequest, e: OAuthError| Err(self.redirect_error(req, e));
         if let Some(s) = &req.state
             && s.len() > MAX_STATE_LEN
         {
@@ -330,7 +347,11 @@ impl Gatehouse {
             .await
             .map_err(|e| self.redirect_error(req, e.into()))?;
         let covered = remembered.is_some_and(|c| consent_form(&scope, req).is_subset(&c.scope));
-        if covered && req.prompt != Prompt::Consent {
+        // RFC 8252 §8.6, RFC 6819 §5.2.3.2: any app on the machine can claim
+        // a loopback port or a custom scheme and pose as a public native
+        // client, so remembered consent is not proof the user is dealing
+        // with the app they approved: ask every time (one click).
+        if covered && req.prompt != Prompt::Consent && !Self::always_ask(req) {
             return Ok(Decision::Redirect(self.issue_code(req, user, scope).await?));
         }
         if req.prompt == Prompt::None {
@@ -377,7 +398,9 @@ impl Gatehouse {
         self.issue_code(req, user, scope).await
     }
 
-    /// The user refused: `access_denied` back to the client.
+    /// The user refused: `access_denied` back to the client. Never
+    /// screened: the user saw the consent page, and clients wait for this
+    /// answer on their callback.
     pub fn deny(&self, req: &AuthorizeRequest) -> String {
         self.error_url(
             req,
@@ -386,11 +409,61 @@ impl Gatehouse {
     }
 
     /// `prompt=none` without a signed-in user.
-    pub fn login_required(&self, req: &AuthorizeRequest) -> String {
-        self.error_url(
+    pub fn login_required(&self, req: &AuthorizeRequest) -> AuthorizeError {
+        self.redirect_error(
             req,
-            &OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
+            OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
         )
+    }
+
+    /// Whether consent is asked for on every authorization, remembered or
+    /// not: public clients redirecting to a loopback address or a custom
+    /// scheme, which any local program can claim.
+    fn always_ask(req: &AuthorizeRequest) -> bool {
+        !req.client.is_confidential()
+            && req
+                .client
+                .redirect_for(&req.redirect_to)
+                .is_some_and(|r| r.is_loopback() || !r.is_web())
+    }
+
+    /// Applies DESIGN §8 to an error raised before the user has seen a
+    /// Gatehouse page: a redirect to a client no administrator registered
+    /// and `user` (if anyone is signed in) has never approved becomes
+    /// [`AuthorizeError::Unvetted`], shown on a page instead. Everything
+    /// else passes through.
+    pub async fn screen(&self, e: AuthorizeError, user: Option<&User>) -> AuthorizeError {
+        let AuthorizeError::Redirect {
+            url,
+            error,
+            client,
+            vetted: false,
+            host,
+        } = e
+        else {
+            return e;
+        };
+        let approved = match user {
+            Some(u) => match self.ports.tokens.get_consent(u.id, &client).await {
+                Ok(c) => c.is_some(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "consent lookup failed; not redirecting the error");
+                    false
+                }
+            },
+            None => false,
+        };
+        if approved {
+            AuthorizeError::Redirect {
+                url,
+                error,
+                client,
+                vetted: false,
+                host,
+            }
+        } else {
+            AuthorizeError::Unvetted { host, url, error }
+        }
     }
 
     fn scope_for(&self, req: &AuthorizeRequest, user: &User) -> Result<ScopeSet, AuthorizeError> {
@@ -438,6 +511,12 @@ impl Gatehouse {
         AuthorizeError::Redirect {
             url: self.error_url(req, &error),
             error,
+            client: req.client.id.clone(),
+            vetted: req.client.origin == crate::model::ClientOrigin::Admin,
+            host: req
+                .client
+                .redirect_for(&req.redirect_to)
+                .map_or_else(|| req.redirect_to.clone(), |r| r.display_host()),
         }
     }
 

@@ -278,6 +278,10 @@ fn authorize_failure(e: AuthorizeError, status: StatusCode) -> HttpResponse {
             )
         }
         AuthorizeError::Redirect { url, .. } => redirect(status, &url),
+        AuthorizeError::Unvetted { host, url, error } => {
+            tracing::info!(error = %error, host = %host, "authorization error for an unvetted client shown, not redirected");
+            pages::unvetted_page(&host, &url, &error.description)
+        }
     }
 }
 
@@ -293,6 +297,9 @@ async fn session_user(state: &AppState, req: &HttpRequest) -> Option<gatehouse_c
 }
 
 /// Sign-in done (now or earlier): consent page or straight back with a code.
+///
+/// `seen_a_page` says whether the user has just used a Gatehouse page (the
+/// sign-in form); if not, errors for unvetted clients are screened.
 async fn continue_as(
     state: &AppState,
     http: &HttpRequest,
@@ -300,6 +307,7 @@ async fn continue_as(
     user: &gatehouse_core::model::User,
     cookies: Vec<actix_web::cookie::Cookie<'static>>,
     status: StatusCode,
+    seen_a_page: bool,
 ) -> HttpResponse {
     match state.gatehouse.decide(req, user).await {
         Ok(Decision::Consent { scope }) => {
@@ -312,7 +320,8 @@ async fn continue_as(
             }
             res
         }
-        Err(e) => authorize_failure(e, status),
+        Err(e) if seen_a_page => authorize_failure(e, status),
+        Err(e) => authorize_failure(state.gatehouse.screen(e, Some(user)).await, status),
     }
 }
 
@@ -325,15 +334,21 @@ pub async fn authorize(state: Data<AppState>, http: HttpRequest, query: RawQuery
             "The request's query string is malformed.",
         );
     };
+    let user = session_user(&state, &http).await;
     let req = match state.gatehouse.validate_authorize(params).await {
         Ok(r) => r,
-        Err(e) => return authorize_failure(e, StatusCode::FOUND),
+        Err(e) => {
+            let e = state.gatehouse.screen(e, user.as_ref()).await;
+            return authorize_failure(e, StatusCode::FOUND);
+        }
     };
-    let user = session_user(&state, &http).await;
     match (user, req.prompt) {
-        (None, Prompt::None) => redirect(StatusCode::FOUND, &state.gatehouse.login_required(&req)),
+        (None, Prompt::None) => {
+            let e = state.gatehouse.login_required(&req);
+            authorize_failure(state.gatehouse.screen(e, None).await, StatusCode::FOUND)
+        }
         (Some(user), p) if p != Prompt::Login => {
-            continue_as(&state, &http, &req, &user, vec![], StatusCode::FOUND).await
+            continue_as(&state, &http, &req, &user, vec![], StatusCode::FOUND, false).await
         }
         _ => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]),
     }
@@ -350,7 +365,12 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
     };
     let req = match state.gatehouse.validate_authorize(params.clone()).await {
         Ok(r) => r,
-        Err(e) => return authorize_failure(e, StatusCode::SEE_OTHER),
+        // Not what the page posted: nobody saw it. Screened like GET.
+        Err(e) => {
+            let user = session_user(&state, &http).await;
+            let e = state.gatehouse.screen(e, user.as_ref()).await;
+            return authorize_failure(e, StatusCode::SEE_OTHER);
+        }
     };
     let email = params.get("email").ok().flatten().unwrap_or("");
     if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
@@ -444,6 +464,7 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
         &user,
         vec![cookie],
         StatusCode::SEE_OTHER,
+        true,
     )
     .await
 }
@@ -484,7 +505,12 @@ pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payloa
     };
     let req = match state.gatehouse.validate_authorize(params.clone()).await {
         Ok(r) => r,
-        Err(e) => return authorize_failure(e, StatusCode::SEE_OTHER),
+        // Not what the page posted: nobody saw it. Screened like GET.
+        Err(e) => {
+            let user = session_user(&state, &http).await;
+            let e = state.gatehouse.screen(e, user.as_ref()).await;
+            return authorize_failure(e, StatusCode::SEE_OTHER);
+        }
     };
     let Some(user) = session_user(&state, &http).await else {
         return pages::login_page(

@@ -56,6 +56,14 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "unvetted.html")]
+struct UnvettedPage<'a> {
+    host: &'a str,
+    url: &'a str,
+    message: &'a str,
+}
+
 /// The authorization request's own parameters, to post back unchanged.
 fn hidden_fields(req: &AuthorizeRequest) -> Vec<(String, String)> {
     req.params
@@ -227,6 +235,18 @@ pub fn wait_phrase(secs: u64) -> String {
         60..=119 => "a minute".to_owned(),
         _ => format!("{} minutes", secs.div_ceil(60)),
     }
+}
+
+/// An authorization error for a client no administrator registered and the
+/// user never approved: shown here, naming where it would go, instead of
+/// redirecting there (RFC 9700 §4.11.2). The link lets a user who did
+/// start from that app go back to it, by choice.
+pub fn unvetted_page(host: &str, url: &str, message: &str) -> HttpResponse {
+    html(
+        StatusCode::BAD_REQUEST,
+        render(&UnvettedPage { host, url, message }),
+        vec![],
+    )
 }
 
 /// An error page; used whenever redirecting back would be unsafe.

@@ -17,3 +17,4 @@ mod helpers;
 mod mcp;
 mod platform;
 mod signin;
+mod unvetted;

@@ -909,11 +909,11 @@ async fn step_up_asks_for_the_union_and_offline_access_is_understood() {
         .unwrap();
     assert_eq!(t["scope"], "offline_access profile users:read");
     assert!(t["refresh_token"].is_string());
-    // Now remembered: no page.
-    assert_eq!(
-        b.get(&step).send().await.unwrap().status(),
-        StatusCode::FOUND
-    );
+    // Remembered, but this is a public client on a loopback redirect, which
+    // any local program could pose as (RFC 8252 §8.6): one click again.
+    let res = b.get(&step).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains(r#"value="allow""#));
 }
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -1300,7 +1300,8 @@ async fn consent_for_one_resource_does_not_cover_another() {
     let app = spawn().await;
     register_resource(&app, MCP, &["files:read"]).await;
     register_resource(&app, "https://other.example.com/mcp", &["files:read"]).await;
-    let c = app.register(false, &["files:read"]).await;
+    // Confidential: a public loopback client is asked every time anyway.
+    let c = app.register(true, &["files:read"]).await;
     let b = browser();
     let p = pkce();
     app.authorize_via_pages(
