@@ -8,7 +8,7 @@
 //! and how long it may be trusted.
 
 use async_trait::async_trait;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use url::Url;
 
@@ -60,9 +60,11 @@ pub trait MetadataFetcher: Send + Sync {
 }
 
 /// Whether `client_id` is a metadata-document URL: https, with a path, no
-/// fragment, no credentials, no dot segments.
+/// fragment, no credentials, no dot segments, whether written plainly or
+/// percent-encoded (`/%2e%2e/`, which URL parsers resolve like `/../`),
+/// and no encoded or backslash separators.
 pub fn is_metadata_client_id(client_id: &str) -> bool {
-    if !client_id.starts_with("https://") || client_id.contains('#') {
+    if !client_id.starts_with("https://") || client_id.contains(['#', '\\']) {
         return false;
     }
     let Ok(url) = Url::parse(client_id) else {
@@ -73,13 +75,16 @@ pub fn is_metadata_client_id(client_id: &str) -> bool {
         .split_once('/')
         .map(|(_, p)| p)
         .unwrap_or("");
+    let path = raw_path.split('?').next().unwrap_or("");
+    let sneaky = |seg: &str| {
+        let decoded = percent_encoding::percent_decode_str(seg).decode_utf8_lossy();
+        decoded == "." || decoded == ".." || decoded.contains(['/', '\\'])
+    };
     url.username().is_empty()
         && url.password().is_none()
         && url.host_str().is_some()
         && url.path() != "/"
-        && !raw_path
-            .split(['/', '?'])
-            .any(|seg| seg == "." || seg == "..")
+        && !path.split('/').any(sneaky)
 }
 
 fn invalid(d: impl Into<String>) -> String {
@@ -185,21 +190,7 @@ pub fn client_from_document(
         Some(n) => validate_name(n).map_err(|e| e.0.to_owned())?,
         None => return Err(invalid("client_name is required")),
     };
-    let mut extra = Map::new();
-    for key in [
-        "client_uri",
-        "logo_uri",
-        "tos_uri",
-        "policy_uri",
-        "software_id",
-        "software_version",
-    ] {
-        if let Some(Value::String(v)) = get(key)
-            && v.len() <= 2000
-        {
-            extra.insert(key.to_owned(), json!(v));
-        }
-    }
+    let extra = crate::metadata::optional_fields(body)?;
     let application_type = match get("application_type").and_then(Value::as_str) {
         Some("web") => ApplicationType::Web,
         _ => ApplicationType::Native,
@@ -230,6 +221,8 @@ pub fn client_from_document(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     const URL: &str = "https://app.example.com/oauth/client.json";
@@ -253,6 +246,24 @@ mod tests {
         ));
         assert!(!is_metadata_client_id("https://u:p@app.example.com/c.json"));
         assert!(!is_metadata_client_id("https://app.example.com/c.json#x"));
+        for encoded in [
+            "https://app.example.com/a/%2e%2e/b.json",
+            "https://app.example.com/a/%2E%2e/b.json",
+            "https://app.example.com/a/.%2e/b.json",
+            "https://app.example.com/a/%2e/b.json",
+            "https://app.example.com/a%2f..%2fb.json",
+            "https://app.example.com/a%5cb.json",
+            "https://app.example.com/a\\..\\b.json",
+            "https://app.example.com/%2e%2e",
+        ] {
+            assert!(!is_metadata_client_id(encoded), "{encoded}");
+        }
+        assert!(is_metadata_client_id(
+            "https://app.example.com/a%20b/c.json"
+        ));
+        assert!(is_metadata_client_id(
+            "https://app.example.com/c.json?v=..%2f"
+        ));
     }
 
     #[test]
@@ -295,6 +306,9 @@ mod tests {
             json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
             json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]}),
             json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"], "scope": "admin"}),
+            json!({"client_id": URL, "client_name": "A", "redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:alert(1)"}),
+            json!({"client_id": URL, "client_name": "A", "redirect_uris": ["https://a.example/cb"], "client_uri": "data:text/html,x"}),
+            json!({"client_id": URL, "client_name": "Goo\u{202e}elg", "redirect_uris": ["https://a.example/cb"]}),
             json!(["not an object"]),
         ];
         for c in cases {

@@ -90,6 +90,7 @@ pub mod cimd;
 pub mod clock;
 pub mod error;
 pub mod jwt;
+pub mod metadata;
 pub mod model;
 pub mod params;
 pub mod password;

@@ -136,10 +136,13 @@ impl Gatehouse {
         {
             return Ok(stored);
         }
-        let doc = fetcher
-            .fetch(id.as_str())
-            .await
-            .map_err(|e| OAuthError::invalid_client(e.to_string()))?;
+        // Why a fetch failed (refused as private, DNS, TLS, status) is for
+        // the log only: shown to whoever sent the request, it would tell
+        // them what an internal name resolves to, or whether it exists.
+        let doc = fetcher.fetch(id.as_str()).await.map_err(|e| {
+            tracing::info!(client_id = %id, error = %e, "client metadata document not fetched");
+            OAuthError::invalid_client("the client metadata document could not be fetched")
+        })?;
         let mut client = client_from_document(id.as_str(), &doc, now).map_err(|e| {
             OAuthError::invalid_client(format!("invalid client metadata document: {e}"))
         })?;

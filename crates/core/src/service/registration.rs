@@ -28,16 +28,6 @@ pub enum RegistrationPolicy {
     Off,
 }
 
-/// Optional RFC 7591 fields kept verbatim and echoed back.
-const STRING_FIELDS: &[&str] = &[
-    "client_uri",
-    "logo_uri",
-    "tos_uri",
-    "policy_uri",
-    "software_id",
-    "software_version",
-];
-
 fn bad_metadata(d: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, d)
 }
@@ -193,12 +183,7 @@ fn parse_metadata(body: &Value) -> Result<Metadata, OAuthError> {
         Some(n) => crate::model::validate_name(&n).map_err(|e| bad_metadata(e.0))?,
         None => "Unnamed application".to_owned(),
     };
-    let mut extra = Map::new();
-    for key in STRING_FIELDS {
-        if let Some(v) = string(body, key)? {
-            extra.insert((*key).to_owned(), Value::String(v));
-        }
-    }
+    let mut extra = crate::metadata::optional_fields(body).map_err(bad_metadata)?;
     if let Some(c) = string_list(body, "contacts")? {
         extra.insert("contacts".into(), json!(c));
     }

@@ -16,5 +16,6 @@ mod flow;
 mod helpers;
 mod mcp;
 mod platform;
+mod registration;
 mod signin;
 mod unvetted;
