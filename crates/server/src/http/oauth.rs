@@ -18,7 +18,7 @@ use gatehouse_core::{ApiError, ErrorCode, OAuthError};
 use serde_json::json;
 
 use super::errors::{ApiFailure, OAuthFailure};
-use super::pages::{self, SESSION_COOKIE};
+use super::pages;
 use super::{AppState, Authed, MAX_BODY, RawQuery};
 
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
@@ -286,7 +286,7 @@ fn authorize_failure(e: AuthorizeError, status: StatusCode) -> HttpResponse {
 }
 
 async fn session_user(state: &AppState, req: &HttpRequest) -> Option<gatehouse_core::model::User> {
-    let cookie = req.cookie(SESSION_COOKIE)?;
+    let cookie = req.cookie(pages::session_cookie(state))?;
     match state.gatehouse.session_user(cookie.value()).await {
         Ok(u) => u,
         Err(e) => {
@@ -302,7 +302,7 @@ async fn session_user(state: &AppState, req: &HttpRequest) -> Option<gatehouse_c
 /// sign-in form); if not, errors for unvetted clients are screened.
 async fn continue_as(
     state: &AppState,
-    http: &HttpRequest,
+    session: &str,
     req: &AuthorizeRequest,
     user: &gatehouse_core::model::User,
     cookies: Vec<actix_web::cookie::Cookie<'static>>,
@@ -311,7 +311,7 @@ async fn continue_as(
 ) -> HttpResponse {
     match state.gatehouse.decide(req, user).await {
         Ok(Decision::Consent { scope }) => {
-            pages::consent_page(state, http, req, &scope, user.email.as_str(), cookies)
+            pages::consent_page(state, session, req, &scope, user.email.as_str(), cookies)
         }
         Ok(Decision::Redirect(url)) => {
             let mut res = redirect(status, &url);
@@ -348,7 +348,20 @@ pub async fn authorize(state: Data<AppState>, http: HttpRequest, query: RawQuery
             authorize_failure(state.gatehouse.screen(e, None).await, StatusCode::FOUND)
         }
         (Some(user), p) if p != Prompt::Login => {
-            continue_as(&state, &http, &req, &user, vec![], StatusCode::FOUND, false).await
+            let session = http
+                .cookie(pages::session_cookie(&state))
+                .map(|c| c.value().to_owned())
+                .unwrap_or_default();
+            continue_as(
+                &state,
+                &session,
+                &req,
+                &user,
+                vec![],
+                StatusCode::FOUND,
+                false,
+            )
+            .await
         }
         _ => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]),
     }
@@ -373,7 +386,7 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
         }
     };
     let email = params.get("email").ok().flatten().unwrap_or("");
-    if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
+    if !pages::login_csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
         return pages::login_page(
             &state,
             &http,
@@ -456,10 +469,15 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
         }
     };
     tracing::info!(user = %user.id, client_id = %req.client.id, "signed in on the authorization page");
-    let cookie = pages::cookie(&state, SESSION_COOKIE, session.expose().to_owned());
-    continue_as(
+    let cookie = pages::cookie(
         &state,
         &http,
+        pages::session_cookie(&state),
+        session.expose().to_owned(),
+    );
+    continue_as(
+        &state,
+        session.expose(),
         &req,
         &user,
         vec![cookie],
@@ -472,17 +490,17 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
 /// `POST /logout`: "Not you?" on the consent page; back to sign-in.
 pub async fn logout(state: Data<AppState>, http: HttpRequest, body: web::Payload) -> HttpResponse {
     let params = read_form(&http, body).await.unwrap_or_default();
-    if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
+    if !pages::session_csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
             "Sign-out failed",
             "The form expired. Please go back and try again.",
         );
     }
-    if let Some(c) = http.cookie(SESSION_COOKIE) {
+    if let Some(c) = http.cookie(pages::session_cookie(&state)) {
         let _ = state.gatehouse.end_session(c.value()).await;
     }
-    let gone = pages::removal(&state, SESSION_COOKIE);
+    let gone = pages::removal(&state, &http, pages::session_cookie(&state));
     match state.gatehouse.validate_authorize(params).await {
         Ok(req) => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![gone]),
         Err(_) => pages::html(
@@ -523,7 +541,7 @@ pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payloa
             vec![],
         );
     };
-    if !pages::csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
+    if !pages::session_csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
             "Authorization failed",

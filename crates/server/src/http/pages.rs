@@ -11,12 +11,18 @@ use gatehouse_core::service::AuthorizeRequest;
 
 use super::AppState;
 
-/// Cookie holding the browser session.
+/// Cookie holding the browser session, over http (development).
 pub const SESSION_COOKIE: &str = "gatehouse_session";
-/// Cookie the CSRF tokens are bound to.
+/// Cookie the sign-in form's CSRF token is bound to, over http.
 pub const CSRF_COOKIE: &str = "gatehouse_csrf";
-/// Path both cookies are scoped to.
-const COOKIE_PATH: &str = "/api/v1/oauth";
+/// The same cookies over https. Browsers accept a `__Host-` cookie only
+/// from this very host, `Secure`, with `Path=/` and no `Domain`, so a page
+/// on a sibling subdomain cannot plant or overwrite one (cookie tossing).
+pub const HOST_SESSION_COOKIE: &str = "__Host-gatehouse_session";
+/// See [`HOST_SESSION_COOKIE`].
+pub const HOST_CSRF_COOKIE: &str = "__Host-gatehouse_csrf";
+/// Path both cookies are scoped to (what `__Host-` requires).
+const COOKIE_PATH: &str = "/";
 /// Form fields that belong to the pages, not to the authorization request.
 const PAGE_FIELDS: &[&str] = &["email", "password", "csrf_token", "decision"];
 
@@ -74,40 +80,97 @@ fn hidden_fields(req: &AuthorizeRequest) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The browser's CSRF binding, and the cookie to set if it is new.
-pub fn csrf_binding(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
-    match req.cookie(CSRF_COOKIE) {
-        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), None),
-        _ => {
-            let v = random_token("");
-            let cookie = cookie(state, CSRF_COOKIE, v.clone());
-            (v, Some(cookie))
-        }
+/// The session cookie's name for this deployment.
+pub fn session_cookie(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        HOST_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
     }
 }
 
-/// Whether a posted form carries a CSRF token matching the browser's cookie.
-pub fn csrf_ok(state: &AppState, req: &HttpRequest, token: Option<&str>) -> bool {
-    match (req.cookie(CSRF_COOKIE), token) {
-        (Some(c), Some(t)) => state.gatehouse.check_csrf(c.value(), t),
+fn csrf_cookie(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        HOST_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
+}
+
+/// What a CSRF token is bound to. The sign-in form, shown before there is
+/// a session, binds to a random cookie of its own; every form shown to a
+/// signed-in user binds to the session itself, whose cookie is HttpOnly,
+/// secret and never chosen by the browser: a (cookie, token) pair an
+/// attacker fetched for themself and planted in a victim's browser then
+/// matches nothing the victim holds. The prefix keeps the two kinds apart.
+fn login_binding(cookie: &str) -> String {
+    format!("login\0{cookie}")
+}
+
+fn session_binding(session: &str) -> String {
+    format!("session\0{session}")
+}
+
+/// The sign-in form's CSRF token, and the cookie to set if it is new.
+fn login_csrf(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    let name = csrf_cookie(state);
+    let (value, new) = match req.cookie(name) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), None),
+        _ => {
+            let v = random_token("");
+            (v.clone(), Some(cookie(state, req, name, v)))
+        }
+    };
+    (state.gatehouse.csrf_token(&login_binding(&value)), new)
+}
+
+/// The CSRF token of the forms shown to the holder of `session`.
+fn session_csrf(state: &AppState, session: &str) -> String {
+    state.gatehouse.csrf_token(&session_binding(session))
+}
+
+/// Whether the posted sign-in form carries the token of this browser's
+/// CSRF cookie.
+pub fn login_csrf_ok(state: &AppState, req: &HttpRequest, token: Option<&str>) -> bool {
+    match (req.cookie(csrf_cookie(state)), token) {
+        (Some(c), Some(t)) => state.gatehouse.check_csrf(&login_binding(c.value()), t),
         _ => false,
     }
 }
 
-/// A cookie with the house attributes: HttpOnly, SameSite=Lax, Secure on
-/// https, scoped to the OAuth paths.
-pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+/// Whether a form posted by a signed-in user carries the token of the
+/// session this browser holds.
+pub fn session_csrf_ok(state: &AppState, req: &HttpRequest, token: Option<&str>) -> bool {
+    match (req.cookie(session_cookie(state)), token) {
+        (Some(c), Some(t)) => state.gatehouse.check_csrf(&session_binding(c.value()), t),
+        _ => false,
+    }
+}
+
+/// A cookie with the house attributes: HttpOnly, SameSite=Lax, Path=/,
+/// and Secure when the public URL is https or a trusted proxy says the
+/// browser reached it over https.
+pub fn cookie(
+    state: &AppState,
+    req: &HttpRequest,
+    name: &'static str,
+    value: String,
+) -> Cookie<'static> {
+    let via_https = state
+        .proxies
+        .forwarded_https(req.peer_addr().map(|a| a.ip()), req.headers())
+        == Some(true);
     Cookie::build(name, value)
         .path(COOKIE_PATH)
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.secure_cookies)
+        .secure(state.secure_cookies || via_https)
         .finish()
 }
 
 /// An expired cookie that removes `name`.
-pub fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
-    let mut c = cookie(state, name, String::new());
+pub fn removal(state: &AppState, req: &HttpRequest, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, req, name, String::new());
     c.make_removal();
     c
 }
@@ -147,9 +210,8 @@ pub fn login_page(
     email: &str,
     mut cookies: Vec<Cookie<'static>>,
 ) -> HttpResponse {
-    let (binding, new_cookie) = csrf_binding(state, http);
+    let (csrf, new_cookie) = login_csrf(state, http);
     cookies.extend(new_cookie);
-    let csrf = state.gatehouse.csrf_token(&binding);
     let host = redirect_host(req);
     let page = LoginPage {
         action: "/api/v1/oauth/login",
@@ -163,18 +225,17 @@ pub fn login_page(
     html(status, render(&page), cookies)
 }
 
-/// The consent page.
+/// The consent page for the holder of `session` (the session cookie's
+/// value: the browser's, or the one being set with this response).
 pub fn consent_page(
     state: &AppState,
-    http: &HttpRequest,
+    session: &str,
     req: &AuthorizeRequest,
     scope: &gatehouse_core::scope::ScopeSet,
     user_email: &str,
-    mut cookies: Vec<Cookie<'static>>,
+    cookies: Vec<Cookie<'static>>,
 ) -> HttpResponse {
-    let (binding, new_cookie) = csrf_binding(state, http);
-    cookies.extend(new_cookie);
-    let csrf = state.gatehouse.csrf_token(&binding);
+    let csrf = session_csrf(state, session);
     let host = redirect_host(req);
     let page = ConsentPage {
         action: "/api/v1/oauth/authorize",

@@ -55,7 +55,9 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(config: Config) -> TestApp {
     let app = Application::build(config).await.expect("the server starts");
-    let base = app.base_url().to_owned();
+    // Where the test reaches the listener: the public URL unless one is
+    // configured that does not point here.
+    let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let gatehouse = app.gatehouse();
     tokio::spawn(app.run_until_stopped());

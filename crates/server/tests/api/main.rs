@@ -10,6 +10,7 @@ mod browser;
 mod cimd;
 mod cli;
 mod concurrency;
+mod csrf;
 mod durability;
 mod errors;
 mod flow;
