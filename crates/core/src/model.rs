@@ -143,6 +143,17 @@ impl Email {
     /// Longest address accepted, in bytes (RFC 5321's path limit).
     pub const MAX_LEN: usize = 254;
 
+    /// An address read back from a store: written under this version's rules
+    /// or an older one's, so only what every version guaranteed is checked
+    /// (an `@`, a sane length). A stricter rule added later must not make an
+    /// existing account unreadable.
+    pub fn from_stored(raw: String) -> Result<Self, InvalidValue> {
+        if raw.len() > 4 * Self::MAX_LEN || !raw.contains('@') {
+            return Err(InvalidValue("stored email address is not valid"));
+        }
+        Ok(Self(raw))
+    }
+
     /// Accepts `local@domain`: at most 254 bytes after normalizing, a local
     /// part of at most 64, a domain with a dot-separated label structure,
     /// no whitespace, no invisible or formatting characters.
@@ -529,6 +540,10 @@ pub struct User {
     pub email_verified: bool,
     /// argon2id hash of the password.
     pub password_hash: PasswordHash,
+    /// Bumped whenever every earlier sign-in must end (a password change):
+    /// platform tokens carry the epoch they were issued in, and one from an
+    /// earlier epoch is refused, though its signature and expiry are fine.
+    pub sign_in_epoch: u32,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -593,6 +608,25 @@ pub struct Membership {
     /// Their role there.
     pub role: OrgRole,
     /// When they joined.
+    pub created_at: OffsetDateTime,
+}
+
+/// An invitation to join an organization, waiting for the invitee.
+///
+/// Membership lets org-mates read each other's profile (email included), so
+/// nobody is made a member without agreeing: until they accept, the
+/// invitation grants nothing and the inviter sees nothing of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    /// The organization.
+    pub org_id: OrgId,
+    /// The person invited.
+    pub user_id: UserId,
+    /// The role they will have once they accept.
+    pub role: OrgRole,
+    /// Who invited them, while that account exists.
+    pub invited_by: Option<UserId>,
+    /// When.
     pub created_at: OffsetDateTime,
 }
 
@@ -666,8 +700,13 @@ pub struct RefreshToken {
     /// Set when it was exchanged for its successor; presenting it again
     /// afterwards is reuse (unless within the configured grace window).
     pub rotated_at: Option<OffsetDateTime>,
-    /// Set when the one replay allowed inside the grace window was used.
+    /// Set when the one replay allowed inside the grace window was used
+    /// (or, for a successor cut off by that replay, set so it gets none).
     pub grace_used: bool,
+    /// The token this one was exchanged for, set at rotation: only a token
+    /// whose successor is still current is the "just rotated" one a grace
+    /// replay may use.
+    pub replaced_by: Option<TokenHash>,
 }
 
 /// A signed-in browser session on the login page.

@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::model::{
-    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Membership, OrgId,
-    OrgRole, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, User, UserId,
+    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Invitation, Membership,
+    OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, User,
+    UserId,
 };
 use crate::secret::TokenHash;
 
@@ -164,6 +165,39 @@ pub trait OrgRepo: Send + Sync {
 
     /// Removes a member. Returns whether they were one.
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError>;
+
+    /// Records an invitation, replacing one to the same organization for
+    /// the same person. Invitations go with their organization and with
+    /// the invitee; an inviter's deletion only forgets who invited.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if the organization or the
+    /// invitee does not exist.
+    async fn put_invitation(&self, invitation: &Invitation) -> Result<(), StoreError>;
+
+    /// The invitations waiting for `user`, with their organizations.
+    async fn invitations_of_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Invitation, Organization)>, StoreError>;
+
+    /// The invitations to `org` nobody has answered yet.
+    async fn invitations_to_org(&self, org: OrgId) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Accepts an invitation, atomically: it is gone and the invitee is a
+    /// member with its role (or, if already a member, keeps their role).
+    /// Of concurrent calls, one returns the membership; the others, like a
+    /// call with no such invitation, return `None`.
+    async fn accept_invitation(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Membership>, StoreError>;
+
+    /// Deletes an invitation (declined or withdrawn). Returns whether it
+    /// existed.
+    async fn delete_invitation(&self, org: OrgId, user: UserId) -> Result<bool, StoreError>;
 }
 
 /// Codes, grants, refresh tokens, revocations, consents and sessions.
@@ -198,14 +232,19 @@ pub trait TokenStore: Send + Sync {
     /// Exchanges the refresh token `presented` for `next` in the same family.
     ///
     /// Atomic: of concurrent calls with one token, at most one returns
-    /// [`Rotation::Rotated`]. A token already rotated MUST revoke the whole
-    /// family (committed even though the caller then fails the request) and
-    /// return [`Rotation::Reused`] — except once: if `grace` is positive, the
-    /// token was rotated less than `grace` before `now`, and its grace replay
-    /// is unused, the replay is allowed (marking `grace_used`), `next` is
-    /// stored, and the result is [`Rotation::Rotated`]. Expired tokens and
-    /// revoked families return [`Rotation::Invalid`]. `next.grant_id` is
-    /// ignored; the family of `presented` is used.
+    /// [`Rotation::Rotated`]; the rotated token records `next` as its
+    /// `replaced_by`. A token already rotated MUST revoke the whole family
+    /// (committed even though the caller then fails the request) and
+    /// return [`Rotation::Reused`] — except once: if `grace` is positive,
+    /// the token was rotated less than `grace` before `now`, its grace
+    /// replay is unused, and its successor is still the family's current,
+    /// unrotated token (so only the just-rotated token qualifies, never one
+    /// further back), then the replay is allowed: `grace_used` is set, the
+    /// successor is retired (rotated, with no grace replay of its own) so
+    /// the family keeps a single live chain, `next` is stored, and the
+    /// result is [`Rotation::Rotated`]. Expired tokens and revoked families
+    /// return [`Rotation::Invalid`]. `next.grant_id` is ignored; the family
+    /// of `presented` is used.
     async fn rotate_refresh(
         &self,
         presented: &TokenHash,

@@ -655,6 +655,7 @@ fn login_responses_do_not_print_their_token() {
                 role: gatehouse_core::model::Role::User,
                 email_verified: true,
                 password_hash: gatehouse_core::model::PasswordHash("x".into()),
+                sign_in_epoch: 0,
                 created_at: OffsetDateTime::UNIX_EPOCH,
                 updated_at: OffsetDateTime::UNIX_EPOCH,
             },

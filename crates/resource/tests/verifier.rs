@@ -73,6 +73,7 @@ fn claims(issuer: &str) -> AccessClaims {
         grant_id: None,
         act: None,
         nbf: None,
+        epoch: None,
     }
 }
 

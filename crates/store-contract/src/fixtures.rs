@@ -85,6 +85,7 @@ pub fn user(email: &str) -> User {
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"
                 .to_owned(),
         ),
+        sign_in_epoch: 0,
         created_at: at,
         updated_at: at,
     }
@@ -160,6 +161,7 @@ pub fn refresh(grant: &Grant) -> RefreshToken {
         expires_at: at + Duration::days(30),
         rotated_at: None,
         grace_used: false,
+        replaced_by: None,
     }
 }
 

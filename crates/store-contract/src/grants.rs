@@ -18,6 +18,7 @@ fn successor() -> RefreshToken {
         expires_at: at + Duration::days(30),
         rotated_at: None,
         grace_used: false,
+        replaced_by: None,
     }
 }
 
@@ -616,4 +617,102 @@ pub async fn revoking_a_users_tokens_ends_their_grants_and_sessions(s: Stores) {
             .expect("bob session")
             .is_some()
     );
+}
+
+/// Only the just-rotated token may be replayed in the grace window: one
+/// further back (its successor already rotated) is reuse, and revokes the
+/// family, however recent.
+pub async fn only_the_just_rotated_token_gets_the_grace_replay(s: Stores) {
+    let (_, _, grant, first) = fixtures::active_grant(&s, "ann@example.com").await;
+    let grace = Duration::seconds(30);
+    let t0 = fixtures::now();
+    let mut chain = vec![first];
+    for step in 0..3 {
+        let next = successor();
+        let presented = chain.last().expect("a token").hash;
+        assert!(matches!(
+            s.tokens
+                .rotate_refresh(&presented, &next, t0 + Duration::seconds(step), grace)
+                .await
+                .expect("rotate"),
+            Rotation::Rotated { .. }
+        ));
+        let (stored, _) = s
+            .tokens
+            .find_refresh(&presented)
+            .await
+            .expect("find")
+            .expect("rotated tokens are remembered");
+        assert_eq!(
+            stored.replaced_by,
+            Some(next.hash),
+            "rotation records its successor"
+        );
+        chain.push(next);
+    }
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(
+                &chain[0].hash,
+                &successor(),
+                t0 + Duration::seconds(4),
+                grace
+            )
+            .await
+            .expect("replay"),
+        Rotation::Reused(grant.id),
+        "a token three rotations back gets no grace"
+    );
+    let family = s.tokens.get_grant(grant.id).await.expect("get");
+    assert!(family.is_some_and(|g| !g.is_active()));
+    assert_dead(&s, &chain[3], "the current token after reuse").await;
+}
+
+/// A grace replay continues the one chain: the successor it replaces is
+/// retired, so presenting that successor afterwards is reuse, and the
+/// family is revoked with everything in it.
+pub async fn a_grace_replay_retires_the_branch_it_replaces(s: Stores) {
+    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let grace = Duration::seconds(30);
+    let t0 = fixtures::now();
+    let lost = successor();
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&token.hash, &lost, t0, grace)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { .. }
+    ));
+    let retry = successor();
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&token.hash, &retry, t0 + Duration::seconds(1), grace)
+            .await
+            .expect("replay"),
+        Rotation::Rotated { .. }
+    ));
+    // The retry's successor is the family's one live token.
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(
+                &retry.hash,
+                &successor(),
+                t0 + Duration::seconds(2),
+                Duration::ZERO
+            )
+            .await
+            .map(|r| matches!(r, Rotation::Rotated { .. })),
+        Ok(true)
+    ));
+    // Whoever held the lost successor presents it: reuse, even inside the
+    // window, since it never got a replay of its own.
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(&lost.hash, &successor(), t0 + Duration::seconds(3), grace)
+            .await
+            .expect("present the cut branch"),
+        Rotation::Reused(grant.id)
+    );
+    let family = s.tokens.get_grant(grant.id).await.expect("get");
+    assert!(family.is_some_and(|g| !g.is_active()));
 }

@@ -40,6 +40,7 @@ mod cascades;
 mod clients;
 mod codes;
 mod grants;
+mod invitations;
 mod keys;
 mod orgs;
 mod purge;
@@ -51,6 +52,7 @@ pub use cascades::*;
 pub use clients::*;
 pub use codes::*;
 pub use grants::*;
+pub use invitations::*;
 pub use keys::*;
 pub use orgs::*;
 pub use purge::*;
@@ -159,11 +161,18 @@ macro_rules! contract_tests {
             a_user_cannot_take_another_users_email
             admins_are_counted
             users_are_listed_oldest_first
+            a_users_sign_in_epoch_is_kept
             // Organizations.
             an_organization_is_created_together_with_its_owner
             members_can_be_added_promoted_and_removed
             adding_a_member_needs_an_existing_organization_and_user
             deleting_an_organization_removes_its_memberships
+            // Invitations.
+            an_invitation_is_pending_until_answered
+            accepting_an_invitation_makes_a_member_once
+            an_invitation_is_accepted_once_under_concurrency
+            an_invitation_needs_both_parties_and_can_be_deleted
+            invitations_go_with_their_organization_and_invitee
             // Authorization codes.
             a_code_is_redeemed_once_then_reported_as_replayed
             an_unknown_code_is_reported_unknown
@@ -180,6 +189,8 @@ macro_rules! contract_tests {
             a_rotated_refresh_token_may_be_replayed_once_within_the_grace_window
             a_replay_after_the_grace_window_revokes_the_family
             a_grace_replay_is_allowed_once_under_concurrency
+            only_the_just_rotated_token_gets_the_grace_replay
+            a_grace_replay_retires_the_branch_it_replaces
             revoking_a_users_tokens_ends_their_grants_and_sessions
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete

@@ -184,3 +184,32 @@ pub async fn users_are_listed_oldest_first(s: Stores) {
         .collect();
     assert_eq!(listed, vec![oldest.id, middle.id, newest.id]);
 }
+
+/// A user's sign-in epoch (moved on by a password change) is stored and
+/// read back like every other field.
+pub async fn a_users_sign_in_epoch_is_kept(s: Stores) {
+    let ann = fixtures::user("ann@example.com");
+    s.users.insert_user(&ann).await.expect("insert");
+    let mut changed = ann.clone();
+    changed.sign_in_epoch = 3;
+    s.users.update_user(&changed).await.expect("update");
+    assert_eq!(
+        s.users
+            .get_user(ann.id)
+            .await
+            .expect("get")
+            .map(|u| u.sign_in_epoch),
+        Some(3)
+    );
+    // The whole range survives, the top of it included.
+    changed.sign_in_epoch = u32::MAX;
+    s.users.update_user(&changed).await.expect("update");
+    assert_eq!(
+        s.users
+            .get_user_by_email(&ann.email)
+            .await
+            .expect("get")
+            .map(|u| u.sign_in_epoch),
+        Some(u32::MAX)
+    );
+}

@@ -35,9 +35,9 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use gatehouse_core::model::{
-    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Membership, OrgId,
-    OrgRole, Organization, RefreshToken, Resource, ResourceId, Role, Session, StoredKey, User,
-    UserId,
+    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Invitation, Membership,
+    OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Role, Session, StoredKey,
+    User, UserId,
 };
 use gatehouse_core::ports::{
     ClientRepo, CodeRedemption, KeyStore, OrgRepo, ResourceRepo, Rotation, StoreError, TokenStore,
@@ -73,6 +73,8 @@ struct Inner {
     orgs: DashMap<OrgId, Organization>,
     /// Locked only after `orgs` when both are.
     memberships: DashMap<(OrgId, UserId), Membership>,
+    /// Never held while another map is touched.
+    invitations: DashMap<(OrgId, UserId), Invitation>,
     codes: DashMap<TokenHash, StoredCode>,
     grants: DashMap<GrantId, Grant>,
     refresh_tokens: DashMap<TokenHash, RefreshToken>,
@@ -269,6 +271,14 @@ impl UserRepo for MemoryStore {
         self.inner
             .memberships
             .retain(|(_, member), _| *member != id);
+        self.inner
+            .invitations
+            .retain(|(_, invitee), _| *invitee != id);
+        for mut invitation in self.inner.invitations.iter_mut() {
+            if invitation.invited_by == Some(id) {
+                invitation.invited_by = None;
+            }
+        }
         self.inner.sessions.retain(|_, s| s.user_id != id);
         self.inner.consents.retain(|(user, _), _| *user != id);
         self.inner.codes.retain(|_, c| c.code.user_id != id);
@@ -329,6 +339,7 @@ impl OrgRepo for MemoryStore {
     async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError> {
         let existed = self.inner.orgs.remove(&id).is_some();
         self.inner.memberships.retain(|(org, _), _| *org != id);
+        self.inner.invitations.retain(|(org, _), _| *org != id);
         Ok(existed)
     }
 
@@ -398,12 +409,100 @@ impl OrgRepo for MemoryStore {
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
         Ok(self.inner.memberships.remove(&(org, user)).is_some())
     }
+
+    async fn put_invitation(&self, invitation: &Invitation) -> Result<(), StoreError> {
+        let key = (invitation.org_id, invitation.user_id);
+        let missing = || {
+            if !self.inner.orgs.contains_key(&key.0) {
+                Some(StoreError::NotFound("organization"))
+            } else if !self.inner.users.contains_key(&key.1) {
+                Some(StoreError::NotFound("user"))
+            } else {
+                None
+            }
+        };
+        if let Some(err) = missing() {
+            return Err(err);
+        }
+        self.inner.invitations.insert(key, invitation.clone());
+        // As in `put_member`: a racing delete may have swept already.
+        if let Some(err) = missing() {
+            self.inner.invitations.remove(&key);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn invitations_of_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Invitation, Organization)>, StoreError> {
+        let mine: Vec<Invitation> = self
+            .inner
+            .invitations
+            .iter()
+            .filter(|i| i.user_id == user)
+            .map(|i| i.clone())
+            .collect();
+        let mut found: Vec<(Invitation, Organization)> = mine
+            .into_iter()
+            .filter_map(|i| self.inner.orgs.get(&i.org_id).map(|o| (i, o.clone())))
+            .collect();
+        found.sort_by_key(|(i, o)| (i.created_at, o.id));
+        Ok(found)
+    }
+
+    async fn invitations_to_org(&self, org: OrgId) -> Result<Vec<Invitation>, StoreError> {
+        let mut found: Vec<Invitation> = self
+            .inner
+            .invitations
+            .iter()
+            .filter(|i| i.org_id == org)
+            .map(|i| i.clone())
+            .collect();
+        found.sort_by_key(|i| (i.created_at, i.user_id));
+        Ok(found)
+    }
+
+    async fn accept_invitation(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Membership>, StoreError> {
+        // Removing it is the atomic step: one caller gets it.
+        let Some((_, invitation)) = self.inner.invitations.remove(&(org, user)) else {
+            return Ok(None);
+        };
+        if let Some(existing) = self.inner.memberships.get(&(org, user)) {
+            return Ok(Some(existing.clone()));
+        }
+        let membership = Membership {
+            org_id: org,
+            user_id: user,
+            role: invitation.role,
+            created_at: at,
+        };
+        match self.put_member(&membership).await {
+            Ok(()) => Ok(Some(membership)),
+            // The organization or the invitee went away meanwhile.
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_invitation(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.inner.invitations.remove(&(org, user)).is_some())
+    }
 }
 
 /// What `rotate_refresh` found while it held the presented token's guard.
 enum Presented {
     /// Current, and now marked rotated; holds the record as it was.
     Fresh(RefreshToken),
+    /// Rotated within the grace window, its replay unused and now spent;
+    /// holds the record. Still to check: that its successor is current.
+    GraceReplay(RefreshToken),
     /// Rotated before: reuse of the family named.
     AlreadyRotated(GrantId),
 }
@@ -502,10 +601,11 @@ impl TokenStore for MemoryStore {
                 if token
                     .rotated_at
                     .is_some_and(|at| grace.is_positive() && now < at + grace)
-                    && !token.grace_used =>
+                    && !token.grace_used
+                    && token.replaced_by.is_some() =>
             {
                 token.grace_used = true;
-                Some(Presented::Fresh(token.clone()))
+                Some(Presented::GraceReplay(token.clone()))
             }
             Some(token) if token.rotated_at.is_some() => {
                 Some(Presented::AlreadyRotated(token.grant_id))
@@ -513,30 +613,52 @@ impl TokenStore for MemoryStore {
             Some(mut token) => {
                 let previous = token.clone();
                 token.rotated_at = Some(now);
+                token.replaced_by = Some(next.hash);
                 Some(Presented::Fresh(previous))
             }
         };
         let Some(decision) = found else {
             return Ok(Rotation::Invalid);
         };
-        match decision {
+        let previous = match decision {
             Presented::AlreadyRotated(family) => {
                 // Committed before answering: the caller fails the request,
                 // but the family must stay revoked.
                 self.revoke_family(family, now);
-                Ok(Rotation::Reused(family))
+                return Ok(Rotation::Reused(family));
             }
-            Presented::Fresh(previous) => {
-                let next = RefreshToken {
-                    grant_id: family,
-                    rotated_at: None,
-                    grace_used: false,
-                    ..next.clone()
-                };
-                self.inner.refresh_tokens.insert(next.hash, next);
-                Ok(Rotation::Rotated { grant, previous })
+            Presented::Fresh(previous) => previous,
+            Presented::GraceReplay(previous) => {
+                // Only the just-rotated token: its successor must still be
+                // current. Retire that successor, so the replay continues
+                // the one chain instead of forking a second.
+                let cut = previous.replaced_by.is_some_and(|successor| {
+                    match self.inner.refresh_tokens.get_mut(&successor) {
+                        Some(mut s) if s.rotated_at.is_none() => {
+                            s.rotated_at = Some(now);
+                            s.grace_used = true;
+                            s.replaced_by = Some(next.hash);
+                            true
+                        }
+                        _ => false,
+                    }
+                });
+                if !cut {
+                    self.revoke_family(family, now);
+                    return Ok(Rotation::Reused(family));
+                }
+                previous
             }
-        }
+        };
+        let next = RefreshToken {
+            grant_id: family,
+            rotated_at: None,
+            grace_used: false,
+            replaced_by: None,
+            ..next.clone()
+        };
+        self.inner.refresh_tokens.insert(next.hash, next);
+        Ok(Rotation::Rotated { grant, previous })
     }
 
     async fn revoke_user_tokens(

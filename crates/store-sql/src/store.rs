@@ -93,8 +93,8 @@ macro_rules! sql_store {
         use diesel_async::RunQueryDsl;
         use gatehouse_core::model::{
             ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email,
-            Grant, GrantId, GrantType, Membership, OrgId, OrgRole, Organization, PasswordHash,
-            RefreshToken, Resource, ResourceId, Role, Session, StoredKey,
+            Grant, GrantId, GrantType, Invitation, Membership, OrgId, OrgRole, Organization,
+            PasswordHash, RefreshToken, Resource, ResourceId, Role, Session, StoredKey,
             TokenEndpointAuthMethod, User, UserId,
         };
         use gatehouse_core::pkce::CodeChallenge;
@@ -156,6 +156,7 @@ macro_rules! sql_store {
                     password_hash -> Text,
                     created_at -> SqlTime,
                     updated_at -> SqlTime,
+                    sign_in_epoch -> Integer,
                 }
             }
 
@@ -180,6 +181,19 @@ macro_rules! sql_store {
                     org_id -> SqlUuid,
                     user_id -> SqlUuid,
                     role -> Text,
+                    created_at -> SqlTime,
+                }
+            }
+
+            diesel::table! {
+                use diesel::sql_types::*;
+                use super::sql::*;
+
+                invitations (org_id, user_id) {
+                    org_id -> SqlUuid,
+                    user_id -> SqlUuid,
+                    role -> Text,
+                    invited_by -> Nullable<SqlUuid>,
                     created_at -> SqlTime,
                 }
             }
@@ -229,6 +243,7 @@ macro_rules! sql_store {
                     expires_at -> SqlTime,
                     rotated_at -> Nullable<SqlTime>,
                     grace_used -> Bool,
+                    replaced_by -> Nullable<Binary>,
                 }
             }
 
@@ -301,6 +316,7 @@ macro_rules! sql_store {
             }
 
             diesel::joinable!(memberships -> organizations (org_id));
+            diesel::joinable!(invitations -> organizations (org_id));
             diesel::joinable!(refresh_tokens -> grants (grant_id));
 
             diesel::allow_tables_to_appear_in_same_query!(
@@ -308,6 +324,7 @@ macro_rules! sql_store {
                 users,
                 organizations,
                 memberships,
+                invitations,
                 authorization_codes,
                 grants,
                 refresh_tokens,
@@ -321,8 +338,9 @@ macro_rules! sql_store {
         }
 
         use schema::{
-            authorization_codes, clients, consents, denied_access_tokens, grants, master_key,
-            memberships, organizations, refresh_tokens, resources, sessions, signing_keys, users,
+            authorization_codes, clients, consents, denied_access_tokens, grants, invitations,
+            master_key, memberships, organizations, refresh_tokens, resources, sessions,
+            signing_keys, users,
         };
 
         type DbResult<T> = Result<T, diesel::result::Error>;
@@ -448,6 +466,7 @@ macro_rules! sql_store {
             password_hash: String,
             created_at: DbTime,
             updated_at: DbTime,
+            sign_in_epoch: i32,
         }
 
         impl UserRow {
@@ -461,6 +480,8 @@ macro_rules! sql_store {
                     password_hash: u.password_hash.0.clone(),
                     created_at: DbTime(u.created_at),
                     updated_at: DbTime(u.updated_at),
+                    // Stored as SQL's signed integer; the cast round-trips.
+                    sign_in_epoch: u.sign_in_epoch as i32,
                 }
             }
 
@@ -468,11 +489,12 @@ macro_rules! sql_store {
                 let corrupt = || error::corrupt("user");
                 Ok(User {
                     id: UserId(self.id.0),
-                    email: Email::parse(&self.email).map_err(|_| corrupt())?,
+                    email: Email::from_stored(self.email).map_err(|_| corrupt())?,
                     name: self.name,
                     role: Role::parse(&self.role).ok_or_else(corrupt)?,
                     email_verified: self.email_verified,
                     password_hash: PasswordHash(self.password_hash),
+                    sign_in_epoch: self.sign_in_epoch as u32,
                     created_at: self.created_at.0,
                     updated_at: self.updated_at.0,
                 })
@@ -539,6 +561,38 @@ macro_rules! sql_store {
                     org_id: OrgId(self.org_id.0),
                     user_id: UserId(self.user_id.0),
                     role: org_role_of(&self.role)?,
+                    created_at: self.created_at.0,
+                })
+            }
+        }
+
+        #[derive(Queryable, Selectable, Insertable)]
+        #[diesel(table_name = invitations)]
+        struct InvitationRow {
+            org_id: DbUuid,
+            user_id: DbUuid,
+            role: String,
+            invited_by: Option<DbUuid>,
+            created_at: DbTime,
+        }
+
+        impl InvitationRow {
+            fn new(i: &Invitation) -> Self {
+                Self {
+                    org_id: DbUuid(i.org_id.0),
+                    user_id: DbUuid(i.user_id.0),
+                    role: i.role.as_str().to_owned(),
+                    invited_by: i.invited_by.map(|u| DbUuid(u.0)),
+                    created_at: DbTime(i.created_at),
+                }
+            }
+
+            fn into_domain(self) -> Result<Invitation, StoreError> {
+                Ok(Invitation {
+                    org_id: OrgId(self.org_id.0),
+                    user_id: UserId(self.user_id.0),
+                    role: OrgRole::parse(&self.role).ok_or_else(|| error::corrupt("invitation"))?,
+                    invited_by: self.invited_by.map(|u| UserId(u.0)),
                     created_at: self.created_at.0,
                 })
             }
@@ -644,6 +698,7 @@ macro_rules! sql_store {
             expires_at: DbTime,
             rotated_at: Option<DbTime>,
             grace_used: bool,
+            replaced_by: Option<Vec<u8>>,
         }
 
         impl RefreshRow {
@@ -656,6 +711,7 @@ macro_rules! sql_store {
                     expires_at: DbTime(token.expires_at),
                     rotated_at: token.rotated_at.map(DbTime),
                     grace_used: token.grace_used,
+                    replaced_by: token.replaced_by.as_ref().map(hash_bytes),
                 }
             }
 
@@ -667,6 +723,10 @@ macro_rules! sql_store {
                     expires_at: self.expires_at.0,
                     rotated_at: time_of(self.rotated_at),
                     grace_used: self.grace_used,
+                    replaced_by: self
+                        .replaced_by
+                        .map(|h| hash_of(&h, "refresh token"))
+                        .transpose()?,
                 })
             }
         }
@@ -840,25 +900,57 @@ macro_rules! sql_store {
                     diesel::update(refresh_tokens::table.find(&presented))
                         .filter(refresh_tokens::rotated_at.is_null())
                         .filter(refresh_tokens::expires_at.gt(now))
-                        .set(refresh_tokens::rotated_at.eq(Some(now)))
+                        .set((
+                            refresh_tokens::rotated_at.eq(Some(now)),
+                            refresh_tokens::replaced_by.eq(Some(&next.0)),
+                        ))
                         .returning(RefreshRow::as_returning())
                         .get_result(c)
                         .await
                         .optional()?;
                 let previous = match (fresh, grace_cutoff) {
                     // Reported as it was before this rotation.
-                    (Some(row), _) => Some(RefreshRow { rotated_at: None, ..row }),
+                    (Some(row), _) => Some(RefreshRow {
+                        rotated_at: None,
+                        replaced_by: None,
+                        ..row
+                    }),
                     // Rotated less than `grace` ago (rotated_at > now − grace)
-                    // and its one replay unused: spend the replay.
-                    (None, Some(cutoff)) => diesel::update(refresh_tokens::table.find(&presented))
-                        .filter(refresh_tokens::rotated_at.gt(cutoff))
-                        .filter(refresh_tokens::grace_used.eq(false))
-                        .filter(refresh_tokens::expires_at.gt(now))
-                        .set(refresh_tokens::grace_used.eq(true))
-                        .returning(RefreshRow::as_returning())
-                        .get_result(c)
-                        .await
-                        .optional()?,
+                    // and its one replay unused: spend the replay, but only
+                    // if its successor is still current, which is retired
+                    // in the same step so the family keeps one live chain.
+                    (None, Some(cutoff)) => {
+                        let replay: Option<RefreshRow> =
+                            diesel::update(refresh_tokens::table.find(&presented))
+                                .filter(refresh_tokens::rotated_at.gt(cutoff))
+                                .filter(refresh_tokens::grace_used.eq(false))
+                                .filter(refresh_tokens::expires_at.gt(now))
+                                .filter(refresh_tokens::replaced_by.is_not_null())
+                                .set(refresh_tokens::grace_used.eq(true))
+                                .returning(RefreshRow::as_returning())
+                                .get_result(c)
+                                .await
+                                .optional()?;
+                        match replay {
+                            Some(row) => {
+                                let cut = diesel::update(
+                                    refresh_tokens::table
+                                        .find(row.replaced_by.clone().unwrap_or_default()),
+                                )
+                                .filter(refresh_tokens::rotated_at.is_null())
+                                .set((
+                                    refresh_tokens::rotated_at.eq(Some(now)),
+                                    refresh_tokens::grace_used.eq(true),
+                                    refresh_tokens::replaced_by.eq(Some(&next.0)),
+                                ))
+                                .execute(c)
+                                .await?;
+                                // Not the just-rotated token: reuse.
+                                (cut == 1).then_some(row)
+                            }
+                            None => None,
+                        }
+                    }
                     (None, None) => None,
                 };
                 let Some(previous) = previous else {
@@ -881,6 +973,7 @@ macro_rules! sql_store {
                                 expires_at,
                                 rotated_at: None,
                                 grace_used: false,
+                                replaced_by: None,
                             })
                             .execute(c)
                             .await?;
@@ -1379,6 +1472,144 @@ macro_rules! sql_store {
                     let mut conn = conn.await?;
                     let deleted =
                         diesel::delete(memberships::table.find((DbUuid(org.0), DbUuid(user.0))))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+
+            async fn put_invitation(&self, invitation: &Invitation) -> Result<(), StoreError> {
+                let row = InvitationRow::new(invitation);
+                let conn = self.writer();
+                self.$detach(async move {
+                    let mut conn = conn.await?;
+                    let written = diesel::insert_into(invitations::table)
+                        .values(&row)
+                        .on_conflict((invitations::org_id, invitations::user_id))
+                        .do_update()
+                        .set((
+                            invitations::role.eq(excluded(invitations::role)),
+                            invitations::invited_by.eq(excluded(invitations::invited_by)),
+                            invitations::created_at.eq(excluded(invitations::created_at)),
+                        ))
+                        .execute(&mut *conn)
+                        .await;
+                    match written {
+                        Ok(_) => Ok(()),
+                        Err(e) if error::is_foreign_key_violation(&e) => {
+                            let orgs: i64 = organizations::table
+                                .find(row.org_id)
+                                .count()
+                                .get_result(&mut *conn)
+                                .await
+                                .map_err(error::unexpected)?;
+                            Err(StoreError::NotFound(if orgs == 0 {
+                                "organization"
+                            } else {
+                                "user"
+                            }))
+                        }
+                        Err(e) => Err(error::unexpected(e)),
+                    }
+                })
+                .await
+            }
+
+            async fn invitations_of_user(
+                &self,
+                user: UserId,
+            ) -> Result<Vec<(Invitation, Organization)>, StoreError> {
+                let conn = self.reader();
+                self.$detach_read(async move {
+                    let mut conn = conn.await?;
+                    let rows: Vec<(InvitationRow, OrgRow)> = invitations::table
+                        .inner_join(organizations::table)
+                        .filter(invitations::user_id.eq(DbUuid(user.0)))
+                        .order((invitations::created_at.asc(), organizations::id.asc()))
+                        .select((InvitationRow::as_select(), OrgRow::as_select()))
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    rows.into_iter()
+                        .map(|(i, o)| Ok((i.into_domain()?, o.into_domain())))
+                        .collect()
+                })
+                .await
+            }
+
+            async fn invitations_to_org(&self, org: OrgId) -> Result<Vec<Invitation>, StoreError> {
+                let conn = self.reader();
+                self.$detach_read(async move {
+                    let mut conn = conn.await?;
+                    invitations::table
+                        .filter(invitations::org_id.eq(DbUuid(org.0)))
+                        .order((invitations::created_at.asc(), invitations::user_id.asc()))
+                        .select(InvitationRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(InvitationRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn accept_invitation(
+                &self,
+                org: OrgId,
+                user: UserId,
+                at: OffsetDateTime,
+            ) -> Result<Option<Membership>, StoreError> {
+                let conn = self.writer();
+                self.$detach(async move {
+                    let mut conn = conn.await?;
+                    let key = (DbUuid(org.0), DbUuid(user.0));
+                    $tx(&mut *conn, async move |c| {
+                        // The delete is the lock: one caller gets the row.
+                        let taken: Option<InvitationRow> =
+                            diesel::delete(invitations::table.find(key))
+                                .returning(InvitationRow::as_returning())
+                                .get_result(c)
+                                .await
+                                .optional()?;
+                        let Some(taken) = taken else {
+                            return Ok(None);
+                        };
+                        diesel::insert_into(memberships::table)
+                            .values(MembershipRow {
+                                org_id: taken.org_id,
+                                user_id: taken.user_id,
+                                role: taken.role,
+                                created_at: DbTime(at),
+                            })
+                            .on_conflict((memberships::org_id, memberships::user_id))
+                            .do_nothing()
+                            .execute(c)
+                            .await?;
+                        memberships::table
+                            .find(key)
+                            .select(MembershipRow::as_select())
+                            .get_result(c)
+                            .await
+                            .optional()
+                    })
+                    .await
+                    .map_err(error::unexpected)?
+                    .map(MembershipRow::into_domain)
+                    .transpose()
+                })
+                .await
+            }
+
+            async fn delete_invitation(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
+                let conn = self.writer();
+                self.$detach(async move {
+                    let mut conn = conn.await?;
+                    let deleted =
+                        diesel::delete(invitations::table.find((DbUuid(org.0), DbUuid(user.0))))
                             .execute(&mut *conn)
                             .await
                             .map_err(error::unexpected)?;

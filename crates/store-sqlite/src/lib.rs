@@ -332,9 +332,11 @@ mod tests {
         for f in [&path, &wal] {
             std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        drop(SqliteStore::open(&path, 1).await.unwrap());
+        // Checked while open: SQLite may delete the -wal when it closes.
+        let store = SqliteStore::open(&path, 1).await.unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&wal), 0o600);
+        drop(store);
     }
 
     #[test]

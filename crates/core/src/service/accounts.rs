@@ -255,6 +255,7 @@ impl Gatehouse {
                 aud: &self.settings.api_audience,
                 ttl: self.settings.access_token_ttl,
                 act: None,
+                epoch: Some(user.sign_in_epoch),
                 now: self.now(),
             })
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!(e.to_string())))?;
@@ -335,6 +336,7 @@ impl Gatehouse {
             role: Role::Admin,
             email_verified: true,
             password_hash: hash,
+            sign_in_epoch: 0,
             created_at: now,
             updated_at: now,
         };
@@ -447,6 +449,14 @@ impl Gatehouse {
             .get_user(user_id)
             .await?
             .ok_or_else(|| ApiError::InvalidToken("the user no longer exists".into()))?;
+        // A platform token from before the user's last password change: its
+        // holder may be whoever knew the old password.
+        if claims.client_id == PLATFORM_CLIENT_ID && claims.epoch.unwrap_or(0) != user.sign_in_epoch
+        {
+            return Err(ApiError::InvalidToken(
+                "the password was changed after this token was issued".into(),
+            ));
+        }
         let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
         Ok(Caller {
             user,

@@ -55,6 +55,15 @@ pub struct UserPatch {
     pub email_verified: Option<bool>,
 }
 
+/// What [`Gatehouse::put_member`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberChange {
+    /// The person is a member now, with this role.
+    Member(Membership),
+    /// The person was invited and is not a member until they accept.
+    Invited(crate::model::Invitation),
+}
+
 /// `POST /api/v1/organizations/`.
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
@@ -180,6 +189,7 @@ impl Gatehouse {
             role: req.role.unwrap_or(Role::User),
             email_verified: req.email_verified.unwrap_or(true),
             password_hash: hash,
+            sign_in_epoch: 0,
             created_at: now,
             updated_at: now,
         };
@@ -259,6 +269,9 @@ impl Gatehouse {
         if let Some(p) = patch.password {
             let p = Password::new_password(p)?;
             user.password_hash = self.ports.hasher.hash(p).await?;
+            // Ends every platform token issued before (see
+            // `User::sign_in_epoch`); grants and sessions go below.
+            user.sign_in_epoch = user.sign_in_epoch.wrapping_add(1);
         }
         if let Some(role) = patch.role
             && role != user.role
@@ -370,7 +383,7 @@ impl Gatehouse {
 
     /// The caller's role in `org`, or 404 if they cannot see it. Admins see
     /// every organization (with no role unless they are a member).
-    async fn visible_org(
+    pub(crate) async fn visible_org(
         &self,
         caller: &Caller,
         id: &str,
@@ -402,7 +415,7 @@ impl Gatehouse {
         self.visible_org(caller, id).await
     }
 
-    fn manages(caller: &Caller, role: Option<OrgRole>) -> bool {
+    pub(crate) fn manages(caller: &Caller, role: Option<OrgRole>) -> bool {
         caller.is_admin() || role.is_some_and(|r| r >= OrgRole::Admin)
     }
 
@@ -470,7 +483,9 @@ impl Gatehouse {
         Ok(out)
     }
 
-    /// Adds a member or changes their role. Only owners may make owners.
+    /// Changes a member's role, or brings someone in: platform admins add
+    /// them directly, everyone else invites them (see
+    /// [`crate::model::Invitation`]). Only owners may make owners.
     ///
     /// # Errors
     /// 403; 404 for an unknown organization or user; 422 for removing the
@@ -481,7 +496,7 @@ impl Gatehouse {
         id: &str,
         user_id: &str,
         role: OrgRole,
-    ) -> Result<Membership, ApiError> {
+    ) -> Result<MemberChange, ApiError> {
         caller.require_scope(WRITE_ORGS)?;
         let (org, my_role) = self.visible_org(caller, id).await?;
         if !Self::manages(caller, my_role) {
@@ -499,6 +514,12 @@ impl Gatehouse {
             return Err(ApiError::NotFound("user"));
         }
         let current = self.ports.orgs.membership(org.id, user).await?;
+        if current.is_none() && !caller.is_admin() {
+            return self
+                .invite(caller, org.id, user, role)
+                .await
+                .map(MemberChange::Invited);
+        }
         if current == Some(OrgRole::Owner) && role != OrgRole::Owner {
             if !(caller.is_admin() || my_role == Some(OrgRole::Owner)) {
                 return Err(ApiError::Forbidden(
@@ -514,7 +535,9 @@ impl Gatehouse {
             created_at: self.now(),
         };
         self.ports.orgs.put_member(&m).await?;
-        Ok(m)
+        // A direct add answers any invitation that was pending.
+        self.ports.orgs.delete_invitation(org.id, user).await?;
+        Ok(MemberChange::Member(m))
     }
 
     /// Removes a member; anyone may leave, admins may remove others. The last

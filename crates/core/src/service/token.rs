@@ -125,6 +125,11 @@ pub struct AccessClaims {
     /// Not-before, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// On platform tokens (`POST /api/v1/auth/login`): the user's
+    /// [`crate::model::User::sign_in_epoch`] at issue. A password change
+    /// moves the epoch on, which ends every platform token issued before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
 }
 
 /// Why valid-looking claims are not acceptable here.
@@ -189,6 +194,8 @@ pub(crate) struct AccessTokenSpec<'a> {
     pub aud: &'a str,
     pub ttl: Duration,
     pub act: Option<serde_json::Value>,
+    /// The user's sign-in epoch, on platform tokens only.
+    pub epoch: Option<u32>,
     pub now: OffsetDateTime,
 }
 
@@ -417,6 +424,7 @@ impl Gatehouse {
             expires_at: now + self.settings.refresh_token_ttl,
             rotated_at: None,
             grace_used: false,
+            replaced_by: None,
         });
         self.ports.tokens.create_grant(&grant, record).await?;
         let access = self.issue_access_token(AccessTokenSpec {
@@ -427,6 +435,7 @@ impl Gatehouse {
             aud: &self.audience(grant.resource.as_deref()),
             ttl: self.settings.access_token_ttl,
             act: None,
+            epoch: None,
             now,
         })?;
         tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "authorization code redeemed");
@@ -512,6 +521,7 @@ impl Gatehouse {
             expires_at: now + self.settings.refresh_token_ttl,
             rotated_at: None,
             grace_used: false,
+            replaced_by: None,
         };
         let grant = match self
             .ports
@@ -536,6 +546,7 @@ impl Gatehouse {
             aud: &self.audience(grant.resource.as_deref()),
             ttl: self.settings.access_token_ttl,
             act: None,
+            epoch: None,
             now,
         })?;
         Ok(TokenResponse {
@@ -585,6 +596,7 @@ impl Gatehouse {
             aud: &self.audience(resource.as_ref().map(|r| r.uri.as_str())),
             ttl: self.settings.access_token_ttl,
             act: None,
+            epoch: None,
             now,
         })?;
         tracing::info!(client_id = %client.id, scope = %scope, "client credentials token issued");
@@ -722,6 +734,7 @@ impl Gatehouse {
             aud: &self.audience(target.as_ref().map(|t| t.uri.as_str())),
             ttl,
             act: Some(act),
+            epoch: None,
             now,
         })?;
         tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "token exchanged");
@@ -752,6 +765,7 @@ impl Gatehouse {
             grant_id: spec.grant,
             act: spec.act,
             nbf: None,
+            epoch: spec.epoch,
         };
         self.keyring()
             .sign(&claims)
@@ -911,6 +925,26 @@ impl Gatehouse {
             .is_some())
     }
 
+    /// Whether a platform token's sign-in epoch is still its user's; true
+    /// for every other token (their grants carry revocation instead).
+    pub(crate) async fn platform_token_current(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<bool, OAuthError> {
+        if claims.client_id != super::PLATFORM_CLIENT_ID {
+            return Ok(true);
+        }
+        let Some(id) = crate::model::UserId::parse(&claims.sub) else {
+            return Ok(false);
+        };
+        Ok(self
+            .ports
+            .users
+            .get_user(id)
+            .await?
+            .is_some_and(|u| u.sign_in_epoch == claims.epoch.unwrap_or(0)))
+    }
+
     /// Token introspection (RFC 7662) for resource servers holding a client
     /// credential. Inactive, unknown, expired and revoked tokens all answer
     /// `{"active": false}` and nothing else (§2.2), so the endpoint tells a
@@ -947,6 +981,7 @@ impl Gatehouse {
             if revoked
                 || claims.exp <= now.unix_timestamp()
                 || !self.audience_exists(&claims.aud).await?
+                || !self.platform_token_current(&claims).await?
             {
                 return Ok(inactive);
             }

@@ -6,9 +6,12 @@ use actix_web::http::header;
 use actix_web::web::{self, Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::ApiError;
-use gatehouse_core::model::{Client, Membership, OrgRole, Organization, Resource, Role, User};
+use gatehouse_core::model::{
+    Client, Invitation, Membership, OrgRole, Organization, Resource, Role, User,
+};
 use gatehouse_core::service::{
-    ClientPatch, NewClient, NewOrganization, NewUser, OrgPatch, ResourceInput, UserPatch,
+    ClientPatch, MemberChange, NewClient, NewOrganization, NewUser, OrgPatch, ResourceInput,
+    UserPatch,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -73,6 +76,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/organizations/{id}/members/{user_id}",
             web::delete().to(remove_member),
+        )
+        .route(
+            "/organizations/{id}/invitations",
+            web::get().to(org_invitations),
+        )
+        .route(
+            "/organizations/{id}/invitations/{user_id}",
+            web::delete().to(withdraw_invitation),
+        )
+        .route("/invitations", web::get().to(my_invitations))
+        .route(
+            "/invitations/{org_id}",
+            web::delete().to(decline_invitation),
+        )
+        .route(
+            "/invitations/{org_id}/accept",
+            web::post().to(accept_invitation),
+        )
+        .route(
+            "/invitations/{org_id}/decline",
+            web::post().to(decline_invitation),
         );
 }
 
@@ -352,13 +376,71 @@ async fn add_member(
             ))
         })?,
     };
-    let m = state
+    match state
         .gatehouse
         .put_member(&caller.0, &id, &b.user_id, role)
-        .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "member": { "user_id": m.user_id.to_string(), "organization_id": m.org_id.to_string(), "role": m.role.as_str() }
+        .await?
+    {
+        MemberChange::Member(m) => Ok(HttpResponse::Created().json(json!({
+            "member": { "user_id": m.user_id.to_string(), "organization_id": m.org_id.to_string(), "role": m.role.as_str() }
+        }))),
+        // Not a member yet: the invitee decides (202, nothing of them shown).
+        MemberChange::Invited(i) => Ok(HttpResponse::Accepted().json(json!({
+            "invitation": invitation_json(&i),
+        }))),
+    }
+}
+
+fn invitation_json(i: &Invitation) -> Value {
+    json!({
+        "organization_id": i.org_id.to_string(),
+        "user_id": i.user_id.to_string(),
+        "role": i.role.as_str(),
+        "invited_by": i.invited_by.map(|u| u.to_string()),
+        "invited_at": ts(i.created_at),
+        "status": "pending",
+    })
+}
+
+async fn my_invitations(state: Data<AppState>, caller: Authed) -> ApiResult {
+    let all = state.gatehouse.my_invitations(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "invitations": all.iter().map(|(i, o)| {
+            let mut v = invitation_json(i);
+            v["organization"] = json!({ "id": o.id.to_string(), "name": o.name });
+            v
+        }).collect::<Vec<_>>()
     })))
+}
+
+async fn accept_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
+    let (o, m) = state.gatehouse.accept_invitation(&caller.0, &org).await?;
+    Ok(HttpResponse::Ok().json(org_with_role(&o, Some(m.role))))
+}
+
+async fn decline_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
+    state.gatehouse.decline_invitation(&caller.0, &org).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn org_invitations(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
+    let all = state.gatehouse.org_invitations(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "invitations": all.iter().map(invitation_json).collect::<Vec<_>>()
+    })))
+}
+
+async fn withdraw_invitation(
+    state: Data<AppState>,
+    caller: Authed,
+    path: Path<(String, String)>,
+) -> ApiResult {
+    let (org, user) = path.into_inner();
+    state
+        .gatehouse
+        .withdraw_invitation(&caller.0, &org, &user)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn remove_member(

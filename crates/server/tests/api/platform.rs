@@ -5,6 +5,23 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+/// Accepts the caller's invitation to `org_id`.
+pub async fn accept(app: &TestApp, token: &str, org_id: &str) {
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/invitations/{org_id}/accept")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+}
+
 #[tokio::test]
 async fn users_see_only_their_organizations_and_members() {
     let app = spawn().await;
@@ -34,7 +51,9 @@ async fn users_see_only_their_organizations_and_members() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+    // An invitation: Bob is not a member until he accepts.
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    accept(&app, &bob_token, &org_id).await;
 
     // Bob lists his orgs and the org's users, as the seed's MCP server does.
     let orgs: Value = app
@@ -400,6 +419,10 @@ async fn an_org_admin_cannot_demote_an_owner_and_logout_ends_an_api_token() {
         .send()
         .await
         .unwrap();
+    let orgadmin = app
+        .api_login("orgadmin@example.com", "orgadmin-password")
+        .await;
+    accept(&app, &orgadmin, org_id).await;
     // A second owner exists, so only the rights rule stops the demotion.
     let second = app
         .create_user("owner2@example.com", "owner2-password")
@@ -411,9 +434,8 @@ async fn an_org_admin_cannot_demote_an_owner_and_logout_ends_an_api_token() {
         .send()
         .await
         .unwrap();
-    let orgadmin = app
-        .api_login("orgadmin@example.com", "orgadmin-password")
-        .await;
+    let second_token = app.api_login("owner2@example.com", "owner2-password").await;
+    accept(&app, &second_token, org_id).await;
     let res = app
         .http
         .post(&members)
