@@ -75,6 +75,8 @@ struct Inner {
     memberships: DashMap<(OrgId, UserId), Membership>,
     /// Never held while another map is touched.
     invitations: DashMap<(OrgId, UserId), Invitation>,
+    /// One rotation at a time per refresh-token family.
+    rotations: FamilyLocks,
     codes: DashMap<TokenHash, StoredCode>,
     grants: DashMap<GrantId, Grant>,
     refresh_tokens: DashMap<TokenHash, RefreshToken>,
@@ -87,6 +89,26 @@ struct Inner {
     resources: DashMap<ResourceId, Resource>,
     /// URI → id, the uniqueness index for resource URIs.
     resource_uris: DashMap<String, ResourceId>,
+}
+
+/// Striped locks serializing refresh-token rotations per family: families
+/// on different stripes rotate in parallel. Held only across synchronous
+/// map operations, never across an `.await`.
+struct FamilyLocks(Vec<std::sync::Mutex<()>>);
+
+impl Default for FamilyLocks {
+    fn default() -> Self {
+        Self((0..64).map(|_| std::sync::Mutex::new(())).collect())
+    }
+}
+
+impl FamilyLocks {
+    fn lock(&self, family: GrantId) -> Option<std::sync::MutexGuard<'_, ()>> {
+        let stripe = (family.0.as_u128() % self.0.len() as u128) as usize;
+        self.0
+            .get(stripe)
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl MemoryStore {
@@ -581,6 +603,11 @@ impl TokenStore for MemoryStore {
         let Some(family) = self.inner.refresh_tokens.get(presented).map(|t| t.grant_id) else {
             return Ok(Rotation::Invalid);
         };
+        // A grace replay decides on the presented token and then retires
+        // its successor: two steps a concurrent reuse must not fall between
+        // (its revocation would delete the successor and fail both), as a
+        // database transaction's row lock ensures in the SQL stores.
+        let _family = self.inner.rotations.lock(family);
         let Some(grant) = self
             .inner
             .grants
