@@ -84,6 +84,8 @@ def setup(args: argparse.Namespace) -> int:
         "name": "MCP File Server (token exchange)",
         "grant_types": [EXCHANGE],
         "resource": args.resource,
+        # The platform API is the one target this server exchanges for.
+        "exchange_targets": [f"{base}/api/v1"],
         "allowed_scopes": PLATFORM_SCOPES,
         "is_confidential": True,
     })

@@ -427,6 +427,18 @@ impl Client {
             .map(str::to_owned)
     }
 
+    /// The audiences an administrator allowed this client to exchange its
+    /// users' tokens for (RFC 8693), kept as `exchange_targets` in its
+    /// metadata: registered resource URIs, or the platform API's audience.
+    /// Anything else needs the user's own approval of that target.
+    pub fn exchange_targets(&self) -> Vec<&str> {
+        self.metadata
+            .get("exchange_targets")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
     /// Whether the client may use `grant`.
     pub fn may_use(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

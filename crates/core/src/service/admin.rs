@@ -37,6 +37,10 @@ pub struct NewClient {
     /// The protected resource this client serves (an MCP server's own
     /// credential), which lets it exchange its users' tokens.
     pub resource: Option<String>,
+    /// Audiences it may exchange its users' tokens for without each user
+    /// having approved that audience: registered resource URIs, or the
+    /// platform API's.
+    pub exchange_targets: Option<Vec<String>>,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -56,6 +60,8 @@ pub struct ClientPatch {
     pub grant_types: Option<Vec<String>>,
     /// New served resource; an empty string clears it.
     pub resource: Option<String>,
+    /// New token-exchange targets; an empty list clears them.
+    pub exchange_targets: Option<Vec<String>>,
 }
 
 fn parse_redirects(raw: &[String], uses_code: bool) -> Result<Vec<RedirectUri>, ApiError> {
@@ -166,6 +172,49 @@ impl Gatehouse {
         }
     }
 
+    /// Canonical, registered token-exchange targets (the platform API's
+    /// audience included), deduplicated.
+    async fn exchange_targets(&self, raw: &[String]) -> Result<Vec<String>, ApiError> {
+        if raw.len() > 50 {
+            return Err(ApiError::Unprocessable(
+                "too many exchange targets (at most 50)".into(),
+            ));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for t in raw {
+            let uri = match self.resolve_resource(t).await {
+                Ok(Some(r)) => r.uri,
+                Ok(None) => self.settings.api_audience.clone(),
+                Err(e) => {
+                    return Err(ApiError::Unprocessable(
+                        format!("exchange target '{t}': {}", e.description).into(),
+                    ));
+                }
+            };
+            if !out.contains(&uri) {
+                out.push(uri);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets or clears one key of a client's metadata object.
+    fn set_metadata(client: &mut Client, key: &str, value: Option<serde_json::Value>) {
+        if !client.metadata.is_object() {
+            client.metadata = serde_json::json!({});
+        }
+        if let Some(m) = client.metadata.as_object_mut() {
+            match value {
+                Some(v) => {
+                    m.insert(key.to_owned(), v);
+                }
+                None => {
+                    m.remove(key);
+                }
+            }
+        }
+    }
+
     /// Every scope some registered resource accepts.
     async fn resource_scopes(&self) -> Result<ScopeSet, ApiError> {
         let mut all = ScopeSet::empty();
@@ -199,7 +248,7 @@ impl Gatehouse {
         let native = redirect_uris
             .iter()
             .all(|r| r.is_loopback() || !r.as_str().starts_with("http"));
-        let client = Client {
+        let mut client = Client {
             id: ClientId::generate(),
             secret_hash: secret.as_ref().map(Secret::hash),
             name: validate_name(&req.name)?,
@@ -223,6 +272,12 @@ impl Gatehouse {
             created_at: now,
             updated_at: now,
         };
+        if let Some(targets) = &req.exchange_targets {
+            let targets = self.exchange_targets(targets).await?;
+            if !targets.is_empty() {
+                Self::set_metadata(&mut client, "exchange_targets", Some(targets.into()));
+            }
+        }
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client registered");
         Ok((client, secret))
@@ -283,9 +338,15 @@ impl Gatehouse {
             client.allowed_scopes = parse_scopes(&s, &self.resource_scopes().await?)?;
         }
         if let Some(r) = patch.resource {
-            client.metadata = self
+            let served = self
                 .served_resource_metadata(Some(&r).filter(|r| !r.is_empty()).map(String::as_str))
                 .await?;
+            Self::set_metadata(&mut client, "resource", served.get("resource").cloned());
+        }
+        if let Some(t) = patch.exchange_targets {
+            let targets = self.exchange_targets(&t).await?;
+            let value = (!targets.is_empty()).then(|| targets.into());
+            Self::set_metadata(&mut client, "exchange_targets", value);
         }
         if let Some(p) = patch.require_pkce {
             if !p && !client.is_confidential() {

@@ -698,6 +698,28 @@ impl Gatehouse {
             None => None,
         }
         .ok_or_else(|| bad("the subject token does not name a current user"))?;
+        // The target must be one an administrator allowed this client, or
+        // one the user approved the subject token's client for: otherwise
+        // any resource sharing a scope name would be reachable.
+        let target_aud = self.audience(target.as_ref().map(|t| t.uri.as_str()));
+        let approved = if client.exchange_targets().contains(&target_aud.as_str()) {
+            None
+        } else {
+            let consented = match crate::model::ClientId::parse(&claims.client_id) {
+                Ok(by) => self.ports.tokens.get_consent(user.id, &by).await?,
+                Err(_) => None,
+            };
+            let at = consented
+                .map(|c| consented_at(&c.scope, target.as_ref().map(|t| t.uri.as_str())))
+                .unwrap_or_default();
+            if at.is_empty() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "neither the user nor an administrator has allowed this client to act at that target",
+                ));
+            }
+            Some(at)
+        };
         let subject_scope = claims.scopes();
         let requested = match params.get("scope")? {
             Some(raw) => {
@@ -714,7 +736,7 @@ impl Gatehouse {
         };
         let scope = self
             .grantable(&requested, client, Some(user.role), target.as_ref())
-            .filter(|s| s != OFFLINE_ACCESS);
+            .filter(|s| s != OFFLINE_ACCESS && approved.as_ref().is_none_or(|a| a.contains(s)));
         if scope.is_empty() {
             return Err(OAuthError::invalid_scope(
                 "none of the subject token's scopes is allowed for the target and this client",
@@ -903,6 +925,23 @@ impl Gatehouse {
             }
             None => Ok(false),
         }
+    }
+}
+
+/// The scopes a remembered consent covers at `resource` (`None`: the
+/// platform API). Consents keep resource scopes qualified as
+/// `scope@resource-uri` and the platform API's bare (see `authorize.rs`).
+fn consented_at(consent: &ScopeSet, resource: Option<&str>) -> ScopeSet {
+    match resource {
+        Some(uri) => {
+            let suffix = format!("@{uri}");
+            ScopeSet::from_tokens(
+                consent
+                    .iter()
+                    .filter_map(|s| s.strip_suffix(suffix.as_str())),
+            )
+        }
+        None => consent.filter(|s| !s.contains('@')),
     }
 }
 

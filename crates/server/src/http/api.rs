@@ -156,6 +156,7 @@ fn client_json(c: &Client) -> Value {
         "application_type": c.application_type.as_str(),
         "origin": c.origin.as_str(),
         "resource": c.served_resource(),
+        "exchange_targets": c.exchange_targets(),
         "created_at": ts(c.created_at),
         "updated_at": ts(c.updated_at),
     })
@@ -469,6 +470,7 @@ struct CreateClientBody {
     #[serde(default = "yes")]
     is_confidential: bool,
     require_pkce: Option<bool>,
+    exchange_targets: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -490,6 +492,7 @@ async fn create_client(
         require_pkce: b.require_pkce,
         grant_types: b.grant_types,
         resource: b.resource,
+        exchange_targets: b.exchange_targets,
     };
     let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
     let mut body = client_json(&client);
@@ -521,6 +524,7 @@ struct PatchClientBody {
     require_pkce: Option<bool>,
     grant_types: Option<Vec<String>>,
     resource: Option<String>,
+    exchange_targets: Option<Vec<String>>,
 }
 
 async fn update_client(
@@ -538,6 +542,7 @@ async fn update_client(
         require_pkce: b.require_pkce,
         grant_types: b.grant_types,
         resource: b.resource,
+        exchange_targets: b.exchange_targets,
     };
     let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
     Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))

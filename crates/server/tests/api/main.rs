@@ -13,6 +13,7 @@ mod concurrency;
 mod csrf;
 mod durability;
 mod errors;
+mod exchange;
 mod flow;
 mod helpers;
 mod invitations;

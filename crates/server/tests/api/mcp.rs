@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const MCP: &str = "https://mcp.example.com/mcp";
+pub const MCP: &str = "https://mcp.example.com/mcp";
 
-async fn register_resource(app: &TestApp, uri: &str, scopes: &[&str]) -> Value {
+pub async fn register_resource(app: &TestApp, uri: &str, scopes: &[&str]) -> Value {
     let res = app
         .http
         .post(app.url("/api/v1/oauth/resources"))
@@ -40,7 +40,7 @@ fn authorize_url(app: &TestApp, client_id: &str, p: &Pkce, extra: &[(&str, &str)
     )
 }
 
-async fn code_with(app: &TestApp, client_id: &str, p: &Pkce, extra: &[(&str, &str)]) -> String {
+pub async fn code_with(app: &TestApp, client_id: &str, p: &Pkce, extra: &[(&str, &str)]) -> String {
     let b = browser();
     let url = authorize_url(app, client_id, p, extra);
     let redirect = app
@@ -49,7 +49,7 @@ async fn code_with(app: &TestApp, client_id: &str, p: &Pkce, extra: &[(&str, &st
     query(&redirect, "code").expect("a code")
 }
 
-fn claims(jwt: &str) -> Value {
+pub fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -916,13 +916,15 @@ async fn step_up_asks_for_the_union_and_offline_access_is_understood() {
     assert!(res.text().await.unwrap().contains(r#"value="allow""#));
 }
 
-const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const AT_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const AT_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-/// An MCP server's own credential, registered for token exchange.
+/// An MCP server's own credential, registered for token exchange, which an
+/// admin allowed to exchange its users' tokens for platform-API tokens.
 async fn mcp_server_client(app: &TestApp, resource: &str) -> TestClient {
     let res = app.http.post(app.url("/api/v1/oauth/clients")).bearer_auth(&app.admin_token)
         .json(&json!({"name": "Files MCP server", "grant_types": [EXCHANGE], "resource": resource,
+                      "exchange_targets": [app.url("/api/v1")],
                       "allowed_scopes": ["profile", "organizations", "users:read"], "is_confidential": true}))
         .send().await.unwrap();
     assert_eq!(
@@ -939,7 +941,7 @@ async fn mcp_server_client(app: &TestApp, resource: &str) -> TestClient {
     }
 }
 
-async fn exchange(
+pub async fn exchange(
     app: &TestApp,
     server: &TestClient,
     subject: &str,
@@ -1163,7 +1165,7 @@ async fn token_exchange_refuses_everything_else() {
         err(exchange(&app, &server, &subject, &[("resource", MCP)]).await).await,
         "invalid_target"
     );
-    // A target whose scopes the client may not hold.
+    // A target neither an administrator nor the user approved.
     assert_eq!(
         err(exchange(
             &app,
@@ -1173,7 +1175,7 @@ async fn token_exchange_refuses_everything_else() {
         )
         .await)
         .await,
-        "invalid_scope"
+        "invalid_target"
     );
     // A client that is not a resource server, or not registered for the grant.
     let seed = app.seed_client().await;
