@@ -224,6 +224,91 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use proptest::prelude::*;
+
+    /// JSON documents with the fields a metadata document has, each either
+    /// plausible or hostile.
+    fn document_like() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            any::<String>(),
+            crate::testing::uri_like(),
+            Just(String::new()),
+        ];
+        let value = prop_oneof![
+            text.clone().prop_map(Value::String),
+            proptest::collection::vec(text.clone().prop_map(Value::String), 0..4)
+                .prop_map(Value::Array),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(Value::Null),
+        ];
+        let fields = [
+            "client_name",
+            "redirect_uris",
+            "grant_types",
+            "response_types",
+            "scope",
+            "token_endpoint_auth_method",
+            "logo_uri",
+            "client_uri",
+            "policy_uri",
+            "tos_uri",
+            "software_id",
+            "application_type",
+            "client_secret",
+        ];
+        proptest::collection::vec((prop::sample::select(fields.to_vec()), value), 0..10).prop_map(
+            |pairs| {
+                let mut doc = serde_json::Map::new();
+                doc.insert("client_id".into(), json!(URL));
+                for (k, v) in pairs {
+                    doc.insert(k.into(), v);
+                }
+                Value::Object(doc)
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Any fetched body is accepted or refused without panicking; an
+        /// accepted document becomes a public client whose every field
+        /// re-validates.
+        #[test]
+        fn accepted_documents_revalidate(doc in document_like(), junk in any::<Vec<u8>>()) {
+            let now = OffsetDateTime::UNIX_EPOCH;
+            let _ = client_from_document(URL, &FetchedDocument { body: junk, max_age: None }, now);
+            let fetched = FetchedDocument { body: serde_json::to_vec(&doc).unwrap(), max_age: None };
+            if let Ok(c) = client_from_document(URL, &fetched, now) {
+                prop_assert!(!c.is_confidential());
+                prop_assert_eq!(validate_name(&c.name), Ok(c.name.clone()));
+                for r in &c.redirect_uris {
+                    prop_assert_eq!(RedirectUri::parse(r.as_str()), Ok(r.clone()));
+                }
+                prop_assert!(!c.allowed_scopes.contains(ADMIN_SCOPE));
+                let extra = c.metadata.as_object().unwrap();
+                prop_assert_eq!(crate::metadata::optional_fields(extra), Ok(extra.clone()));
+            }
+        }
+
+        /// Whatever is presented as a client_id, the check never panics,
+        /// and a metadata URL is https with a path and no dot segment in
+        /// any spelling.
+        #[test]
+        fn metadata_client_ids_are_clean(raw in crate::testing::uri_like()) {
+            if is_metadata_client_id(&raw) {
+                let url = Url::parse(&raw).unwrap();
+                prop_assert_eq!(url.scheme(), "https");
+                prop_assert!(!raw.contains('#'));
+                prop_assert!(url.path() != "/");
+                let path = raw["https://".len()..].split('?').next().unwrap_or("");
+                for seg in path.split('/') {
+                    let d = percent_encoding::percent_decode_str(seg).decode_utf8_lossy();
+                    prop_assert!(d != "." && d != "..");
+                }
+            }
+        }
+    }
 
     const URL: &str = "https://app.example.com/oauth/client.json";
 

@@ -399,6 +399,48 @@ pub fn open_private_key(master: &[u8], kid: &str, sealed: &[u8]) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Any string presented as a token is refused without panicking
+        /// (or is the one genuine token), by the keyring and by a verifier
+        /// built from its JWKS, and `token_kid` never panics.
+        #[test]
+        fn arbitrary_tokens_are_refused_without_panicking(
+            raw in prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,90}",
+            ],
+        ) {
+            let ring = shared_ring();
+            prop_assert!(ring.verify::<Claims>(&raw).is_err());
+            prop_assert!(Verifier::from_jwks(ring.jwks()).verify::<Claims>(&raw).is_err());
+            let _ = token_kid(&raw);
+        }
+
+        /// Flipping any single character of a genuine token makes it
+        /// invalid, or leaves it meaning exactly what was signed.
+        #[test]
+        fn a_tampered_token_never_verifies_as_something_else(index in any::<prop::sample::Index>(), with in "[A-Za-z0-9_.=+/-]") {
+            let ring = shared_ring();
+            let claims = Claims { sub: "user-1".into() };
+            let token = ring.sign(&claims).unwrap();
+            let at = index.index(token.len());
+            let mut tampered = token.clone();
+            tampered.replace_range(at..at + 1, &with);
+            match ring.verify::<Claims>(&tampered) {
+                Ok(c) => prop_assert_eq!(c, claims),
+                Err(_) => prop_assert_ne!(tampered, token),
+            }
+        }
+    }
+
+    fn shared_ring() -> &'static Keyring {
+        static RING: std::sync::OnceLock<Keyring> = std::sync::OnceLock::new();
+        RING.get_or_init(ring)
+    }
 
     #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
     struct Claims {

@@ -104,5 +104,8 @@ pub mod service;
 pub mod text;
 pub mod throttle;
 
+#[cfg(test)]
+mod testing;
+
 pub use error::{ApiError, ErrorCode, OAuthError};
 pub use service::{Gatehouse, Ports, Settings};

@@ -776,6 +776,36 @@ impl fmt::Debug for StoredKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Normalizing an email is idempotent, and a normalized address has
+        /// nothing invisible in it and fits the bound.
+        #[test]
+        fn emails_normalize_to_a_fixed_point(
+            raw in prop_oneof![
+                any::<String>(),
+                "[a-zA-Z0-9._%+\\-\u{ff01}-\u{ff5e}\u{200b}\u{200d}\u{202e} ]{1,20}[@\u{ff20}][a-zA-Z0-9.\\-\u{ff01}-\u{ff5e}]{1,20}",
+            ],
+        ) {
+            if let Ok(e) = Email::parse(&raw) {
+                prop_assert_eq!(Email::parse(e.as_str()), Ok(e.clone()));
+                prop_assert!(e.as_str().len() <= Email::MAX_LEN);
+                prop_assert!(!e.as_str().chars().any(|c| crate::text::is_deceptive(c) || c.is_whitespace()));
+                prop_assert_eq!(e.as_str().matches('@').count(), 1);
+            }
+        }
+
+        /// Names that pass validation pass again, unchanged.
+        #[test]
+        fn names_validate_to_a_fixed_point(raw in any::<String>()) {
+            if let Ok(n) = validate_name(&raw) {
+                prop_assert_eq!(validate_name(&n), Ok(n.clone()));
+            }
+        }
+    }
 
     #[test]
     fn generated_client_ids_have_the_documented_shape() {

@@ -87,6 +87,33 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Any decoded form: reading never panics, and a value read is the
+        /// one pair of that name, non-empty and within bounds.
+        #[test]
+        fn any_form_reads_without_panicking(
+            pairs in proptest::collection::vec(("[a-z_]{0,6}", any::<String>()), 0..8),
+            name in "[a-z_]{0,6}",
+        ) {
+            let params = Params::from_pairs(pairs.clone());
+            let named: Vec<&String> = pairs.iter().filter(|(k, _)| *k == name).map(|(_, v)| v).collect();
+            prop_assert_eq!(params.is_repeated(&name), named.len() > 1);
+            match params.get(&name) {
+                Ok(Some(v)) => {
+                    prop_assert_eq!(named.len(), 1);
+                    prop_assert_eq!(v, named[0].as_str());
+                    prop_assert!(!v.is_empty() && v.len() <= MAX_PARAM_LEN);
+                }
+                Ok(None) => prop_assert!(named.is_empty() || named[0].is_empty()),
+                Err(_) => prop_assert!(named.len() > 1 || named[0].len() > MAX_PARAM_LEN),
+            }
+            prop_assert_eq!(params.require(&name).is_ok(), matches!(params.get(&name), Ok(Some(_))));
+        }
+    }
 
     #[test]
     fn repeated_parameters_are_invalid_requests() {

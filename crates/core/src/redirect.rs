@@ -77,6 +77,12 @@ impl RedirectUri {
         if raw.len() > MAX_LEN {
             return Err(RedirectUriError::TooLong);
         }
+        // URL parsers drop tabs, newlines and surrounding spaces, so a URI
+        // with them would be registered as one string and followed as
+        // another: refuse them outright.
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(RedirectUriError::NotAbsolute);
+        }
         let url = Url::parse(raw).map_err(|_| RedirectUriError::NotAbsolute)?;
         if raw.contains('#') {
             return Err(RedirectUriError::Fragment);
@@ -177,6 +183,47 @@ impl<'de> Deserialize<'de> for RedirectUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Any registration candidate is accepted or refused without
+        /// panicking; an accepted one re-validates, matches itself, has no
+        /// fragment, whitespace or control character, and is never plain
+        /// http to a remote host or a forbidden scheme.
+        #[test]
+        fn accepted_redirect_uris_revalidate(raw in crate::testing::uri_like(), port in 1u16..) {
+            if let Ok(r) = RedirectUri::parse(&raw) {
+                prop_assert_eq!(RedirectUri::parse(r.as_str()), Ok(r.clone()));
+                prop_assert!(r.matches(r.as_str()));
+                prop_assert!(!raw.contains('#'));
+                prop_assert!(!raw.chars().any(|c| c.is_whitespace() || c.is_control()));
+                let url = Url::parse(&raw).unwrap();
+                prop_assert!(!FORBIDDEN_SCHEMES.contains(&url.scheme()));
+                prop_assert!(url.scheme() != "http" || r.is_loopback());
+                // Only a loopback URI's port may vary.
+                if r.is_web() {
+                    let mut other = url.clone();
+                    if other.set_port(Some(port)).is_ok() && other.as_str() != raw {
+                        prop_assert_eq!(r.matches(other.as_str()), r.is_loopback());
+                    }
+                }
+            }
+        }
+
+        /// Matching is total: anything presented is matched or not, and a
+        /// non-loopback URI matches only itself.
+        #[test]
+        fn matching_never_panics(registered in crate::testing::uri_like(), presented in crate::testing::uri_like()) {
+            if let Ok(r) = RedirectUri::parse(&registered) {
+                let m = r.matches(&presented);
+                if !r.is_loopback() {
+                    prop_assert_eq!(m, presented == registered);
+                }
+            }
+        }
+    }
 
     #[test]
     fn https_uris_match_exactly_and_only_exactly() {

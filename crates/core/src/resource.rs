@@ -70,6 +70,22 @@ pub fn canonical_resource(raw: &str) -> Result<String, ResourceUriError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Canonical form is a fixed point, and never has a fragment,
+        /// credentials or plain http to a remote host.
+        #[test]
+        fn canonical_resources_are_fixed_points(raw in crate::testing::uri_like()) {
+            if let Ok(c) = canonical_resource(&raw) {
+                prop_assert_eq!(canonical_resource(&c), Ok(c.clone()));
+                prop_assert!(!c.contains('#'));
+                prop_assert!(c.starts_with("https://") || c.starts_with("http://"));
+            }
+        }
+    }
 
     #[test]
     fn equivalent_spellings_share_one_canonical_form() {

@@ -219,6 +219,23 @@ impl<'de> Deserialize<'de> for ScopeSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Any scope parameter parses or is refused without panicking, and
+        /// a parsed set prints as a parameter that parses back to itself.
+        #[test]
+        fn parsed_scopes_round_trip(raw in prop_oneof![any::<String>(), "[ !#-\\[\\]-~]{0,80}"]) {
+            if let Ok(set) = ScopeSet::parse(&raw) {
+                let again = ScopeSet::parse(&set.to_string());
+                prop_assert_eq!(again.as_ref(), Ok(&set));
+                prop_assert!(set.len() <= MAX_SCOPES);
+                prop_assert_eq!(ScopeSet::from_tokens(set.iter()), set.clone());
+            }
+        }
+    }
 
     #[test]
     fn parsing_dedups_and_sorts_and_tolerates_extra_spaces() {

@@ -440,3 +440,84 @@ impl Gatehouse {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Registration requests with the RFC 7591 fields, each plausible or
+    /// hostile.
+    fn request_like() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            any::<String>(),
+            crate::testing::uri_like(),
+            prop::sample::select(vec![
+                "none".to_owned(),
+                "client_secret_basic".to_owned(),
+                "code".to_owned(),
+                "authorization_code".to_owned(),
+                "refresh_token".to_owned(),
+                "client_credentials".to_owned(),
+                "native".to_owned(),
+                "web".to_owned(),
+                "https://app.example.com/cb".to_owned(),
+                "http://127.0.0.1:3000/cb".to_owned(),
+            ]),
+        ];
+        let value = prop_oneof![
+            text.clone().prop_map(Value::String),
+            proptest::collection::vec(text.prop_map(Value::String), 0..4).prop_map(Value::Array),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ];
+        let fields = [
+            "client_name",
+            "redirect_uris",
+            "grant_types",
+            "response_types",
+            "scope",
+            "token_endpoint_auth_method",
+            "logo_uri",
+            "client_uri",
+            "policy_uri",
+            "tos_uri",
+            "software_id",
+            "software_version",
+            "application_type",
+            "contacts",
+        ];
+        proptest::collection::vec((prop::sample::select(fields.to_vec()), value), 0..10).prop_map(
+            |pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config())]
+
+        /// Any body is accepted or refused without panicking; accepted
+        /// metadata re-validates field by field, and never holds the admin
+        /// scope or the token-exchange grant.
+        #[test]
+        fn accepted_registrations_revalidate(body in request_like()) {
+            if let Ok(m) = parse_metadata(&body) {
+                prop_assert_eq!(crate::model::validate_name(&m.name), Ok(m.name.clone()));
+                for r in &m.redirect_uris {
+                    prop_assert_eq!(RedirectUri::parse(r.as_str()), Ok(r.clone()));
+                }
+                prop_assert!(!m.scope.contains(ADMIN_SCOPE));
+                prop_assert!(!m.grant_types.contains(&GrantType::TokenExchange));
+                prop_assert!(!m.grant_types.is_empty());
+                if m.grant_types.contains(&GrantType::AuthorizationCode) {
+                    prop_assert!(!m.redirect_uris.is_empty());
+                }
+                let mut extra = m.extra.as_object().unwrap().clone();
+                extra.remove("contacts");
+                extra.remove("client_name");
+                prop_assert_eq!(crate::metadata::optional_fields(&extra), Ok(extra.clone()));
+            }
+            let _ = parse_metadata(&json!([body]));
+        }
+    }
+}

@@ -575,24 +575,57 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, Secret)>, OAut
         basic: true,
     };
     let v = v.to_str().map_err(|_| bad())?;
-    let Some((scheme, rest)) = v.split_once(' ') else {
-        return Err(bad());
+    match parse_basic(v) {
+        Basic::Credentials(id, secret) => Ok(Some((id, secret))),
+        Basic::OtherScheme => Err(OAuthFailure::from(OAuthError::invalid_request(
+            "only the Basic scheme is accepted for client authentication",
+        ))),
+        Basic::Malformed => Err(bad()),
+    }
+}
+
+/// What an `Authorization` header value holds, for client authentication.
+#[derive(Debug, PartialEq)]
+enum Basic {
+    /// `Basic` with a decodable `id:secret`.
+    Credentials(String, Secret),
+    /// Another scheme (`Bearer`, …).
+    OtherScheme,
+    /// `Basic` with something unreadable, or no scheme at all.
+    Malformed,
+}
+
+/// Decodes a Basic header value: base64 of `id:secret`, each part
+/// form-urlencoded (RFC 6749 §2.3.1), UTF-8 throughout.
+fn parse_basic(value: &str) -> Basic {
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return Basic::Malformed;
     };
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthFailure::from(OAuthError::invalid_request(
-            "only the Basic scheme is accepted for client authentication",
-        )));
+        return Basic::OtherScheme;
     }
-    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let Some(decoded) = STANDARD
+        .decode(rest.trim())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())
+    else {
+        return Basic::Malformed;
+    };
+    let Some((id, secret)) = decoded.split_once(':') else {
+        return Basic::Malformed;
+    };
     let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
+        // `+` is a space in form encoding.
+        let s = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&s)
             .decode_utf8()
             .map(|c| c.into_owned())
-            .map_err(|_| bad())
+            .ok()
     };
-    Ok(Some((decode(id)?, Secret::new(decode(secret)?))))
+    match (decode(id), decode(secret)) {
+        (Some(id), Some(secret)) => Basic::Credentials(id, Secret::new(secret)),
+        _ => Basic::Malformed,
+    }
 }
 
 fn no_store(mut res: HttpResponse) -> HttpResponse {
@@ -658,4 +691,64 @@ pub async fn revoke(
 pub async fn userinfo(state: Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiFailure> {
     let info = state.gatehouse.userinfo(&caller.0).await?;
     Ok(no_store(HttpResponse::Ok().json(info)))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn form_encode(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    #[test]
+    fn basic_credentials_decode_per_rfc_6749() {
+        let v = format!("Basic {}", STANDARD.encode("oauth_abc:s%3Acret+x"));
+        assert_eq!(
+            parse_basic(&v),
+            Basic::Credentials("oauth_abc".into(), Secret::new("s:cret x"))
+        );
+        assert_eq!(parse_basic("Bearer abc"), Basic::OtherScheme);
+        assert_eq!(parse_basic("Basic !!!"), Basic::Malformed);
+        assert_eq!(
+            parse_basic(&format!("Basic {}", STANDARD.encode("no-colon"))),
+            Basic::Malformed
+        );
+        assert_eq!(parse_basic("Basic"), Basic::Malformed);
+    }
+
+    proptest! {
+        #![proptest_config(crate::http::client_addr::proptest_config())]
+
+        /// Whatever a client sends, parsing never panics.
+        #[test]
+        fn any_authorization_header_parses_or_is_refused(raw in any::<String>(), b64 in "[A-Za-z0-9+/=]{0,60}") {
+            let _ = parse_basic(&raw);
+            let _ = parse_basic(&format!("Basic {b64}"));
+        }
+
+        /// Any request body or query string decodes or is refused without
+        /// panicking, and encoded pairs decode to exactly themselves, in
+        /// order, repeats kept (so repetition can be refused).
+        #[test]
+        fn token_request_forms_round_trip(
+            junk in any::<Vec<u8>>(),
+            pairs in proptest::collection::vec((any::<String>(), any::<String>()), 0..6),
+        ) {
+            let _ = parse_pairs(&junk);
+            let encoded = serde_urlencoded::to_string(&pairs).unwrap();
+            let parsed = parse_pairs(encoded.as_bytes()).unwrap();
+            prop_assert_eq!(parsed.pairs(), pairs.as_slice());
+        }
+
+        /// Credentials encoded as RFC 6749 says decode to exactly what was
+        /// encoded, whatever characters they hold.
+        #[test]
+        fn encoded_credentials_round_trip(id in any::<String>(), secret in any::<String>()) {
+            let v = format!("Basic {}", STANDARD.encode(format!("{}:{}", form_encode(&id), form_encode(&secret))));
+            prop_assert_eq!(parse_basic(&v), Basic::Credentials(id, Secret::new(secret)));
+        }
+    }
 }
