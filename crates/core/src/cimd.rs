@@ -226,46 +226,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// JSON documents with the fields a metadata document has, each either
-    /// plausible or hostile.
+    /// Metadata documents for `URL`, each field plausible or hostile.
     fn document_like() -> impl Strategy<Value = Value> {
-        let text = prop_oneof![
-            any::<String>(),
-            crate::testing::uri_like(),
-            Just(String::new()),
-        ];
-        let value = prop_oneof![
-            text.clone().prop_map(Value::String),
-            proptest::collection::vec(text.clone().prop_map(Value::String), 0..4)
-                .prop_map(Value::Array),
-            any::<i64>().prop_map(|n| json!(n)),
-            Just(Value::Null),
-        ];
-        let fields = [
-            "client_name",
-            "redirect_uris",
-            "grant_types",
-            "response_types",
-            "scope",
-            "token_endpoint_auth_method",
-            "logo_uri",
-            "client_uri",
-            "policy_uri",
-            "tos_uri",
-            "software_id",
-            "application_type",
-            "client_secret",
-        ];
-        proptest::collection::vec((prop::sample::select(fields.to_vec()), value), 0..10).prop_map(
-            |pairs| {
-                let mut doc = serde_json::Map::new();
-                doc.insert("client_id".into(), json!(URL));
-                for (k, v) in pairs {
-                    doc.insert(k.into(), v);
-                }
-                Value::Object(doc)
-            },
-        )
+        crate::testing::client_metadata_like().prop_map(|mut doc| {
+            doc.insert("client_id".into(), json!(URL));
+            Value::Object(doc)
+        })
     }
 
     proptest! {

@@ -117,6 +117,18 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// `NotFound` naming whichever of a membership's (or invitation's)
+    /// organization and user does not exist.
+    fn missing_parent(&self, (org, user): (OrgId, UserId)) -> Option<StoreError> {
+        if !self.inner.orgs.contains_key(&org) {
+            Some(StoreError::NotFound("organization"))
+        } else if !self.inner.users.contains_key(&user) {
+            Some(StoreError::NotFound("user"))
+        } else {
+            None
+        }
+    }
+
     /// Deletes every grant matching `doomed` together with its refresh
     /// tokens.
     fn remove_grants_where(&self, doomed: impl Fn(&Grant) -> bool) {
@@ -406,15 +418,7 @@ impl OrgRepo for MemoryStore {
 
     async fn put_member(&self, membership: &Membership) -> Result<(), StoreError> {
         let key = (membership.org_id, membership.user_id);
-        let missing = || {
-            if !self.inner.orgs.contains_key(&key.0) {
-                Some(StoreError::NotFound("organization"))
-            } else if !self.inner.users.contains_key(&key.1) {
-                Some(StoreError::NotFound("user"))
-            } else {
-                None
-            }
-        };
+        let missing = || self.missing_parent(key);
         if let Some(err) = missing() {
             return Err(err);
         }
@@ -434,15 +438,7 @@ impl OrgRepo for MemoryStore {
 
     async fn put_invitation(&self, invitation: &Invitation) -> Result<(), StoreError> {
         let key = (invitation.org_id, invitation.user_id);
-        let missing = || {
-            if !self.inner.orgs.contains_key(&key.0) {
-                Some(StoreError::NotFound("organization"))
-            } else if !self.inner.users.contains_key(&key.1) {
-                Some(StoreError::NotFound("user"))
-            } else {
-                None
-            }
-        };
+        let missing = || self.missing_parent(key);
         if let Some(err) = missing() {
             return Err(err);
         }

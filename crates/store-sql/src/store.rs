@@ -858,6 +858,34 @@ macro_rules! sql_store {
             }
         }
 
+        /// The outcome of writing a row that names an organization and a
+        /// user (a membership, an invitation): a foreign-key violation
+        /// becomes `NotFound` naming the parent that is missing, for the
+        /// caller's 404.
+        async fn org_member_written(
+            c: &mut $connection,
+            written: DbResult<usize>,
+            org: DbUuid,
+        ) -> Result<(), StoreError> {
+            match written {
+                Ok(_) => Ok(()),
+                Err(e) if error::is_foreign_key_violation(&e) => {
+                    let orgs: i64 = organizations::table
+                        .find(org)
+                        .count()
+                        .get_result(c)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Err(StoreError::NotFound(if orgs == 0 {
+                        "organization"
+                    } else {
+                        "user"
+                    }))
+                }
+                Err(e) => Err(error::unexpected(e)),
+            }
+        }
+
         /// Revokes a family and drops its refresh tokens, in one transaction.
         /// Returns whether this call revoked it (it was active before).
         async fn revoke_family(c: &mut $connection, family: DbUuid, at: DbTime) -> DbResult<bool> {
@@ -1444,24 +1472,7 @@ macro_rules! sql_store {
                         ))
                         .execute(&mut *conn)
                         .await;
-                    match written {
-                        Ok(_) => Ok(()),
-                        Err(e) if error::is_foreign_key_violation(&e) => {
-                            // Which parent is missing, for the caller's 404.
-                            let orgs: i64 = organizations::table
-                                .find(row.org_id)
-                                .count()
-                                .get_result(&mut *conn)
-                                .await
-                                .map_err(error::unexpected)?;
-                            Err(StoreError::NotFound(if orgs == 0 {
-                                "organization"
-                            } else {
-                                "user"
-                            }))
-                        }
-                        Err(e) => Err(error::unexpected(e)),
-                    }
+                    org_member_written(&mut *conn, written, row.org_id).await
                 })
                 .await
             }
@@ -1496,23 +1507,7 @@ macro_rules! sql_store {
                         ))
                         .execute(&mut *conn)
                         .await;
-                    match written {
-                        Ok(_) => Ok(()),
-                        Err(e) if error::is_foreign_key_violation(&e) => {
-                            let orgs: i64 = organizations::table
-                                .find(row.org_id)
-                                .count()
-                                .get_result(&mut *conn)
-                                .await
-                                .map_err(error::unexpected)?;
-                            Err(StoreError::NotFound(if orgs == 0 {
-                                "organization"
-                            } else {
-                                "user"
-                            }))
-                        }
-                        Err(e) => Err(error::unexpected(e)),
-                    }
+                    org_member_written(&mut *conn, written, row.org_id).await
                 })
                 .await
             }

@@ -447,50 +447,9 @@ mod tests {
 
     use super::*;
 
-    /// Registration requests with the RFC 7591 fields, each plausible or
-    /// hostile.
+    /// Registration requests, each field plausible or hostile.
     fn request_like() -> impl Strategy<Value = Value> {
-        let text = prop_oneof![
-            any::<String>(),
-            crate::testing::uri_like(),
-            prop::sample::select(vec![
-                "none".to_owned(),
-                "client_secret_basic".to_owned(),
-                "code".to_owned(),
-                "authorization_code".to_owned(),
-                "refresh_token".to_owned(),
-                "client_credentials".to_owned(),
-                "native".to_owned(),
-                "web".to_owned(),
-                "https://app.example.com/cb".to_owned(),
-                "http://127.0.0.1:3000/cb".to_owned(),
-            ]),
-        ];
-        let value = prop_oneof![
-            text.clone().prop_map(Value::String),
-            proptest::collection::vec(text.prop_map(Value::String), 0..4).prop_map(Value::Array),
-            any::<bool>().prop_map(Value::Bool),
-            Just(Value::Null),
-        ];
-        let fields = [
-            "client_name",
-            "redirect_uris",
-            "grant_types",
-            "response_types",
-            "scope",
-            "token_endpoint_auth_method",
-            "logo_uri",
-            "client_uri",
-            "policy_uri",
-            "tos_uri",
-            "software_id",
-            "software_version",
-            "application_type",
-            "contacts",
-        ];
-        proptest::collection::vec((prop::sample::select(fields.to_vec()), value), 0..10).prop_map(
-            |pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-        )
+        crate::testing::client_metadata_like().prop_map(Value::Object)
     }
 
     proptest! {
