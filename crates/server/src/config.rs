@@ -3,10 +3,14 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use gatehouse_core::service::RegistrationPolicy;
 use serde::{Deserialize, Serialize};
+
+use crate::http::client_addr::TrustedProxies;
 
 /// Everything an operator can set.
 #[derive(Clone, Serialize, Deserialize)]
@@ -19,7 +23,7 @@ pub struct Config {
     /// `GATEHOUSE_DATABASE_URL`: `sqlite://PATH` (the default, an embedded
     /// file), `postgres://…` (or `postgresql://…`), or `memory` (nothing
     /// survives a restart).
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// `GATEHOUSE_DATABASE_POOL_SIZE`: the most database connections this
     /// instance opens (PostgreSQL), or reading connections beside the one
     /// writer (SQLite).
@@ -50,10 +54,10 @@ pub struct Config {
     /// `GATEHOUSE_TRUSTED_PROXIES`: comma-separated IPs and CIDRs of the
     /// reverse proxies whose `X-Forwarded-For`/`Forwarded` and
     /// `X-Forwarded-Proto` are believed. Empty: none.
-    #[serde(default, deserialize_with = "string_like")]
-    pub trusted_proxies: Option<String>,
+    #[serde(default, deserialize_with = "proxies")]
+    pub trusted_proxies: TrustedProxies,
     /// `GATEHOUSE_REGISTRATION`: `open`, `token` or `off`.
-    pub registration: String,
+    pub registration: RegistrationPolicy,
     /// `GATEHOUSE_REGISTRATION_TOKEN`: the initial access token accepted
     /// when registration is `token` (admins' access tokens work too).
     #[serde(default, deserialize_with = "string_like")]
@@ -68,6 +72,70 @@ pub struct Config {
     pub cimd_allow_loopback: bool,
     /// `GATEHOUSE_EXTRA_CA_FILE`: PEM roots trusted for outbound fetches.
     pub extra_ca_file: Option<String>,
+}
+
+/// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
+/// the set of valid URLs is written in one place.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum DatabaseUrl {
+    /// `memory`: process memory; nothing survives a restart.
+    Memory,
+    /// `sqlite://PATH`: an embedded SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`: a PostgreSQL server.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a `GATEHOUSE_DATABASE_URL`.
+    ///
+    /// # Errors
+    /// A scheme Gatehouse has no store for, or an SQLite URL naming no file
+    /// (or SQLite's in-memory database, which each pooled connection would
+    /// see separately).
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if matches!(url, "memory" | "memory://") {
+            Ok(Self::Memory)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else if let Some(path) = gatehouse_store_sqlite::path_from_url(url) {
+            Ok(Self::Sqlite(path.to_path_buf()))
+        } else {
+            anyhow::bail!("GATEHOUSE_DATABASE_URL must be memory, sqlite://PATH or postgres://…")
+        }
+    }
+}
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = anyhow::Error;
+    fn try_from(url: String) -> anyhow::Result<Self> {
+        Self::parse(&url)
+    }
+}
+
+impl From<DatabaseUrl> for String {
+    fn from(url: DatabaseUrl) -> Self {
+        match url {
+            DatabaseUrl::Memory => "memory".to_owned(),
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => url,
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    /// The URL with any password replaced.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&String::from(self.clone())))
+    }
+}
+
+/// Reads `GATEHOUSE_TRUSTED_PROXIES` (a string, possibly absent) into the
+/// parsed list.
+fn proxies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TrustedProxies, D::Error> {
+    let raw = string_like(d)?;
+    TrustedProxies::parse(raw.as_deref().unwrap_or("")).map_err(serde::de::Error::custom)
 }
 
 /// Accepts a string, or a number or boolean that the environment provider
@@ -93,7 +161,7 @@ impl Default for Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
-            database_url: "sqlite://gatehouse.db".into(),
+            database_url: DatabaseUrl::Sqlite(PathBuf::from("gatehouse.db")),
             database_pool_size: 10,
             cache_ttl_seconds: 1,
             admin_email: "admin@localhost".into(),
@@ -102,8 +170,8 @@ impl Default for Config {
             access_token_ttl: 3600,
             refresh_token_ttl: 2_592_000,
             login_attempts_per_minute: 10,
-            trusted_proxies: None,
-            registration: "open".into(),
+            trusted_proxies: TrustedProxies::default(),
+            registration: RegistrationPolicy::Open,
             registration_token: None,
             refresh_grace_seconds: 0,
             cimd: true,
@@ -118,7 +186,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("addr", &self.addr)
             .field("public_url", &self.public_url)
-            .field("database_url", &redact_url(&self.database_url))
+            .field("database_url", &self.database_url)
             .field("database_pool_size", &self.database_pool_size)
             .field("cache_ttl_seconds", &self.cache_ttl_seconds)
             .field("admin_email", &self.admin_email)
@@ -206,10 +274,7 @@ impl Config {
         if self.refresh_token_ttl < 300 {
             anyhow::bail!("GATEHOUSE_REFRESH_TOKEN_TTL must be at least 300 seconds");
         }
-        if !matches!(self.registration.as_str(), "open" | "token" | "off") {
-            anyhow::bail!("GATEHOUSE_REGISTRATION must be open, token or off");
-        }
-        if self.registration == "token"
+        if self.registration == RegistrationPolicy::Token
             && self
                 .registration_token
                 .as_ref()
@@ -225,17 +290,6 @@ impl Config {
         }
         if self.login_attempts_per_minute == 0 {
             anyhow::bail!("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE must be at least 1");
-        }
-        crate::http::client_addr::TrustedProxies::parse(
-            self.trusted_proxies.as_deref().unwrap_or(""),
-        )?;
-        let db = self.database_url.as_str();
-        let known = matches!(db, "memory" | "memory://")
-            || gatehouse_store_sqlite::path_from_url(db).is_some()
-            || db.starts_with("postgres://")
-            || db.starts_with("postgresql://");
-        if !known {
-            anyhow::bail!("GATEHOUSE_DATABASE_URL must be memory, sqlite://PATH or postgres://…");
         }
         if !(1..=1000).contains(&self.database_pool_size) {
             anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");
@@ -281,7 +335,11 @@ mod tests {
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.access_token_ttl, 3600);
         assert_eq!(c.refresh_token_ttl, 2_592_000);
-        assert_eq!(c.database_url, "sqlite://gatehouse.db");
+        assert_eq!(
+            String::from(c.database_url.clone()),
+            "sqlite://gatehouse.db"
+        );
+        assert_eq!(c.registration, RegistrationPolicy::Open);
         assert_eq!(c.database_pool_size, 10);
         assert!(c.validate().is_ok());
     }
@@ -295,12 +353,9 @@ mod tests {
             "postgres://gatehouse:pw@db.internal:5432/gatehouse",
             "postgresql://db.internal/gatehouse",
         ] {
-            let c = Config {
-                database_url: ok.into(),
-                ..Config::default()
-            };
-            assert!(c.validate().is_ok(), "{ok} is refused");
+            assert!(DatabaseUrl::parse(ok).is_ok(), "{ok} is refused");
         }
+        assert_eq!(DatabaseUrl::parse("memory").unwrap(), DatabaseUrl::Memory);
         for bad in [
             "sqlite://",
             "sqlite://:memory:",
@@ -308,17 +363,52 @@ mod tests {
             "gatehouse.db",
             "",
         ] {
-            let c = Config {
-                database_url: bad.into(),
-                ..Config::default()
-            };
-            assert!(c.validate().is_err(), "{bad} is accepted");
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad} is accepted");
         }
         let c = Config {
             database_pool_size: 0,
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn choices_are_parsed_when_the_configuration_is_loaded() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GATEHOUSE_DATABASE_URL", "postgres://u:secret@db/gh");
+            jail.set_env("GATEHOUSE_REGISTRATION", "token");
+            jail.set_env("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7");
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.database_url,
+                DatabaseUrl::Postgres("postgres://u:secret@db/gh".into())
+            );
+            assert_eq!(c.registration, RegistrationPolicy::Token);
+            assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+            assert!(!format!("{c:?}").contains(":secret@"));
+            for (var, bad) in [
+                ("GATEHOUSE_DATABASE_URL", "mysql://db"),
+                ("GATEHOUSE_REGISTRATION", "sometimes"),
+                ("GATEHOUSE_TRUSTED_PROXIES", "proxy.internal"),
+            ] {
+                jail.set_env(var, bad);
+                let err = Config::load()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                assert!(!err.is_empty(), "{var}={bad} is accepted");
+                jail.set_env(
+                    var,
+                    match var {
+                        "GATEHOUSE_DATABASE_URL" => "memory",
+                        "GATEHOUSE_REGISTRATION" => "open",
+                        _ => "",
+                    },
+                );
+            }
+            Ok(())
+        });
     }
 
     #[test]
@@ -345,7 +435,7 @@ mod tests {
         let c = Config {
             admin_password: Some("hunter2hunter2".into()),
             secret_key: Some("k".repeat(40)),
-            database_url: "postgres://u:pw@localhost/db".into(),
+            database_url: DatabaseUrl::parse("postgres://u:pw@localhost/db").unwrap(),
             ..Config::default()
         };
         let s = format!("{c:?}");

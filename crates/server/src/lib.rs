@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod fetch;
+pub mod hasher;
 pub mod http;
 pub mod startup;
 

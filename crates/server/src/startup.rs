@@ -8,128 +8,18 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, DefaultHeaders, Logger};
 use actix_web::{App, HttpServer, web};
-use async_trait::async_trait;
 use gatehouse_core::clock::SystemClock;
-use gatehouse_core::model::PasswordHash;
-use gatehouse_core::password::{
-    Argon2Worker, HashError, Password, PasswordHasher, hash_password_blocking,
-};
+use gatehouse_core::password::hash_password_blocking;
 use gatehouse_core::secret::TokenHash;
-use gatehouse_core::service::{AdminPassword, MasterKeySource, RegistrationPolicy};
+use gatehouse_core::service::{AdminPassword, MasterKeySource};
 use gatehouse_core::{Gatehouse, Ports, Settings};
 use gatehouse_store_memory::MemoryStore;
 use gatehouse_store_postgres::PostgresStore;
 use gatehouse_store_sqlite::SqliteStore;
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
+use crate::hasher::{BlockingHasher, HASH_QUEUE};
 use crate::http::{self, AppState};
-
-/// argon2 on one dedicated thread, so password checks never stall the
-/// workers that serve token requests.
-///
-/// One thread with one reused 19 MiB argon2 buffer ([`Argon2Worker`]), not
-/// tokio's blocking pool with a fresh buffer per hash: glibc did not give
-/// those buffers back, and resident memory grew by 19 MiB per sign-in up
-/// to ~100 MB (and more under concurrent sign-ins). A hash takes ~15 ms,
-/// so the thread serves about sixty checks a second. At most
-/// [`HASH_QUEUE`] wait for it; beyond that a check is refused at once as
-/// busy (503 with `Retry-After`), so a flood of guesses cannot make every
-/// user's sign-in wait behind it.
-#[derive(Clone)]
-pub struct BlockingHasher {
-    jobs: std::sync::mpsc::SyncSender<HashJob>,
-}
-
-impl std::fmt::Debug for BlockingHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingHasher").finish_non_exhaustive()
-    }
-}
-
-/// Hashes that may wait for the hashing thread: about half a second of work.
-pub const HASH_QUEUE: usize = 32;
-
-type HashJob = Box<dyn FnOnce(&mut Argon2Worker) + Send>;
-
-impl BlockingHasher {
-    /// Starts the hashing thread, with room for `queue` waiting hashes. The
-    /// thread ends when the last clone of the hasher is dropped.
-    ///
-    /// # Errors
-    /// The thread could not be started.
-    pub fn start(queue: usize) -> anyhow::Result<Self> {
-        let (jobs, waiting) = std::sync::mpsc::sync_channel::<HashJob>(queue);
-        std::thread::Builder::new()
-            .name("gatehouse-argon2".into())
-            .spawn(move || {
-                let mut worker = Argon2Worker::new();
-                for job in waiting {
-                    job(&mut worker);
-                }
-            })
-            .map_err(|e| anyhow::anyhow!("cannot start the password hashing thread: {e}"))?;
-        Ok(Self { jobs })
-    }
-
-    /// Runs `work` on the hashing thread, with its argon2 buffer.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Argon2Worker) -> T + Send + 'static,
-    ) -> Result<T, HashError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let stopped =
-            || HashError::Failed(anyhow::anyhow!("the password hashing thread has stopped"));
-        self.jobs
-            .try_send(Box::new(move |worker: &mut Argon2Worker| {
-                let _ = answer.send(work(worker));
-            }))
-            .map_err(|e| match e {
-                std::sync::mpsc::TrySendError::Full(_) => HashError::Busy,
-                std::sync::mpsc::TrySendError::Disconnected(_) => stopped(),
-            })?;
-        answered.await.map_err(|_| stopped())
-    }
-}
-
-#[async_trait]
-impl PasswordHasher for BlockingHasher {
-    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
-        Ok(self.run(move |worker| worker.hash(&password)).await??)
-    }
-
-    async fn verify(&self, password: Password, hash: PasswordHash) -> Result<bool, HashError> {
-        self.run(move |worker| worker.verify(&password, &hash))
-            .await
-    }
-}
-
-/// The store a `GATEHOUSE_DATABASE_URL` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StoreUrl<'a> {
-    /// Process memory: nothing survives a restart.
-    Memory,
-    /// An embedded SQLite file (created if missing).
-    Sqlite(&'a std::path::Path),
-    /// A PostgreSQL server.
-    Postgres(&'a str),
-}
-
-impl<'a> StoreUrl<'a> {
-    fn parse(url: &'a str) -> anyhow::Result<Self> {
-        if matches!(url, "memory" | "memory://") {
-            Ok(Self::Memory)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres(url))
-        } else if let Some(path) = gatehouse_store_sqlite::path_from_url(url) {
-            Ok(Self::Sqlite(path))
-        } else {
-            let scheme = url.split(':').next().unwrap_or(url);
-            anyhow::bail!(
-                "GATEHOUSE_DATABASE_URL scheme '{scheme}' is not supported; use memory, sqlite://PATH or postgres://…"
-            )
-        }
-    }
-}
 
 /// Builds the ports for `database_url`, applying pending migrations first.
 /// `pool_size` bounds the connections a database store opens; `cache_ttl`
@@ -139,24 +29,24 @@ impl<'a> StoreUrl<'a> {
 /// # Errors
 /// An unsupported URL, an unreachable database, or a failed migration.
 pub async fn open_store(
-    database_url: &str,
+    database_url: &DatabaseUrl,
     pool_size: u32,
     cache_ttl: std::time::Duration,
 ) -> anyhow::Result<Ports> {
     let clock = Arc::new(SystemClock);
     let hasher = Arc::new(BlockingHasher::start(HASH_QUEUE)?);
     let pool_size = usize::try_from(pool_size).unwrap_or(1).max(1);
-    match StoreUrl::parse(database_url)? {
-        StoreUrl::Memory => {
+    match database_url {
+        DatabaseUrl::Memory => {
             tracing::warn!("using the in-memory store: nothing survives a restart");
             Ok(Ports::from_store(MemoryStore::new(), clock, hasher))
         }
-        StoreUrl::Sqlite(path) => {
+        DatabaseUrl::Sqlite(path) => {
             let store = SqliteStore::open(path, pool_size).await?;
             tracing::info!(path = %path.display(), "using the SQLite store");
             Ok(Ports::from_store(store, clock, hasher).with_read_cache(cache_ttl))
         }
-        StoreUrl::Postgres(url) => {
+        DatabaseUrl::Postgres(url) => {
             let store = PostgresStore::connect(url, pool_size).await?;
             tracing::info!(pool_size, "using the PostgreSQL store");
             Ok(Ports::from_store(store, clock, hasher).with_read_cache(cache_ttl))
@@ -170,11 +60,11 @@ pub async fn open_store(
 ///
 /// # Errors
 /// An unsupported URL, an unreachable database, or a failed migration.
-pub async fn migrate_store(database_url: &str) -> anyhow::Result<Vec<String>> {
-    match StoreUrl::parse(database_url)? {
-        StoreUrl::Memory => Ok(Vec::new()),
-        StoreUrl::Sqlite(path) => gatehouse_store_sqlite::migrate(path).await,
-        StoreUrl::Postgres(url) => gatehouse_store_postgres::migrate(url).await,
+pub async fn migrate_store(database_url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
+    match database_url {
+        DatabaseUrl::Memory => Ok(Vec::new()),
+        DatabaseUrl::Sqlite(path) => gatehouse_store_sqlite::migrate(path).await,
+        DatabaseUrl::Postgres(url) => gatehouse_store_postgres::migrate(url).await,
     }
 }
 
@@ -184,11 +74,7 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
     settings.access_token_ttl = time::Duration::seconds(config.access_token_ttl.into());
     settings.refresh_token_ttl = time::Duration::seconds(config.refresh_token_ttl.into());
     settings.refresh_grace = time::Duration::seconds(config.refresh_grace_seconds.into());
-    settings.registration = match config.registration.as_str() {
-        "token" => RegistrationPolicy::Token,
-        "off" => RegistrationPolicy::Off,
-        _ => RegistrationPolicy::Open,
-    };
+    settings.registration = config.registration;
     settings.registration_token = config.registration_token.as_deref().map(TokenHash::of);
     settings.sign_in =
         gatehouse_core::throttle::ThrottlePolicy::with_per_minute(config.login_attempts_per_minute);
@@ -307,10 +193,11 @@ impl Application {
             Err(e) => anyhow::bail!("cannot create the first administrator: {e}"),
         }
         spawn_purger(gatehouse.clone());
-        let proxies = http::client_addr::TrustedProxies::parse(
-            config.trusted_proxies.as_deref().unwrap_or(""),
-        )?;
-        let state = AppState::new(gatehouse.clone(), base_url.clone(), proxies);
+        let state = AppState::new(
+            gatehouse.clone(),
+            base_url.clone(),
+            config.trusted_proxies.clone(),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -389,41 +276,4 @@ fn spawn_purger(gatehouse: Arc<Gatehouse>) {
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_full_hashing_queue_answers_busy_at_once_instead_of_queueing() {
-        let hasher = BlockingHasher::start(1).unwrap();
-        let hash = gatehouse_core::password::hash_password_blocking(
-            &Password::new_password("correct-horse-battery").unwrap(),
-        )
-        .unwrap();
-        let checks = (0..10).map(|_| {
-            hasher.verify(
-                Password::presented("correct-horse-battery").unwrap(),
-                hash.clone(),
-            )
-        });
-        let results = futures::future::join_all(checks).await;
-        let busy = results
-            .iter()
-            .filter(|r| matches!(r, Err(HashError::Busy)))
-            .count();
-        assert!(busy >= 5, "{busy} of 10 refused as busy");
-        assert!(
-            results
-                .iter()
-                .all(|r| matches!(r, Ok(true) | Err(HashError::Busy)))
-        );
-        // Once the queue drains, checks go through again.
-        let ok = hasher
-            .verify(Password::presented("correct-horse-battery").unwrap(), hash)
-            .await
-            .unwrap();
-        assert!(ok);
-    }
 }

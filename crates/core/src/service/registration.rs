@@ -17,8 +17,10 @@ use crate::redirect::RedirectUri;
 use crate::scope::{ADMIN_SCOPE, ScopeSet};
 use crate::secret::{Secret, TokenHash};
 
-/// Whether and how clients may register themselves (`GATEHOUSE_REGISTRATION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether and how clients may register themselves (`GATEHOUSE_REGISTRATION`:
+/// `open`, `token` or `off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RegistrationPolicy {
     /// Anyone may register (what MCP clients expect).
     Open,

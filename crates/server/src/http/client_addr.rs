@@ -17,8 +17,16 @@ use actix_web::http::header::HeaderMap;
 use ipnet::IpNet;
 
 /// The configured proxies: addresses and networks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
+
+impl serde::Serialize for TrustedProxies {
+    /// As the comma-separated list it is configured with.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        s.serialize_str(&list.join(","))
+    }
+}
 
 impl TrustedProxies {
     /// Parses a comma-separated list of IPs and CIDRs (`10.0.0.0/8,

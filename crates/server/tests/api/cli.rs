@@ -38,7 +38,7 @@ async fn rotate_key_publishes_a_new_signing_key_and_keeps_the_old_one() {
     assert!(stdout.contains("New signing key"), "{stdout}");
 
     let mut cfg = config();
-    cfg.database_url = db.clone();
+    cfg.database_url = gatehouse_server::config::DatabaseUrl::parse(&db).unwrap();
     cfg.secret_key = Some("cli-test-master-key-that-is-long-enough".into());
     let app = spawn_with(cfg).await;
     let jwks: serde_json::Value = app

@@ -171,7 +171,8 @@ async fn on_https_the_cookies_are_host_prefixed_and_secure() {
 #[tokio::test]
 async fn behind_a_trusted_tls_proxy_cookies_are_secure() {
     let mut cfg = config();
-    cfg.trusted_proxies = Some("127.0.0.1".into());
+    cfg.trusted_proxies =
+        gatehouse_server::http::client_addr::TrustedProxies::parse("127.0.0.1").unwrap();
     let app = spawn_with(cfg).await;
     let c = app.seed_client().await;
     let url = app.authorize_url(&c.id, &pkce(), "profile", "s");

@@ -44,7 +44,7 @@ pub fn config() -> Config {
         login_attempts_per_minute: 1000,
         // In-process test servers keep nothing; the durable stores have their
         // own tests (durability.rs and the store contracts).
-        database_url: "memory".into(),
+        database_url: gatehouse_server::config::DatabaseUrl::Memory,
         ..Config::default()
     }
 }

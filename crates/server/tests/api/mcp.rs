@@ -499,7 +499,7 @@ async fn dynamic_registration_refuses_bad_metadata() {
 #[tokio::test]
 async fn registration_policy_token_and_off() {
     let mut cfg = config();
-    cfg.registration = "token".into();
+    cfg.registration = gatehouse_core::service::RegistrationPolicy::Token;
     cfg.registration_token = Some("initial-access-token-of-32-characters!!".into());
     let app = spawn_with(cfg).await;
     let body = json!({"redirect_uris": ["https://a.example/cb"]});
@@ -531,7 +531,7 @@ async fn registration_policy_token_and_off() {
     assert_eq!(res.status(), StatusCode::CREATED);
 
     let mut cfg = config();
-    cfg.registration = "off".into();
+    cfg.registration = gatehouse_core::service::RegistrationPolicy::Off;
     let app = spawn_with(cfg).await;
     assert_eq!(dcr(&app, body).await.status(), StatusCode::FORBIDDEN);
     let m: Value = app
@@ -1290,7 +1290,7 @@ async fn self_registered_clients_get_neither_machine_tokens_nor_introspection() 
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // With an initial access token, a machine client may register.
     let mut cfg = config();
-    cfg.registration = "token".into();
+    cfg.registration = gatehouse_core::service::RegistrationPolicy::Token;
     let app = spawn_with(cfg).await;
     let res = app.http.post(format!("{}/register", app.issuer)).bearer_auth(&app.admin_token)
         .json(&json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"})).send().await.unwrap();

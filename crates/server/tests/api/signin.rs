@@ -26,7 +26,8 @@ async fn login_from(
 fn behind_a_proxy(per_minute: u32) -> gatehouse_server::Config {
     let mut cfg = config();
     cfg.login_attempts_per_minute = per_minute;
-    cfg.trusted_proxies = Some("127.0.0.1, ::1".into());
+    cfg.trusted_proxies =
+        gatehouse_server::http::client_addr::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
     cfg
 }
 
