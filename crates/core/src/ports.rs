@@ -153,6 +153,14 @@ pub trait OrgRepo: Send + Sync {
     /// The memberships of an organization.
     async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError>;
 
+    /// The memberships of an organization with the members' records, oldest
+    /// membership first: one query, not one per member.
+    async fn member_users(&self, org: OrgId) -> Result<Vec<(Membership, User)>, StoreError>;
+
+    /// Everyone who shares at least one organization with `user` (`user`
+    /// included if they belong to any), each once, oldest account first.
+    async fn org_mates(&self, user: UserId) -> Result<Vec<User>, StoreError>;
+
     /// `user`'s role in `org`, if a member.
     async fn membership(&self, org: OrgId, user: UserId) -> Result<Option<OrgRole>, StoreError>;
 

@@ -167,6 +167,7 @@ macro_rules! contract_tests {
             members_can_be_added_promoted_and_removed
             adding_a_member_needs_an_existing_organization_and_user
             deleting_an_organization_removes_its_memberships
+            members_come_with_their_records_and_org_mates_once
             // Invitations.
             an_invitation_is_pending_until_answered
             accepting_an_invitation_makes_a_member_once

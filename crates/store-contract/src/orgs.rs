@@ -209,3 +209,79 @@ pub async fn deleting_an_organization_removes_its_memberships(s: Stores) {
     assert!(!s.orgs.delete_org(acme.id).await.expect("delete again"));
     assert!(!s.orgs.delete_org(OrgId::new()).await.expect("delete ghost"));
 }
+
+/// Members with their records come in one call, oldest membership first;
+/// org-mates are everyone sharing an organization, each once.
+pub async fn members_come_with_their_records_and_org_mates_once(s: Stores) {
+    let ann = fixtures::user("ann@example.com");
+    let bob = fixtures::user("bob@example.com");
+    let cat = fixtures::user("cat@example.com");
+    let dan = fixtures::user("dan@example.com");
+    for u in [&ann, &bob, &cat, &dan] {
+        s.users.insert_user(u).await.expect("insert user");
+    }
+    let acme = fixtures::org("Acme");
+    let beta = fixtures::org("Beta");
+    s.orgs
+        .insert_org(&acme, &fixtures::member(&acme, &ann, OrgRole::Owner))
+        .await
+        .expect("acme");
+    s.orgs
+        .insert_org(&beta, &fixtures::member(&beta, &ann, OrgRole::Owner))
+        .await
+        .expect("beta");
+    let mut bob_in_acme = fixtures::member(&acme, &bob, OrgRole::Member);
+    bob_in_acme.created_at += Duration::seconds(1);
+    s.orgs.put_member(&bob_in_acme).await.expect("bob");
+    s.orgs
+        .put_member(&fixtures::member(&beta, &bob, OrgRole::Admin))
+        .await
+        .expect("bob in beta");
+    let mut cat_in_beta = fixtures::member(&beta, &cat, OrgRole::Member);
+    cat_in_beta.created_at += Duration::seconds(2);
+    s.orgs.put_member(&cat_in_beta).await.expect("cat");
+
+    let acme_members = s.orgs.member_users(acme.id).await.expect("member users");
+    let ids: Vec<_> = acme_members
+        .iter()
+        .map(|(m, u)| (m.user_id, u.id, m.role))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            (ann.id, ann.id, OrgRole::Owner),
+            (bob.id, bob.id, OrgRole::Member)
+        ]
+    );
+    assert_eq!(acme_members[1].1, bob);
+
+    let mut mates: Vec<_> = s
+        .orgs
+        .org_mates(ann.id)
+        .await
+        .expect("mates")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    mates.sort();
+    let mut want = vec![ann.id, bob.id, cat.id];
+    want.sort();
+    assert_eq!(mates, want, "everyone in Acme or Beta, once");
+    let cats: Vec<_> = s
+        .orgs
+        .org_mates(cat.id)
+        .await
+        .expect("mates")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(cats.len(), 3, "Beta: ann, bob, cat");
+    assert!(s.orgs.org_mates(dan.id).await.expect("mates").is_empty());
+    assert!(
+        s.orgs
+            .member_users(OrgId::new())
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}

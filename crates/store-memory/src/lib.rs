@@ -412,6 +412,38 @@ impl OrgRepo for MemoryStore {
         Ok(found)
     }
 
+    async fn member_users(&self, org: OrgId) -> Result<Vec<(Membership, User)>, StoreError> {
+        // Collected first: `memberships` must not be held while `users` is read.
+        let members = self.members(org).await?;
+        Ok(members
+            .into_iter()
+            .filter_map(|m| self.inner.users.get(&m.user_id).map(|u| (m, u.clone())))
+            .collect())
+    }
+
+    async fn org_mates(&self, user: UserId) -> Result<Vec<User>, StoreError> {
+        let orgs: HashSet<OrgId> = self
+            .inner
+            .memberships
+            .iter()
+            .filter(|m| m.user_id == user)
+            .map(|m| m.org_id)
+            .collect();
+        let mates: HashSet<UserId> = self
+            .inner
+            .memberships
+            .iter()
+            .filter(|m| orgs.contains(&m.org_id))
+            .map(|m| m.user_id)
+            .collect();
+        let mut found: Vec<User> = mates
+            .into_iter()
+            .filter_map(|id| self.inner.users.get(&id).map(|u| u.clone()))
+            .collect();
+        found.sort_by_key(|u| (u.created_at, u.id));
+        Ok(found)
+    }
+
     async fn membership(&self, org: OrgId, user: UserId) -> Result<Option<OrgRole>, StoreError> {
         Ok(self.inner.memberships.get(&(org, user)).map(|m| m.role))
     }

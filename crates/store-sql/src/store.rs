@@ -316,6 +316,7 @@ macro_rules! sql_store {
             }
 
             diesel::joinable!(memberships -> organizations (org_id));
+            diesel::joinable!(memberships -> users (user_id));
             diesel::joinable!(invitations -> organizations (org_id));
             diesel::joinable!(refresh_tokens -> grants (grant_id));
 
@@ -1432,6 +1433,54 @@ macro_rules! sql_store {
                         .map_err(error::unexpected)?
                         .into_iter()
                         .map(MembershipRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn member_users(
+                &self,
+                org: OrgId,
+            ) -> Result<Vec<(Membership, User)>, StoreError> {
+                let conn = self.reader();
+                self.$detach_read(async move {
+                    let mut conn = conn.await?;
+                    let rows: Vec<(MembershipRow, UserRow)> = memberships::table
+                        .inner_join(users::table)
+                        .filter(memberships::org_id.eq(DbUuid(org.0)))
+                        .order((memberships::created_at.asc(), memberships::user_id.asc()))
+                        .select((MembershipRow::as_select(), UserRow::as_select()))
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    rows.into_iter()
+                        .map(|(m, u)| Ok((m.into_domain()?, u.into_domain()?)))
+                        .collect()
+                })
+                .await
+            }
+
+            async fn org_mates(&self, user: UserId) -> Result<Vec<User>, StoreError> {
+                let conn = self.reader();
+                self.$detach_read(async move {
+                    let mut conn = conn.await?;
+                    let orgs: Vec<DbUuid> = memberships::table
+                        .filter(memberships::user_id.eq(DbUuid(user.0)))
+                        .select(memberships::org_id)
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    users::table
+                        .inner_join(memberships::table)
+                        .filter(memberships::org_id.eq_any(orgs))
+                        .select(UserRow::as_select())
+                        .distinct()
+                        .order((users::created_at.asc(), users::id.asc()))
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(UserRow::into_domain)
                         .collect()
                 })
                 .await

@@ -5,8 +5,6 @@
 //! organization a caller cannot see is reported as missing, not forbidden,
 //! except where the seed expects a clear "no access" (listing its users).
 
-use std::collections::BTreeMap;
-
 use super::{Caller, Gatehouse};
 use crate::error::ApiError;
 use crate::model::{
@@ -109,30 +107,17 @@ impl Gatehouse {
                     format!("no access to organization {org_id}").into(),
                 ));
             }
-            let mut out = Vec::new();
-            for m in orgs.members(org_id).await? {
-                if let Some(u) = users.get_user(m.user_id).await? {
-                    out.push(u);
-                }
-            }
-            return Ok(out);
+            let members = orgs.member_users(org_id).await?;
+            return Ok(members.into_iter().map(|(_, u)| u).collect());
         }
         if caller.is_admin() {
             return Ok(users.list_users().await?);
         }
-        let mut seen = BTreeMap::new();
-        seen.insert(caller.user.id, caller.user.clone());
-        for (o, _) in orgs.orgs_of_user(caller.user.id).await? {
-            for m in orgs.members(o.id).await? {
-                if let std::collections::btree_map::Entry::Vacant(e) = seen.entry(m.user_id)
-                    && let Some(u) = users.get_user(m.user_id).await?
-                {
-                    e.insert(u);
-                }
-            }
+        let mut out = orgs.org_mates(caller.user.id).await?;
+        if !out.iter().any(|u| u.id == caller.user.id) {
+            out.push(caller.user.clone());
+            out.sort_by_key(|u| (u.created_at, u.id));
         }
-        let mut out: Vec<User> = seen.into_values().collect();
-        out.sort_by_key(|u| (u.created_at, u.id));
         Ok(out)
     }
 
@@ -474,13 +459,7 @@ impl Gatehouse {
     ) -> Result<Vec<(Membership, User)>, ApiError> {
         caller.require_scope(READ_ORGS)?;
         let (org, _) = self.visible_org(caller, id).await?;
-        let mut out = Vec::new();
-        for m in self.ports.orgs.members(org.id).await? {
-            if let Some(u) = self.ports.users.get_user(m.user_id).await? {
-                out.push((m, u));
-            }
-        }
-        Ok(out)
+        Ok(self.ports.orgs.member_users(org.id).await?)
     }
 
     /// Changes a member's role, or brings someone in: platform admins add
