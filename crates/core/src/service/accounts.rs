@@ -140,6 +140,7 @@ impl Gatehouse {
     /// account exists or not; [`ApiError::Throttled`] when a budget is spent
     /// (the password was not checked); [`ApiError::Busy`] when no hash can
     /// be queued now.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn check_password(
         &self,
         email: &str,
@@ -235,6 +236,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// As [`Gatehouse::check_password`].
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn login(
         &self,
         email: &str,
@@ -272,6 +274,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn logout(&self, caller: &Caller) -> Result<(), ApiError> {
         let exp = time::OffsetDateTime::from_unix_timestamp(caller.claims.exp)
             .unwrap_or_else(|_| self.now() + self.settings.access_token_ttl);
@@ -287,6 +290,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// Invalid email or password, or a store failure.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn ensure_admin(
         &self,
         email: &str,
@@ -367,6 +371,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %user.id))]
     pub async fn start_session(&self, user: &User) -> Result<Secret, ApiError> {
         let value = Secret::generate(SESSION_PREFIX);
         let now = self.now();
@@ -386,6 +391,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn session_user(&self, cookie: &str) -> Result<Option<User>, ApiError> {
         let Some(session) = self
             .ports
@@ -402,6 +408,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn end_session(&self, cookie: &str) -> Result<(), ApiError> {
         Ok(self
             .ports
@@ -430,6 +437,7 @@ impl Gatehouse {
     /// # Errors
     /// [`ApiError::InvalidToken`] for any token problem, including a user
     /// deleted since issue.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Caller, ApiError> {
         let claims = self
             .verify_access_token(token)
@@ -470,6 +478,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn userinfo(&self, caller: &Caller) -> Result<serde_json::Value, ApiError> {
         let u = &caller.user;
         let mut info = json!({ "sub": u.id.to_string() });

@@ -229,6 +229,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 for non-admins; 422 for invalid names, redirect URIs or scopes.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn create_client(
         &self,
         caller: &Caller,
@@ -287,6 +288,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 for non-admins.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn list_clients(&self, caller: &Caller) -> Result<Vec<Client>, ApiError> {
         caller.require_admin()?;
         Ok(self.ports.clients.list_clients().await?)
@@ -310,6 +312,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403, 404, or 422 as for creation.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn update_client(
         &self,
         caller: &Caller,
@@ -365,6 +368,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403, 404.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn delete_client(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
         let client = self.get_client(caller, id).await?;
         if !self.ports.clients.delete_client(&client.id).await? {
@@ -379,6 +383,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403, 404, or 422 for a public client.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn rotate_client_secret(
         &self,
         caller: &Caller,

@@ -154,6 +154,7 @@ impl Gatehouse {
     /// # Errors
     /// [`AuthorizeError::Fatal`] for a missing/unknown client or a redirect
     /// URI that is missing, repeated or unregistered; otherwise a redirect.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn validate_authorize(
         &self,
         params: Params,
@@ -334,6 +335,7 @@ impl Gatehouse {
     /// # Errors
     /// A redirect with `invalid_scope` when nothing requested is permitted to
     /// this user, or `consent_required` under `prompt=none`.
+    #[tracing::instrument(level = "info", skip_all, fields(client_id = %req.client.id, user = %user.id))]
     pub async fn decide(
         &self,
         req: &AuthorizeRequest,
@@ -370,6 +372,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// As [`Gatehouse::decide`].
+    #[tracing::instrument(level = "info", skip_all, fields(client_id = %req.client.id, user = %user.id))]
     pub async fn approve(
         &self,
         req: &AuthorizeRequest,
@@ -432,6 +435,7 @@ impl Gatehouse {
     /// and `user` (if anyone is signed in) has never approved becomes
     /// [`AuthorizeError::Unvetted`], shown on a page instead. Everything
     /// else passes through.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn screen(&self, e: AuthorizeError, user: Option<&User>) -> AuthorizeError {
         let AuthorizeError::Redirect {
             url,

@@ -88,6 +88,7 @@ impl Gatehouse {
     /// # Errors
     /// 403 `insufficient_scope` without `users:read`; 403 when the caller is
     /// not a member of `org`; 404 for an unknown organization.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn list_users(
         &self,
         caller: &Caller,
@@ -138,6 +139,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 without scope; 404 if absent or not visible.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<User, ApiError> {
         caller.require_scope(READ_USERS)?;
         let id = UserId::parse(id).ok_or(ApiError::NotFound("user"))?;
@@ -155,6 +157,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 409 for a taken email; 422 for invalid fields.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn create_user(&self, caller: &Caller, req: NewUser) -> Result<User, ApiError> {
         caller.require_scope(WRITE_USERS)?;
         if !caller.is_admin() {
@@ -189,6 +192,7 @@ impl Gatehouse {
     /// # Errors
     /// 403; 404; 409 for a taken email; 422 for invalid fields or for
     /// demoting the last admin.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn update_user(
         &self,
         caller: &Caller,
@@ -292,6 +296,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404; 422 for the last admin.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
         caller.require_scope(WRITE_USERS)?;
         if !caller.is_admin() {
@@ -333,6 +338,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 without an organizations scope.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn my_orgs(&self, caller: &Caller) -> Result<Vec<(Organization, OrgRole)>, ApiError> {
         caller.require_scope(READ_ORGS)?;
         Ok(self.ports.orgs.orgs_of_user(caller.user.id).await?)
@@ -391,6 +397,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 without scope; 404.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn get_org(
         &self,
         caller: &Caller,
@@ -408,6 +415,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404; 422.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn update_org(
         &self,
         caller: &Caller,
@@ -436,6 +444,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn delete_org(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
         caller.require_scope(WRITE_ORGS)?;
         let (org, role) = self.visible_org(caller, id).await?;
@@ -452,6 +461,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn org_members(
         &self,
         caller: &Caller,
@@ -469,6 +479,7 @@ impl Gatehouse {
     /// # Errors
     /// 403; 404 for an unknown organization or user; 422 for removing the
     /// last owner through a role change.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn put_member(
         &self,
         caller: &Caller,
@@ -524,6 +535,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404; 422.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn remove_member(
         &self,
         caller: &Caller,

@@ -38,6 +38,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 without an organizations scope.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn my_invitations(
         &self,
         caller: &Caller,
@@ -51,6 +52,7 @@ impl Gatehouse {
     /// # Errors
     /// 403 without `organizations:write`; 404 when there is no such
     /// invitation (or it was answered meanwhile).
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn accept_invitation(
         &self,
         caller: &Caller,
@@ -78,6 +80,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404 when there is no such invitation.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn decline_invitation(&self, caller: &Caller, org: &str) -> Result<(), ApiError> {
         caller.require_scope(WRITE_ORGS)?;
         let org = OrgId::parse(org).ok_or(ApiError::NotFound("invitation"))?;
@@ -97,6 +100,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 for members who do not manage it; 404 if the caller cannot see it.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn org_invitations(
         &self,
         caller: &Caller,
@@ -116,6 +120,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404 when there is no such invitation.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn withdraw_invitation(
         &self,
         caller: &Caller,

@@ -25,7 +25,10 @@ pub use directory::{MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch}
 pub use policy::client_allows;
 pub use registration::RegistrationPolicy;
 pub use resources::ResourceInput;
-pub use token::{AccessClaims, ClaimError, ClientCredentials, TokenResponse};
+pub use token::{
+    AccessClaims, ClaimError, ClientCredentials, ClientCredentialsRequest, CodeRequest,
+    ExchangeRequest, RefreshRequest, TokenRequest, TokenResponse,
+};
 
 use crate::clock::Clock;
 use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, seal_private_key};
@@ -200,6 +203,7 @@ impl Gatehouse {
     /// # Errors
     /// Fails if the store is unreachable or a stored key cannot be decrypted
     /// with the master key (a changed `GATEHOUSE_SECRET_KEY`).
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn start(
         ports: Ports,
         settings: Settings,
@@ -281,6 +285,7 @@ impl Gatehouse {
     }
 
     /// Re-reads the keys from the store (another instance may have rotated).
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn reload_keys(&self) -> anyhow::Result<()> {
         let kr = load_keyring(&self.ports, &self.settings, &self.master_key).await?;
         *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(kr);
@@ -302,6 +307,7 @@ impl Gatehouse {
 
     /// Removes expired codes, tokens and sessions, and forgets sign-in
     /// failures old enough not to matter.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         self.throttle.prune(self.now());
         self.ports.tokens.purge_expired(self.now()).await
@@ -314,6 +320,7 @@ impl Gatehouse {
     }
 
     /// Whether the store answers.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.ports.keys.ping().await
     }

@@ -41,10 +41,19 @@ impl Gatehouse {
         &self,
         params: &Params,
     ) -> Result<Option<Resource>, OAuthError> {
-        if params.is_repeated("resource") {
-            return Err(invalid_target("send one resource per request"));
-        }
-        match params.get("resource")? {
+        let raw = super::token::request_resource(params)?;
+        self.resolve_resource_opt(raw.as_deref()).await
+    }
+
+    /// [`Gatehouse::resolve_resource`] for an optional `resource`.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::resolve_resource`].
+    pub(crate) async fn resolve_resource_opt(
+        &self,
+        raw: Option<&str>,
+    ) -> Result<Option<Resource>, OAuthError> {
+        match raw {
             None => Ok(None),
             Some(raw) => self.resolve_resource(raw).await,
         }

@@ -215,6 +215,7 @@ impl Gatehouse {
     /// `invalid_token` when the policy needs an initial access token and
     /// none valid was given; `invalid_redirect_uri` and
     /// `invalid_client_metadata` for bad metadata.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn register_client(
         &self,
         bearer: Option<&str>,
@@ -354,6 +355,7 @@ impl Gatehouse {
     /// # Errors
     /// `invalid_token` (401) for any mismatch, including unknown clients, so
     /// the endpoint does not reveal which client ids exist.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn registered_client(
         &self,
         client_id: &str,
@@ -379,6 +381,7 @@ impl Gatehouse {
     /// # Errors
     /// As [`Gatehouse::registered_client`], plus metadata errors; a body
     /// whose `client_id` differs is `invalid_request`.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn update_registration(
         &self,
         client_id: &str,
@@ -431,6 +434,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// As [`Gatehouse::registered_client`].
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn delete_registration(
         &self,
         client_id: &str,

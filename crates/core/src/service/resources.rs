@@ -50,6 +50,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 for non-admins; 409 for a taken URI; 422 for invalid input.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn create_resource(
         &self,
         caller: &Caller,
@@ -80,6 +81,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403 for non-admins.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn list_resources(&self, caller: &Caller) -> Result<Vec<Resource>, ApiError> {
         caller.require_admin()?;
         Ok(self.ports.resources.list_resources().await?)
@@ -103,6 +105,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404; 409; 422.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn update_resource(
         &self,
         caller: &Caller,
@@ -129,6 +132,7 @@ impl Gatehouse {
     ///
     /// # Errors
     /// 403; 404.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
     pub async fn delete_resource(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
         let r = self.get_resource(caller, id).await?;
         self.ports.resources.delete_resource(r.id).await?;

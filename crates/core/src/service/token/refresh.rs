@@ -1,0 +1,122 @@
+//! The refresh-token grant (RFC 6749 §6): every use rotates (RFC 9700
+//! §4.14).
+
+use super::super::Gatehouse;
+use super::super::policy::client_allows;
+use super::access::AccessTokenSpec;
+use super::request::RefreshRequest;
+use super::{REFRESH_PREFIX, TokenResponse};
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{Client, RefreshToken};
+use crate::ports::Rotation;
+use crate::secret::Secret;
+
+impl Gatehouse {
+    pub(super) async fn refresh(
+        &self,
+        client: &Client,
+        request: RefreshRequest,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = request.refresh_token.hash();
+        let requested = request.scope;
+        let resource = self
+            .resolve_resource_opt(request.resource.as_deref())
+            .await?;
+        let now = self.now();
+        let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
+        // Check ownership before rotating, so another client presenting a
+        // stolen token cannot burn (or trigger revocation of) the family.
+        let (_, grant) = self
+            .ports
+            .tokens
+            .find_refresh(&presented)
+            .await?
+            .ok_or_else(invalid)?;
+        if grant.client_id != client.id {
+            return Err(invalid());
+        }
+        // One resource per grant: a refresh may repeat it, never switch.
+        if request.resource.is_some()
+            && resource.as_ref().map(|r| &r.uri) != grant.resource.as_ref()
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "a refresh cannot change the resource of the grant",
+            ));
+        }
+        if let Some(uri) = &grant.resource
+            && self
+                .ports
+                .resources
+                .get_resource_by_uri(uri)
+                .await?
+                .is_none()
+        {
+            return Err(OAuthError::invalid_grant(
+                "the grant's resource is no longer registered",
+            ));
+        }
+        let user = self
+            .ports
+            .users
+            .get_user(grant.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        // RFC 6749 §6: a refresh may narrow the scope, never widen it.
+        let scope = match requested {
+            Some(req) if !req.is_subset(&grant.scope) => {
+                return Err(OAuthError::invalid_scope(
+                    "a refresh cannot add scopes beyond the original grant",
+                ));
+            }
+            Some(req) => req,
+            None => grant.scope.clone(),
+        }
+        .filter(|s| client_allows(client, s) && user.role.permits(s));
+        if scope.is_empty() {
+            return Err(OAuthError::invalid_scope(
+                "nothing grantable remains of the requested scope",
+            ));
+        }
+        let next = Secret::generate(REFRESH_PREFIX);
+        let record = RefreshToken {
+            hash: next.hash(),
+            grant_id: grant.id,
+            issued_at: now,
+            expires_at: now + self.settings.refresh_token_ttl,
+            rotated_at: None,
+            grace_used: false,
+            replaced_by: None,
+        };
+        let grant = match self
+            .ports
+            .tokens
+            .rotate_refresh(&presented, &record, now, self.settings.refresh_grace)
+            .await?
+        {
+            Rotation::Rotated { grant, .. } => grant,
+            Rotation::Reused(id) => {
+                tracing::warn!(client_id = %client.id, grant = %id, "refresh token reused; family revoked");
+                return Err(OAuthError::invalid_grant(
+                    "refresh token was already used; the grant is revoked",
+                ));
+            }
+            Rotation::Invalid => return Err(invalid()),
+        };
+        let access = self.issue_access_token(AccessTokenSpec {
+            sub: &grant.user_id.to_string(),
+            client_id: client.id.as_str(),
+            scope: &scope,
+            grant: Some(grant.id),
+            aud: &self.audience(grant.resource.as_deref()),
+            ttl: self.settings.access_token_ttl,
+            act: None,
+            epoch: None,
+            now,
+        })?;
+        Ok(TokenResponse {
+            refresh_token: Some(next),
+            ..TokenResponse::bearer(access, self.settings.access_token_ttl, &scope)
+        })
+    }
+}
