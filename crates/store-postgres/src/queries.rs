@@ -7,8 +7,4 @@ gatehouse_store_sql::sql_store! {
     write_transaction: diesel_async::AsyncConnection::transaction,
     detach: detached,
     detach_read: detached,
-    uuid: diesel::sql_types::Uuid,
-    time: diesel::sql_types::Timestamptz,
-    json: diesel::sql_types::Jsonb,
-    list: diesel::sql_types::Array<diesel::sql_types::Text>,
 }

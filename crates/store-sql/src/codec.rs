@@ -20,33 +20,72 @@ use diesel::expression::AsExpression;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The SQL types of the four kinds of value, one type each for both
+/// backends: diesel learns from each which type the backend has for it
+/// (PostgreSQL by its OID, SQLite by its storage class), so one schema
+/// serves both.
+pub mod sql {
+    use diesel::query_builder::QueryId;
+    use diesel::sql_types::SqlType;
+
+    /// A UUID: `uuid` on PostgreSQL, `TEXT` on SQLite.
+    #[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+    #[cfg_attr(
+        feature = "postgres",
+        diesel(postgres_type(oid = 2950, array_oid = 2951))
+    )]
+    #[cfg_attr(feature = "sqlite", diesel(sqlite_type(name = "Text")))]
+    pub struct SqlUuid;
+
+    /// An instant: `timestamptz` on PostgreSQL, `TEXT` on SQLite.
+    #[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+    #[cfg_attr(
+        feature = "postgres",
+        diesel(postgres_type(oid = 1184, array_oid = 1185))
+    )]
+    #[cfg_attr(feature = "sqlite", diesel(sqlite_type(name = "Text")))]
+    pub struct SqlTime;
+
+    /// A JSON document: `jsonb` on PostgreSQL, `TEXT` on SQLite.
+    #[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+    #[cfg_attr(
+        feature = "postgres",
+        diesel(postgres_type(oid = 3802, array_oid = 3807))
+    )]
+    #[cfg_attr(feature = "sqlite", diesel(sqlite_type(name = "Text")))]
+    pub struct SqlJson;
+
+    /// A list of strings: `text[]` on PostgreSQL, `TEXT` holding a JSON
+    /// array on SQLite.
+    #[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+    #[cfg_attr(
+        feature = "postgres",
+        diesel(postgres_type(oid = 1009, array_oid = 1009))
+    )]
+    #[cfg_attr(feature = "sqlite", diesel(sqlite_type(name = "Text")))]
+    pub struct SqlList;
+}
+
 /// A UUID column: `uuid` on PostgreSQL, text on SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[cfg_attr(feature = "postgres", diesel(sql_type = diesel::sql_types::Uuid))]
-#[cfg_attr(feature = "sqlite", diesel(sql_type = diesel::sql_types::Text))]
+#[diesel(sql_type = sql::SqlUuid)]
 pub struct DbUuid(pub Uuid);
 
 /// A point in time: `timestamptz` on PostgreSQL, fixed-width UTC text on
 /// SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[cfg_attr(feature = "postgres", diesel(sql_type = diesel::sql_types::Timestamptz))]
-#[cfg_attr(feature = "sqlite", diesel(sql_type = diesel::sql_types::Text))]
+#[diesel(sql_type = sql::SqlTime)]
 pub struct DbTime(pub OffsetDateTime);
 
 /// A JSON document: `jsonb` on PostgreSQL, text on SQLite.
 #[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
-#[cfg_attr(feature = "postgres", diesel(sql_type = diesel::sql_types::Jsonb))]
-#[cfg_attr(feature = "sqlite", diesel(sql_type = diesel::sql_types::Text))]
+#[diesel(sql_type = sql::SqlJson)]
 pub struct DbJson(pub serde_json::Value);
 
 /// An ordered list of strings: `text[]` on PostgreSQL, a JSON array on
 /// SQLite.
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[cfg_attr(
-    feature = "postgres",
-    diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)
-)]
-#[cfg_attr(feature = "sqlite", diesel(sql_type = diesel::sql_types::Text))]
+#[diesel(sql_type = sql::SqlList)]
 pub struct DbList(pub Vec<String>);
 
 impl DbTime {
@@ -63,55 +102,56 @@ mod postgres {
     use diesel::deserialize::{self, FromSql};
     use diesel::pg::{Pg, PgValue};
     use diesel::serialize::{self, Output, ToSql};
-    use diesel::sql_types::{Array, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
+    use diesel::sql_types::{Array, Jsonb, Text, Timestamptz, Uuid};
+
+    use super::sql::{SqlJson, SqlList, SqlTime, SqlUuid};
     use time::OffsetDateTime;
-    use uuid::Uuid;
 
     use super::{DbJson, DbList, DbTime, DbUuid};
 
     impl ToSql<SqlUuid, Pg> for DbUuid {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-            <Uuid as ToSql<SqlUuid, Pg>>::to_sql(&self.0, out)
+            <uuid::Uuid as ToSql<Uuid, Pg>>::to_sql(&self.0, out)
         }
     }
 
     impl FromSql<SqlUuid, Pg> for DbUuid {
         fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
-            <Uuid as FromSql<SqlUuid, Pg>>::from_sql(value).map(Self)
+            <uuid::Uuid as FromSql<Uuid, Pg>>::from_sql(value).map(Self)
         }
     }
 
-    impl ToSql<Timestamptz, Pg> for DbTime {
+    impl ToSql<SqlTime, Pg> for DbTime {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
             <OffsetDateTime as ToSql<Timestamptz, Pg>>::to_sql(&self.0, out)
         }
     }
 
-    impl FromSql<Timestamptz, Pg> for DbTime {
+    impl FromSql<SqlTime, Pg> for DbTime {
         fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
             <OffsetDateTime as FromSql<Timestamptz, Pg>>::from_sql(value).map(Self)
         }
     }
 
-    impl ToSql<Jsonb, Pg> for DbJson {
+    impl ToSql<SqlJson, Pg> for DbJson {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
             <serde_json::Value as ToSql<Jsonb, Pg>>::to_sql(&self.0, out)
         }
     }
 
-    impl FromSql<Jsonb, Pg> for DbJson {
+    impl FromSql<SqlJson, Pg> for DbJson {
         fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
             <serde_json::Value as FromSql<Jsonb, Pg>>::from_sql(value).map(Self)
         }
     }
 
-    impl ToSql<Array<Text>, Pg> for DbList {
+    impl ToSql<SqlList, Pg> for DbList {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
             <Vec<String> as ToSql<Array<Text>, Pg>>::to_sql(&self.0, out)
         }
     }
 
-    impl FromSql<Array<Text>, Pg> for DbList {
+    impl FromSql<SqlList, Pg> for DbList {
         fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
             <Vec<String> as FromSql<Array<Text>, Pg>>::from_sql(value).map(Self)
         }
@@ -129,6 +169,7 @@ mod sqlite {
     use time::format_description::well_known::Rfc3339;
     use uuid::Uuid;
 
+    use super::sql::{SqlJson, SqlList, SqlTime, SqlUuid};
     use super::{DbJson, DbList, DbTime, DbUuid};
 
     type RawValue<'a> = <Sqlite as Backend>::RawValue<'a>;
@@ -155,20 +196,20 @@ mod sqlite {
         ))
     }
 
-    impl ToSql<Text, Sqlite> for DbUuid {
+    impl ToSql<SqlUuid, Sqlite> for DbUuid {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
             out.set_value(self.0.hyphenated().to_string());
             Ok(IsNull::No)
         }
     }
 
-    impl FromSql<Text, Sqlite> for DbUuid {
+    impl FromSql<SqlUuid, Sqlite> for DbUuid {
         fn from_sql(value: RawValue<'_>) -> deserialize::Result<Self> {
             Ok(Self(Uuid::parse_str(&text(value)?)?))
         }
     }
 
-    impl ToSql<Text, Sqlite> for DbTime {
+    impl ToSql<SqlTime, Sqlite> for DbTime {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
             let formatted = format_time(self.0).ok_or("time outside years 0 to 9999")?;
             out.set_value(formatted);
@@ -176,33 +217,33 @@ mod sqlite {
         }
     }
 
-    impl FromSql<Text, Sqlite> for DbTime {
+    impl FromSql<SqlTime, Sqlite> for DbTime {
         fn from_sql(value: RawValue<'_>) -> deserialize::Result<Self> {
             Ok(Self(OffsetDateTime::parse(&text(value)?, &Rfc3339)?))
         }
     }
 
-    impl ToSql<Text, Sqlite> for DbJson {
+    impl ToSql<SqlJson, Sqlite> for DbJson {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
             out.set_value(serde_json::to_string(&self.0)?);
             Ok(IsNull::No)
         }
     }
 
-    impl FromSql<Text, Sqlite> for DbJson {
+    impl FromSql<SqlJson, Sqlite> for DbJson {
         fn from_sql(value: RawValue<'_>) -> deserialize::Result<Self> {
             Ok(Self(serde_json::from_str(&text(value)?)?))
         }
     }
 
-    impl ToSql<Text, Sqlite> for DbList {
+    impl ToSql<SqlList, Sqlite> for DbList {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
             out.set_value(serde_json::to_string(&self.0)?);
             Ok(IsNull::No)
         }
     }
 
-    impl FromSql<Text, Sqlite> for DbList {
+    impl FromSql<SqlList, Sqlite> for DbList {
         fn from_sql(value: RawValue<'_>) -> deserialize::Result<Self> {
             Ok(Self(serde_json::from_str(&text(value)?)?))
         }

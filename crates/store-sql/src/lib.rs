@@ -4,18 +4,22 @@
 //! PostgreSQL (`gatehouse-store-postgres`) and SQLite
 //! (`gatehouse-store-sqlite`) differ in column types, connection handling and
 //! how a write transaction begins, but not in what each port method means.
-//! So the port implementations live here, once, in the [`sql_store!`] macro:
-//! each backend crate instantiates it with its own SQL types, connection
-//! type and transaction method, and diesel type-checks every query against
-//! that backend. Writing the logic generically over diesel's backend traits
-//! would need a trait bound per query shape; a macro keeps the queries
-//! readable and still compiles them per backend.
+//! So the schema ([`schema`]), the rows and their conversions ([`rows`]) and
+//! the values whose column type differs ([`codec`], whose four SQL types map
+//! to each backend's own) are plain code here, once. The port
+//! implementations need the concrete connection type, so they live in the
+//! [`sql_store!`] macro, which each backend crate instantiates with its
+//! connection type and transaction method; diesel type-checks every query
+//! against that backend. Writing them generically over diesel's backend
+//! traits would need a trait bound per query shape.
 //!
 //! What differs per backend, and only that, is in the backend crate:
-//! pooling, pragmas, migrations, and the four SQL types of [`codec`].
+//! pooling, pragmas, migrations, and the codecs' encodings.
 
 pub mod codec;
 pub mod error;
+pub mod rows;
+pub mod schema;
 mod store;
 
 #[cfg(not(any(feature = "postgres", feature = "sqlite")))]

@@ -3,8 +3,10 @@
 
 /// Implements every Gatehouse storage port for `$store` on a diesel backend.
 ///
-/// Invoke it alone in a module of the backend crate (it brings its own
-/// imports and defines `schema`, row types and helpers there):
+/// Only what needs the concrete connection type is here: the port impls and
+/// their transaction helpers. The schema ([`crate::schema`]), the rows and
+/// their conversions ([`crate::rows`]) and the value codecs
+/// ([`crate::codec`]) are plain code shared by both backends.
 ///
 /// ```ignore
 /// gatehouse_store_sql::sql_store! {
@@ -13,10 +15,6 @@
 ///     write_transaction: diesel_async::AsyncConnection::transaction,
 ///     detach: detached,
 ///     detach_read: detached,
-///     uuid: diesel::sql_types::Uuid,
-///     time: diesel::sql_types::Timestamptz,
-///     json: diesel::sql_types::Jsonb,
-///     list: diesel::sql_types::Array<diesel::sql_types::Text>,
 /// }
 /// ```
 ///
@@ -37,12 +35,9 @@
 ///   that uses `reader()`): a task on PostgreSQL; in place on SQLite, since
 ///   a read in WAL mode never waits for a lock and takes microseconds, less
 ///   than a hand-off to another thread.
-/// - `uuid`, `time`, `json`, `list` are the backend's SQL types for the
-///   values of [`codec`](crate::codec).
 ///
 /// The invoking crate needs `diesel`, `diesel-async`, `async-trait`,
-/// `gatehouse-core`, `time` and `uuid` as dependencies (diesel's derives
-/// name `diesel` by path).
+/// `gatehouse-core`, `time` and `uuid` as dependencies.
 ///
 /// # Lookups
 ///
@@ -77,17 +72,13 @@ macro_rules! sql_store {
         connection: $connection:ty,
         write_transaction: $tx:path,
         detach: $detach:ident,
-        detach_read: $detach_read:ident,
-        uuid: $uuid:ty,
-        time: $time:ty,
-        json: $json:ty,
-        list: $list:ty $(,)?
+        detach_read: $detach_read:ident $(,)?
     ) => {
-        use diesel::upsert::excluded;
         use diesel::prelude::{
-            AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable,
-            OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+            AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension,
+            QueryDsl, Queryable, Selectable, SelectableHelper,
         };
+        use diesel::upsert::excluded;
         #[allow(unused_imports)]
         use diesel_async::AsyncConnection as _;
         use diesel_async::RunQueryDsl;
@@ -109,755 +100,12 @@ macro_rules! sql_store {
         use $crate::codec::{DbJson, DbList, DbTime, DbUuid};
         use $crate::error;
 
-        /// The tables, in this backend's column types.
-        pub mod schema {
-            /// This backend's types for the values of `codec`.
-            pub mod sql {
-                pub type SqlUuid = $uuid;
-                pub type SqlTime = $time;
-                pub type SqlJson = $json;
-                pub type SqlList = $list;
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                clients (id) {
-                    id -> Text,
-                    secret_hash -> Nullable<Binary>,
-                    name -> Text,
-                    description -> Text,
-                    redirect_uris -> SqlList,
-                    allowed_scopes -> Text,
-                    auth_method -> Text,
-                    grant_types -> SqlList,
-                    application_type -> Text,
-                    origin -> Text,
-                    require_pkce -> Bool,
-                    registration_token_hash -> Nullable<Binary>,
-                    metadata -> SqlJson,
-                    metadata_expires_at -> Nullable<SqlTime>,
-                    created_at -> SqlTime,
-                    updated_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                users (id) {
-                    id -> SqlUuid,
-                    email -> Text,
-                    name -> Text,
-                    role -> Text,
-                    email_verified -> Bool,
-                    password_hash -> Text,
-                    created_at -> SqlTime,
-                    updated_at -> SqlTime,
-                    sign_in_epoch -> Integer,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                organizations (id) {
-                    id -> SqlUuid,
-                    name -> Text,
-                    description -> Text,
-                    created_at -> SqlTime,
-                    updated_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                memberships (org_id, user_id) {
-                    org_id -> SqlUuid,
-                    user_id -> SqlUuid,
-                    role -> Text,
-                    created_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                invitations (org_id, user_id) {
-                    org_id -> SqlUuid,
-                    user_id -> SqlUuid,
-                    role -> Text,
-                    invited_by -> Nullable<SqlUuid>,
-                    created_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                authorization_codes (hash) {
-                    hash -> Binary,
-                    client_id -> Text,
-                    user_id -> SqlUuid,
-                    redirect_uri -> Nullable<Text>,
-                    scope -> Text,
-                    challenge -> Nullable<Text>,
-                    resource -> Nullable<Text>,
-                    grant_id -> SqlUuid,
-                    issued_at -> SqlTime,
-                    expires_at -> SqlTime,
-                    spent -> Bool,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                grants (id) {
-                    id -> SqlUuid,
-                    client_id -> Text,
-                    user_id -> SqlUuid,
-                    scope -> Text,
-                    resource -> Nullable<Text>,
-                    created_at -> SqlTime,
-                    revoked_at -> Nullable<SqlTime>,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                refresh_tokens (hash) {
-                    hash -> Binary,
-                    grant_id -> SqlUuid,
-                    issued_at -> SqlTime,
-                    expires_at -> SqlTime,
-                    rotated_at -> Nullable<SqlTime>,
-                    grace_used -> Bool,
-                    replaced_by -> Nullable<Binary>,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                denied_access_tokens (jti) {
-                    jti -> SqlUuid,
-                    expires_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                consents (user_id, client_id) {
-                    user_id -> SqlUuid,
-                    client_id -> Text,
-                    scope -> Text,
-                    granted_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                sessions (hash) {
-                    hash -> Binary,
-                    user_id -> SqlUuid,
-                    created_at -> SqlTime,
-                    expires_at -> SqlTime,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                signing_keys (kid) {
-                    kid -> Text,
-                    encrypted_private_key -> Binary,
-                    public_key -> Binary,
-                    created_at -> SqlTime,
-                    retired_at -> Nullable<SqlTime>,
-                }
-            }
-
-            diesel::table! {
-                master_key (id) {
-                    id -> SmallInt,
-                    key -> Binary,
-                }
-            }
-
-            diesel::table! {
-                use diesel::sql_types::*;
-                use super::sql::*;
-
-                resources (id) {
-                    id -> SqlUuid,
-                    uri -> Text,
-                    name -> Text,
-                    scopes -> Text,
-                    created_at -> SqlTime,
-                    updated_at -> SqlTime,
-                }
-            }
-
-            diesel::joinable!(memberships -> organizations (org_id));
-            diesel::joinable!(memberships -> users (user_id));
-            diesel::joinable!(invitations -> organizations (org_id));
-            diesel::joinable!(refresh_tokens -> grants (grant_id));
-
-            diesel::allow_tables_to_appear_in_same_query!(
-                clients,
-                users,
-                organizations,
-                memberships,
-                invitations,
-                authorization_codes,
-                grants,
-                refresh_tokens,
-                denied_access_tokens,
-                consents,
-                sessions,
-                signing_keys,
-                master_key,
-                resources,
-            );
-        }
-
-        use schema::{
+        use $crate::rows::*;
+        use $crate::schema::{
             authorization_codes, clients, consents, denied_access_tokens, grants, invitations,
             master_key, memberships, organizations, refresh_tokens, resources, sessions,
             signing_keys, users,
         };
-
-        type DbResult<T> = Result<T, diesel::result::Error>;
-
-        fn hash_bytes(hash: &TokenHash) -> Vec<u8> {
-            hash.as_bytes().to_vec()
-        }
-
-        fn hash_of(bytes: &[u8], what: &'static str) -> Result<TokenHash, StoreError> {
-            TokenHash::from_slice(bytes).ok_or_else(|| error::corrupt(what))
-        }
-
-        fn scope_text(scope: &ScopeSet) -> String {
-            scope.iter().collect::<Vec<_>>().join(" ")
-        }
-
-        fn scope_of(raw: &str, what: &'static str) -> Result<ScopeSet, StoreError> {
-            ScopeSet::parse(raw).map_err(|_| error::corrupt(what))
-        }
-
-        fn time_of(t: Option<DbTime>) -> Option<OffsetDateTime> {
-            t.map(|t| t.0)
-        }
-
-        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-        #[diesel(table_name = clients)]
-        #[diesel(treat_none_as_null = true)]
-        struct ClientRow {
-            id: String,
-            secret_hash: Option<Vec<u8>>,
-            name: String,
-            description: String,
-            redirect_uris: DbList,
-            allowed_scopes: String,
-            auth_method: String,
-            grant_types: DbList,
-            application_type: String,
-            origin: String,
-            require_pkce: bool,
-            registration_token_hash: Option<Vec<u8>>,
-            metadata: DbJson,
-            metadata_expires_at: Option<DbTime>,
-            created_at: DbTime,
-            updated_at: DbTime,
-        }
-
-        impl ClientRow {
-            fn new(c: &Client) -> Self {
-                Self {
-                    id: c.id.as_str().to_owned(),
-                    secret_hash: c.secret_hash.as_ref().map(hash_bytes),
-                    name: c.name.clone(),
-                    description: c.description.clone(),
-                    redirect_uris: DbList(
-                        c.redirect_uris.iter().map(|r| r.as_str().to_owned()).collect(),
-                    ),
-                    allowed_scopes: scope_text(&c.allowed_scopes),
-                    auth_method: c.auth_method.as_str().to_owned(),
-                    grant_types: DbList(
-                        c.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
-                    ),
-                    application_type: c.application_type.as_str().to_owned(),
-                    origin: c.origin.as_str().to_owned(),
-                    require_pkce: c.require_pkce,
-                    registration_token_hash: c.registration_token_hash.as_ref().map(hash_bytes),
-                    metadata: DbJson(c.metadata.clone()),
-                    metadata_expires_at: c.metadata_expires_at.map(DbTime),
-                    created_at: DbTime(c.created_at),
-                    updated_at: DbTime(c.updated_at),
-                }
-            }
-
-            fn into_domain(self) -> Result<Client, StoreError> {
-                const WHAT: &str = "client";
-                let corrupt = || error::corrupt(WHAT);
-                Ok(Client {
-                    id: ClientId::parse(&self.id).map_err(|_| corrupt())?,
-                    secret_hash: self
-                        .secret_hash
-                        .map(|h| hash_of(&h, WHAT))
-                        .transpose()?,
-                    name: self.name,
-                    description: self.description,
-                    redirect_uris: self
-                        .redirect_uris
-                        .0
-                        .iter()
-                        .map(|r| RedirectUri::parse(r).map_err(|_| corrupt()))
-                        .collect::<Result<_, _>>()?,
-                    allowed_scopes: scope_of(&self.allowed_scopes, WHAT)?,
-                    auth_method: TokenEndpointAuthMethod::parse(&self.auth_method)
-                        .ok_or_else(corrupt)?,
-                    grant_types: self
-                        .grant_types
-                        .0
-                        .iter()
-                        .map(|g| GrantType::parse(g).ok_or_else(corrupt))
-                        .collect::<Result<_, _>>()?,
-                    application_type: ApplicationType::parse(&self.application_type)
-                        .ok_or_else(corrupt)?,
-                    origin: ClientOrigin::parse(&self.origin).ok_or_else(corrupt)?,
-                    require_pkce: self.require_pkce,
-                    registration_token_hash: self
-                        .registration_token_hash
-                        .map(|h| hash_of(&h, WHAT))
-                        .transpose()?,
-                    metadata: self.metadata.0,
-                    metadata_expires_at: time_of(self.metadata_expires_at),
-                    created_at: self.created_at.0,
-                    updated_at: self.updated_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-        #[diesel(table_name = users)]
-        struct UserRow {
-            id: DbUuid,
-            email: String,
-            name: String,
-            role: String,
-            email_verified: bool,
-            password_hash: String,
-            created_at: DbTime,
-            updated_at: DbTime,
-            sign_in_epoch: i32,
-        }
-
-        impl UserRow {
-            fn new(u: &User) -> Self {
-                Self {
-                    id: DbUuid(u.id.0),
-                    email: u.email.as_str().to_owned(),
-                    name: u.name.clone(),
-                    role: u.role.as_str().to_owned(),
-                    email_verified: u.email_verified,
-                    password_hash: u.password_hash.0.clone(),
-                    created_at: DbTime(u.created_at),
-                    updated_at: DbTime(u.updated_at),
-                    // Stored as SQL's signed integer; the cast round-trips.
-                    sign_in_epoch: u.sign_in_epoch as i32,
-                }
-            }
-
-            fn into_domain(self) -> Result<User, StoreError> {
-                let corrupt = || error::corrupt("user");
-                Ok(User {
-                    id: UserId(self.id.0),
-                    email: Email::from_stored(self.email).map_err(|_| corrupt())?,
-                    name: self.name,
-                    role: Role::parse(&self.role).ok_or_else(corrupt)?,
-                    email_verified: self.email_verified,
-                    password_hash: PasswordHash(self.password_hash),
-                    sign_in_epoch: self.sign_in_epoch as u32,
-                    created_at: self.created_at.0,
-                    updated_at: self.updated_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-        #[diesel(table_name = organizations)]
-        struct OrgRow {
-            id: DbUuid,
-            name: String,
-            description: String,
-            created_at: DbTime,
-            updated_at: DbTime,
-        }
-
-        impl OrgRow {
-            fn new(o: &Organization) -> Self {
-                Self {
-                    id: DbUuid(o.id.0),
-                    name: o.name.clone(),
-                    description: o.description.clone(),
-                    created_at: DbTime(o.created_at),
-                    updated_at: DbTime(o.updated_at),
-                }
-            }
-
-            fn into_domain(self) -> Organization {
-                Organization {
-                    id: OrgId(self.id.0),
-                    name: self.name,
-                    description: self.description,
-                    created_at: self.created_at.0,
-                    updated_at: self.updated_at.0,
-                }
-            }
-        }
-
-        fn org_role_of(raw: &str) -> Result<OrgRole, StoreError> {
-            OrgRole::parse(raw).ok_or_else(|| error::corrupt("membership"))
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = memberships)]
-        struct MembershipRow {
-            org_id: DbUuid,
-            user_id: DbUuid,
-            role: String,
-            created_at: DbTime,
-        }
-
-        impl MembershipRow {
-            fn new(m: &Membership) -> Self {
-                Self {
-                    org_id: DbUuid(m.org_id.0),
-                    user_id: DbUuid(m.user_id.0),
-                    role: m.role.as_str().to_owned(),
-                    created_at: DbTime(m.created_at),
-                }
-            }
-
-            fn into_domain(self) -> Result<Membership, StoreError> {
-                Ok(Membership {
-                    org_id: OrgId(self.org_id.0),
-                    user_id: UserId(self.user_id.0),
-                    role: org_role_of(&self.role)?,
-                    created_at: self.created_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = invitations)]
-        struct InvitationRow {
-            org_id: DbUuid,
-            user_id: DbUuid,
-            role: String,
-            invited_by: Option<DbUuid>,
-            created_at: DbTime,
-        }
-
-        impl InvitationRow {
-            fn new(i: &Invitation) -> Self {
-                Self {
-                    org_id: DbUuid(i.org_id.0),
-                    user_id: DbUuid(i.user_id.0),
-                    role: i.role.as_str().to_owned(),
-                    invited_by: i.invited_by.map(|u| DbUuid(u.0)),
-                    created_at: DbTime(i.created_at),
-                }
-            }
-
-            fn into_domain(self) -> Result<Invitation, StoreError> {
-                Ok(Invitation {
-                    org_id: OrgId(self.org_id.0),
-                    user_id: UserId(self.user_id.0),
-                    role: OrgRole::parse(&self.role).ok_or_else(|| error::corrupt("invitation"))?,
-                    invited_by: self.invited_by.map(|u| UserId(u.0)),
-                    created_at: self.created_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = authorization_codes)]
-        struct CodeRow {
-            hash: Vec<u8>,
-            client_id: String,
-            user_id: DbUuid,
-            redirect_uri: Option<String>,
-            scope: String,
-            challenge: Option<String>,
-            resource: Option<String>,
-            grant_id: DbUuid,
-            issued_at: DbTime,
-            expires_at: DbTime,
-            spent: bool,
-        }
-
-        impl CodeRow {
-            fn new(c: &AuthorizationCode) -> Self {
-                Self {
-                    hash: hash_bytes(&c.hash),
-                    client_id: c.client_id.as_str().to_owned(),
-                    user_id: DbUuid(c.user_id.0),
-                    redirect_uri: c.redirect_uri.clone(),
-                    scope: scope_text(&c.scope),
-                    challenge: c.challenge.as_ref().map(|ch| ch.as_str().to_owned()),
-                    resource: c.resource.clone(),
-                    grant_id: DbUuid(c.grant_id.0),
-                    issued_at: DbTime(c.issued_at),
-                    expires_at: DbTime(c.expires_at),
-                    spent: false,
-                }
-            }
-
-            fn into_domain(self) -> Result<AuthorizationCode, StoreError> {
-                const WHAT: &str = "authorization code";
-                Ok(AuthorizationCode {
-                    hash: hash_of(&self.hash, WHAT)?,
-                    client_id: ClientId::parse(&self.client_id)
-                        .map_err(|_| error::corrupt(WHAT))?,
-                    user_id: UserId(self.user_id.0),
-                    redirect_uri: self.redirect_uri,
-                    scope: scope_of(&self.scope, WHAT)?,
-                    challenge: self.challenge.map(CodeChallenge::from_stored),
-                    resource: self.resource,
-                    grant_id: GrantId(self.grant_id.0),
-                    issued_at: self.issued_at.0,
-                    expires_at: self.expires_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = grants)]
-        struct GrantRow {
-            id: DbUuid,
-            client_id: String,
-            user_id: DbUuid,
-            scope: String,
-            resource: Option<String>,
-            created_at: DbTime,
-            revoked_at: Option<DbTime>,
-        }
-
-        impl GrantRow {
-            fn new(g: &Grant) -> Self {
-                Self {
-                    id: DbUuid(g.id.0),
-                    client_id: g.client_id.as_str().to_owned(),
-                    user_id: DbUuid(g.user_id.0),
-                    scope: scope_text(&g.scope),
-                    resource: g.resource.clone(),
-                    created_at: DbTime(g.created_at),
-                    revoked_at: g.revoked_at.map(DbTime),
-                }
-            }
-
-            fn into_domain(self) -> Result<Grant, StoreError> {
-                const WHAT: &str = "grant";
-                Ok(Grant {
-                    id: GrantId(self.id.0),
-                    client_id: ClientId::parse(&self.client_id)
-                        .map_err(|_| error::corrupt(WHAT))?,
-                    user_id: UserId(self.user_id.0),
-                    scope: scope_of(&self.scope, WHAT)?,
-                    resource: self.resource,
-                    created_at: self.created_at.0,
-                    revoked_at: time_of(self.revoked_at),
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = refresh_tokens)]
-        struct RefreshRow {
-            hash: Vec<u8>,
-            grant_id: DbUuid,
-            issued_at: DbTime,
-            expires_at: DbTime,
-            rotated_at: Option<DbTime>,
-            grace_used: bool,
-            replaced_by: Option<Vec<u8>>,
-        }
-
-        impl RefreshRow {
-            /// `token` filed under `family`, whatever grant it names.
-            fn new(token: &RefreshToken, family: DbUuid) -> Self {
-                Self {
-                    hash: hash_bytes(&token.hash),
-                    grant_id: family,
-                    issued_at: DbTime(token.issued_at),
-                    expires_at: DbTime(token.expires_at),
-                    rotated_at: token.rotated_at.map(DbTime),
-                    grace_used: token.grace_used,
-                    replaced_by: token.replaced_by.as_ref().map(hash_bytes),
-                }
-            }
-
-            fn into_domain(self) -> Result<RefreshToken, StoreError> {
-                Ok(RefreshToken {
-                    hash: hash_of(&self.hash, "refresh token")?,
-                    grant_id: GrantId(self.grant_id.0),
-                    issued_at: self.issued_at.0,
-                    expires_at: self.expires_at.0,
-                    rotated_at: time_of(self.rotated_at),
-                    grace_used: self.grace_used,
-                    replaced_by: self
-                        .replaced_by
-                        .map(|h| hash_of(&h, "refresh token"))
-                        .transpose()?,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = consents)]
-        struct ConsentRow {
-            user_id: DbUuid,
-            client_id: String,
-            scope: String,
-            granted_at: DbTime,
-        }
-
-        impl ConsentRow {
-            fn new(c: &Consent) -> Self {
-                Self {
-                    user_id: DbUuid(c.user_id.0),
-                    client_id: c.client_id.as_str().to_owned(),
-                    scope: scope_text(&c.scope),
-                    granted_at: DbTime(c.granted_at),
-                }
-            }
-
-            fn into_domain(self) -> Result<Consent, StoreError> {
-                const WHAT: &str = "consent";
-                Ok(Consent {
-                    user_id: UserId(self.user_id.0),
-                    client_id: ClientId::parse(&self.client_id)
-                        .map_err(|_| error::corrupt(WHAT))?,
-                    scope: scope_of(&self.scope, WHAT)?,
-                    granted_at: self.granted_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = sessions)]
-        struct SessionRow {
-            hash: Vec<u8>,
-            user_id: DbUuid,
-            created_at: DbTime,
-            expires_at: DbTime,
-        }
-
-        impl SessionRow {
-            fn new(s: &Session) -> Self {
-                Self {
-                    hash: hash_bytes(&s.hash),
-                    user_id: DbUuid(s.user_id.0),
-                    created_at: DbTime(s.created_at),
-                    expires_at: DbTime(s.expires_at),
-                }
-            }
-
-            fn into_domain(self) -> Result<Session, StoreError> {
-                Ok(Session {
-                    hash: hash_of(&self.hash, "session")?,
-                    user_id: UserId(self.user_id.0),
-                    created_at: self.created_at.0,
-                    expires_at: self.expires_at.0,
-                })
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable)]
-        #[diesel(table_name = signing_keys)]
-        struct KeyRow {
-            kid: String,
-            encrypted_private_key: Vec<u8>,
-            public_key: Vec<u8>,
-            created_at: DbTime,
-            retired_at: Option<DbTime>,
-        }
-
-        impl KeyRow {
-            fn new(k: &StoredKey) -> Self {
-                Self {
-                    kid: k.kid.clone(),
-                    encrypted_private_key: k.encrypted_private_key.clone(),
-                    public_key: k.public_key.clone(),
-                    created_at: DbTime(k.created_at),
-                    retired_at: k.retired_at.map(DbTime),
-                }
-            }
-
-            fn into_domain(self) -> StoredKey {
-                StoredKey {
-                    kid: self.kid,
-                    encrypted_private_key: self.encrypted_private_key,
-                    public_key: self.public_key,
-                    created_at: self.created_at.0,
-                    retired_at: time_of(self.retired_at),
-                }
-            }
-        }
-
-        #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-        #[diesel(table_name = resources)]
-        struct ResourceRow {
-            id: DbUuid,
-            uri: String,
-            name: String,
-            scopes: String,
-            created_at: DbTime,
-            updated_at: DbTime,
-        }
-
-        impl ResourceRow {
-            fn new(r: &Resource) -> Self {
-                Self {
-                    id: DbUuid(r.id.0),
-                    uri: r.uri.clone(),
-                    name: r.name.clone(),
-                    scopes: scope_text(&r.scopes),
-                    created_at: DbTime(r.created_at),
-                    updated_at: DbTime(r.updated_at),
-                }
-            }
-
-            fn into_domain(self) -> Result<Resource, StoreError> {
-                Ok(Resource {
-                    id: ResourceId(self.id.0),
-                    uri: self.uri,
-                    name: self.name,
-                    scopes: scope_of(&self.scopes, "resource")?,
-                    created_at: self.created_at.0,
-                    updated_at: self.updated_at.0,
-                })
-            }
-        }
 
         /// The outcome of writing a row that names an organization and a
         /// user (a membership, an invitation): a foreign-key violation
@@ -1036,8 +284,7 @@ macro_rules! sql_store {
                         .load(c)
                         .await?;
                     diesel::delete(
-                        authorization_codes::table
-                            .filter(authorization_codes::hash.eq_any(doomed)),
+                        authorization_codes::table.filter(authorization_codes::hash.eq_any(doomed)),
                     )
                     .execute(c)
                     .await
@@ -1648,7 +895,11 @@ macro_rules! sql_store {
                 .await
             }
 
-            async fn delete_invitation(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
+            async fn delete_invitation(
+                &self,
+                org: OrgId,
+                user: UserId,
+            ) -> Result<bool, StoreError> {
                 let conn = self.writer();
                 self.$detach(async move {
                     let mut conn = conn.await?;
@@ -1888,9 +1139,11 @@ macro_rules! sql_store {
                         let families = grants::table
                             .filter(grants::user_id.eq(user.clone()))
                             .select(grants::id);
-                        diesel::delete(refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(families)))
-                            .execute(c)
-                            .await?;
+                        diesel::delete(
+                            refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(families)),
+                        )
+                        .execute(c)
+                        .await?;
                         diesel::delete(sessions::table.filter(sessions::user_id.eq(user)))
                             .execute(c)
                             .await?;
@@ -1934,8 +1187,7 @@ macro_rules! sql_store {
                 let conn = self.reader();
                 self.$detach_read(async move {
                     let mut conn = conn.await?;
-                    let denied =
-                        diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
+                    let denied = diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
                     // One round trip: denied by jti, or its grant is revoked
                     // or gone (deleted with its client or user).
                     let revoked: bool = match grant {
@@ -2065,13 +1317,14 @@ macro_rules! sql_store {
                         // A connection per batch: requests get the writer
                         // between batches.
                         let conn = self.writer();
-                        let deleted = self.$detach(async move {
-                            let mut conn = conn.await?;
-                            purge_batch(&mut *conn, kind, now)
-                                .await
-                                .map_err(error::unexpected)
-                        })
-                        .await?;
+                        let deleted = self
+                            .$detach(async move {
+                                let mut conn = conn.await?;
+                                purge_batch(&mut *conn, kind, now)
+                                    .await
+                                    .map_err(error::unexpected)
+                            })
+                            .await?;
                         purged += u64::try_from(deleted).unwrap_or(0);
                         if i64::try_from(deleted).unwrap_or(i64::MAX) < $crate::PURGE_BATCH {
                             break;

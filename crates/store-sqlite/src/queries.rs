@@ -8,8 +8,4 @@ gatehouse_store_sql::sql_store! {
     write_transaction: crate::writer::in_savepoint,
     detach: on_writer_thread,
     detach_read: in_place,
-    uuid: diesel::sql_types::Text,
-    time: diesel::sql_types::Text,
-    json: diesel::sql_types::Text,
-    list: diesel::sql_types::Text,
 }

@@ -1,0 +1,541 @@
+//! Rows as diesel reads and writes them, and their conversions to and from
+//! the core's records. Plain code, shared by both backends: a row field's
+//! type is one of [`crate::codec`]'s, which each backend encodes its way.
+
+// Rows carry credential hashes, password hashes and sealed keys: they are
+// never printed, so they have no `Debug` to print them with.
+#![allow(missing_debug_implementations)]
+
+use diesel::prelude::{AsChangeset, Insertable, Queryable, Selectable};
+use gatehouse_core::model::{
+    ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
+    GrantId, GrantType, Invitation, Membership, OrgId, OrgRole, Organization, PasswordHash,
+    RefreshToken, Resource, ResourceId, Role, Session, StoredKey, TokenEndpointAuthMethod, User,
+    UserId,
+};
+use gatehouse_core::pkce::CodeChallenge;
+use gatehouse_core::ports::StoreError;
+use gatehouse_core::redirect::RedirectUri;
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::secret::TokenHash;
+use time::OffsetDateTime;
+
+use crate::codec::{DbJson, DbList, DbTime, DbUuid};
+use crate::error;
+use crate::schema::{
+    authorization_codes, clients, consents, grants, invitations, memberships, organizations,
+    refresh_tokens, resources, sessions, signing_keys, users,
+};
+
+pub type DbResult<T> = Result<T, diesel::result::Error>;
+
+pub fn hash_bytes(hash: &TokenHash) -> Vec<u8> {
+    hash.as_bytes().to_vec()
+}
+
+pub fn hash_of(bytes: &[u8], what: &'static str) -> Result<TokenHash, StoreError> {
+    TokenHash::from_slice(bytes).ok_or_else(|| error::corrupt(what))
+}
+
+pub fn scope_text(scope: &ScopeSet) -> String {
+    scope.iter().collect::<Vec<_>>().join(" ")
+}
+
+pub fn scope_of(raw: &str, what: &'static str) -> Result<ScopeSet, StoreError> {
+    ScopeSet::parse(raw).map_err(|_| error::corrupt(what))
+}
+
+pub fn time_of(t: Option<DbTime>) -> Option<OffsetDateTime> {
+    t.map(|t| t.0)
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = clients)]
+#[diesel(treat_none_as_null = true)]
+pub struct ClientRow {
+    pub id: String,
+    pub secret_hash: Option<Vec<u8>>,
+    pub name: String,
+    pub description: String,
+    pub redirect_uris: DbList,
+    pub allowed_scopes: String,
+    pub auth_method: String,
+    pub grant_types: DbList,
+    pub application_type: String,
+    pub origin: String,
+    pub require_pkce: bool,
+    pub registration_token_hash: Option<Vec<u8>>,
+    pub metadata: DbJson,
+    pub metadata_expires_at: Option<DbTime>,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+impl ClientRow {
+    pub fn new(c: &Client) -> Self {
+        Self {
+            id: c.id.as_str().to_owned(),
+            secret_hash: c.secret_hash.as_ref().map(hash_bytes),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            redirect_uris: DbList(
+                c.redirect_uris
+                    .iter()
+                    .map(|r| r.as_str().to_owned())
+                    .collect(),
+            ),
+            allowed_scopes: scope_text(&c.allowed_scopes),
+            auth_method: c.auth_method.as_str().to_owned(),
+            grant_types: DbList(
+                c.grant_types
+                    .iter()
+                    .map(|g| g.as_str().to_owned())
+                    .collect(),
+            ),
+            application_type: c.application_type.as_str().to_owned(),
+            origin: c.origin.as_str().to_owned(),
+            require_pkce: c.require_pkce,
+            registration_token_hash: c.registration_token_hash.as_ref().map(hash_bytes),
+            metadata: DbJson(c.metadata.clone()),
+            metadata_expires_at: c.metadata_expires_at.map(DbTime),
+            created_at: DbTime(c.created_at),
+            updated_at: DbTime(c.updated_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Client, StoreError> {
+        const WHAT: &str = "client";
+        let corrupt = || error::corrupt(WHAT);
+        Ok(Client {
+            id: ClientId::parse(&self.id).map_err(|_| corrupt())?,
+            secret_hash: self.secret_hash.map(|h| hash_of(&h, WHAT)).transpose()?,
+            name: self.name,
+            description: self.description,
+            redirect_uris: self
+                .redirect_uris
+                .0
+                .iter()
+                .map(|r| RedirectUri::parse(r).map_err(|_| corrupt()))
+                .collect::<Result<_, _>>()?,
+            allowed_scopes: scope_of(&self.allowed_scopes, WHAT)?,
+            auth_method: TokenEndpointAuthMethod::parse(&self.auth_method).ok_or_else(corrupt)?,
+            grant_types: self
+                .grant_types
+                .0
+                .iter()
+                .map(|g| GrantType::parse(g).ok_or_else(corrupt))
+                .collect::<Result<_, _>>()?,
+            application_type: ApplicationType::parse(&self.application_type).ok_or_else(corrupt)?,
+            origin: ClientOrigin::parse(&self.origin).ok_or_else(corrupt)?,
+            require_pkce: self.require_pkce,
+            registration_token_hash: self
+                .registration_token_hash
+                .map(|h| hash_of(&h, WHAT))
+                .transpose()?,
+            metadata: self.metadata.0,
+            metadata_expires_at: time_of(self.metadata_expires_at),
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: DbUuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub email_verified: bool,
+    pub password_hash: String,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+    pub sign_in_epoch: i32,
+}
+
+impl UserRow {
+    pub fn new(u: &User) -> Self {
+        Self {
+            id: DbUuid(u.id.0),
+            email: u.email.as_str().to_owned(),
+            name: u.name.clone(),
+            role: u.role.as_str().to_owned(),
+            email_verified: u.email_verified,
+            password_hash: u.password_hash.0.clone(),
+            created_at: DbTime(u.created_at),
+            updated_at: DbTime(u.updated_at),
+            // Stored as SQL's signed integer; the cast round-trips.
+            sign_in_epoch: u.sign_in_epoch as i32,
+        }
+    }
+
+    pub fn into_domain(self) -> Result<User, StoreError> {
+        let corrupt = || error::corrupt("user");
+        Ok(User {
+            id: UserId(self.id.0),
+            email: Email::from_stored(self.email).map_err(|_| corrupt())?,
+            name: self.name,
+            role: Role::parse(&self.role).ok_or_else(corrupt)?,
+            email_verified: self.email_verified,
+            password_hash: PasswordHash(self.password_hash),
+            sign_in_epoch: self.sign_in_epoch as u32,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = organizations)]
+pub struct OrgRow {
+    pub id: DbUuid,
+    pub name: String,
+    pub description: String,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+impl OrgRow {
+    pub fn new(o: &Organization) -> Self {
+        Self {
+            id: DbUuid(o.id.0),
+            name: o.name.clone(),
+            description: o.description.clone(),
+            created_at: DbTime(o.created_at),
+            updated_at: DbTime(o.updated_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Organization {
+        Organization {
+            id: OrgId(self.id.0),
+            name: self.name,
+            description: self.description,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        }
+    }
+}
+
+pub fn org_role_of(raw: &str) -> Result<OrgRole, StoreError> {
+    OrgRole::parse(raw).ok_or_else(|| error::corrupt("membership"))
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct MembershipRow {
+    pub org_id: DbUuid,
+    pub user_id: DbUuid,
+    pub role: String,
+    pub created_at: DbTime,
+}
+
+impl MembershipRow {
+    pub fn new(m: &Membership) -> Self {
+        Self {
+            org_id: DbUuid(m.org_id.0),
+            user_id: DbUuid(m.user_id.0),
+            role: m.role.as_str().to_owned(),
+            created_at: DbTime(m.created_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Membership, StoreError> {
+        Ok(Membership {
+            org_id: OrgId(self.org_id.0),
+            user_id: UserId(self.user_id.0),
+            role: org_role_of(&self.role)?,
+            created_at: self.created_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct InvitationRow {
+    pub org_id: DbUuid,
+    pub user_id: DbUuid,
+    pub role: String,
+    pub invited_by: Option<DbUuid>,
+    pub created_at: DbTime,
+}
+
+impl InvitationRow {
+    pub fn new(i: &Invitation) -> Self {
+        Self {
+            org_id: DbUuid(i.org_id.0),
+            user_id: DbUuid(i.user_id.0),
+            role: i.role.as_str().to_owned(),
+            invited_by: i.invited_by.map(|u| DbUuid(u.0)),
+            created_at: DbTime(i.created_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Invitation, StoreError> {
+        Ok(Invitation {
+            org_id: OrgId(self.org_id.0),
+            user_id: UserId(self.user_id.0),
+            role: OrgRole::parse(&self.role).ok_or_else(|| error::corrupt("invitation"))?,
+            invited_by: self.invited_by.map(|u| UserId(u.0)),
+            created_at: self.created_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+pub struct CodeRow {
+    pub hash: Vec<u8>,
+    pub client_id: String,
+    pub user_id: DbUuid,
+    pub redirect_uri: Option<String>,
+    pub scope: String,
+    pub challenge: Option<String>,
+    pub resource: Option<String>,
+    pub grant_id: DbUuid,
+    pub issued_at: DbTime,
+    pub expires_at: DbTime,
+    pub spent: bool,
+}
+
+impl CodeRow {
+    pub fn new(c: &AuthorizationCode) -> Self {
+        Self {
+            hash: hash_bytes(&c.hash),
+            client_id: c.client_id.as_str().to_owned(),
+            user_id: DbUuid(c.user_id.0),
+            redirect_uri: c.redirect_uri.clone(),
+            scope: scope_text(&c.scope),
+            challenge: c.challenge.as_ref().map(|ch| ch.as_str().to_owned()),
+            resource: c.resource.clone(),
+            grant_id: DbUuid(c.grant_id.0),
+            issued_at: DbTime(c.issued_at),
+            expires_at: DbTime(c.expires_at),
+            spent: false,
+        }
+    }
+
+    pub fn into_domain(self) -> Result<AuthorizationCode, StoreError> {
+        const WHAT: &str = "authorization code";
+        Ok(AuthorizationCode {
+            hash: hash_of(&self.hash, WHAT)?,
+            client_id: ClientId::parse(&self.client_id).map_err(|_| error::corrupt(WHAT))?,
+            user_id: UserId(self.user_id.0),
+            redirect_uri: self.redirect_uri,
+            scope: scope_of(&self.scope, WHAT)?,
+            challenge: self.challenge.map(CodeChallenge::from_stored),
+            resource: self.resource,
+            grant_id: GrantId(self.grant_id.0),
+            issued_at: self.issued_at.0,
+            expires_at: self.expires_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants)]
+pub struct GrantRow {
+    pub id: DbUuid,
+    pub client_id: String,
+    pub user_id: DbUuid,
+    pub scope: String,
+    pub resource: Option<String>,
+    pub created_at: DbTime,
+    pub revoked_at: Option<DbTime>,
+}
+
+impl GrantRow {
+    pub fn new(g: &Grant) -> Self {
+        Self {
+            id: DbUuid(g.id.0),
+            client_id: g.client_id.as_str().to_owned(),
+            user_id: DbUuid(g.user_id.0),
+            scope: scope_text(&g.scope),
+            resource: g.resource.clone(),
+            created_at: DbTime(g.created_at),
+            revoked_at: g.revoked_at.map(DbTime),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Grant, StoreError> {
+        const WHAT: &str = "grant";
+        Ok(Grant {
+            id: GrantId(self.id.0),
+            client_id: ClientId::parse(&self.client_id).map_err(|_| error::corrupt(WHAT))?,
+            user_id: UserId(self.user_id.0),
+            scope: scope_of(&self.scope, WHAT)?,
+            resource: self.resource,
+            created_at: self.created_at.0,
+            revoked_at: time_of(self.revoked_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshRow {
+    pub hash: Vec<u8>,
+    pub grant_id: DbUuid,
+    pub issued_at: DbTime,
+    pub expires_at: DbTime,
+    pub rotated_at: Option<DbTime>,
+    pub grace_used: bool,
+    pub replaced_by: Option<Vec<u8>>,
+}
+
+impl RefreshRow {
+    /// `token` filed under `family`, whatever grant it names.
+    pub fn new(token: &RefreshToken, family: DbUuid) -> Self {
+        Self {
+            hash: hash_bytes(&token.hash),
+            grant_id: family,
+            issued_at: DbTime(token.issued_at),
+            expires_at: DbTime(token.expires_at),
+            rotated_at: token.rotated_at.map(DbTime),
+            grace_used: token.grace_used,
+            replaced_by: token.replaced_by.as_ref().map(hash_bytes),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<RefreshToken, StoreError> {
+        Ok(RefreshToken {
+            hash: hash_of(&self.hash, "refresh token")?,
+            grant_id: GrantId(self.grant_id.0),
+            issued_at: self.issued_at.0,
+            expires_at: self.expires_at.0,
+            rotated_at: time_of(self.rotated_at),
+            grace_used: self.grace_used,
+            replaced_by: self
+                .replaced_by
+                .map(|h| hash_of(&h, "refresh token"))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = consents)]
+pub struct ConsentRow {
+    pub user_id: DbUuid,
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: DbTime,
+}
+
+impl ConsentRow {
+    pub fn new(c: &Consent) -> Self {
+        Self {
+            user_id: DbUuid(c.user_id.0),
+            client_id: c.client_id.as_str().to_owned(),
+            scope: scope_text(&c.scope),
+            granted_at: DbTime(c.granted_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Consent, StoreError> {
+        const WHAT: &str = "consent";
+        Ok(Consent {
+            user_id: UserId(self.user_id.0),
+            client_id: ClientId::parse(&self.client_id).map_err(|_| error::corrupt(WHAT))?,
+            scope: scope_of(&self.scope, WHAT)?,
+            granted_at: self.granted_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub hash: Vec<u8>,
+    pub user_id: DbUuid,
+    pub created_at: DbTime,
+    pub expires_at: DbTime,
+}
+
+impl SessionRow {
+    pub fn new(s: &Session) -> Self {
+        Self {
+            hash: hash_bytes(&s.hash),
+            user_id: DbUuid(s.user_id.0),
+            created_at: DbTime(s.created_at),
+            expires_at: DbTime(s.expires_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Session, StoreError> {
+        Ok(Session {
+            hash: hash_of(&self.hash, "session")?,
+            user_id: UserId(self.user_id.0),
+            created_at: self.created_at.0,
+            expires_at: self.expires_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct KeyRow {
+    pub kid: String,
+    pub encrypted_private_key: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub created_at: DbTime,
+    pub retired_at: Option<DbTime>,
+}
+
+impl KeyRow {
+    pub fn new(k: &StoredKey) -> Self {
+        Self {
+            kid: k.kid.clone(),
+            encrypted_private_key: k.encrypted_private_key.clone(),
+            public_key: k.public_key.clone(),
+            created_at: DbTime(k.created_at),
+            retired_at: k.retired_at.map(DbTime),
+        }
+    }
+
+    pub fn into_domain(self) -> StoredKey {
+        StoredKey {
+            kid: self.kid,
+            encrypted_private_key: self.encrypted_private_key,
+            public_key: self.public_key,
+            created_at: self.created_at.0,
+            retired_at: time_of(self.retired_at),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = resources)]
+pub struct ResourceRow {
+    pub id: DbUuid,
+    pub uri: String,
+    pub name: String,
+    pub scopes: String,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+impl ResourceRow {
+    pub fn new(r: &Resource) -> Self {
+        Self {
+            id: DbUuid(r.id.0),
+            uri: r.uri.clone(),
+            name: r.name.clone(),
+            scopes: scope_text(&r.scopes),
+            created_at: DbTime(r.created_at),
+            updated_at: DbTime(r.updated_at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Resource, StoreError> {
+        Ok(Resource {
+            id: ResourceId(self.id.0),
+            uri: self.uri,
+            name: self.name,
+            scopes: scope_of(&self.scopes, "resource")?,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
