@@ -24,6 +24,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use gatehouse_core::ports::StoreError;
+use gatehouse_store_sql::ConnFn;
 
 mod queries;
 #[cfg(feature = "testing")]
@@ -116,28 +117,48 @@ impl PostgresStore {
         async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
     }
 
-    /// Runs one store operation as its own task (see
-    /// [`gatehouse_store_sql::detached`]).
-    async fn detached<R, F>(&self, operation: F) -> Result<R, StoreError>
+    /// Lends a pooled connection to `operation`, run as its own task (see
+    /// [`gatehouse_store_sql::detached`]): it runs to the end, committing or
+    /// rolling back, even if the caller stops waiting.
+    async fn on_connection<R, F>(&self, operation: F) -> Result<R, StoreError>
     where
-        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+        for<'c> F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
+            + ConnFn<&'c mut AsyncPgConnection, Result<R, StoreError>, Fut: Send>
+            + Send
+            + 'static,
         R: Send + 'static,
     {
-        gatehouse_store_sql::detached(operation).await
+        let connection = self.connection();
+        gatehouse_store_sql::detached(async move {
+            let mut conn = connection.await?;
+            operation(&mut conn).await
+        })
+        .await
     }
 
-    /// Connections for reading; the same pool as writes on PostgreSQL.
-    fn reader(
-        &self,
-    ) -> impl Future<Output = Result<Object<AsyncPgConnection>, StoreError>> + Send + 'static {
-        self.connection()
+    /// Runs a reading operation on a pooled connection.
+    async fn read<R, F>(&self, operation: F) -> Result<R, StoreError>
+    where
+        for<'c> F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
+            + ConnFn<&'c mut AsyncPgConnection, Result<R, StoreError>, Fut: Send>
+            + Send
+            + 'static,
+        R: Send + 'static,
+    {
+        self.on_connection(operation).await
     }
 
-    /// Connections for writing; row locks, not the pool, order writers.
-    fn writer(
-        &self,
-    ) -> impl Future<Output = Result<Object<AsyncPgConnection>, StoreError>> + Send + 'static {
-        self.connection()
+    /// Runs a writing operation on a pooled connection; row locks, not the
+    /// pool, order writers.
+    async fn write<R, F>(&self, operation: F) -> Result<R, StoreError>
+    where
+        for<'c> F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
+            + ConnFn<&'c mut AsyncPgConnection, Result<R, StoreError>, Fut: Send>
+            + Send
+            + 'static,
+        R: Send + 'static,
+    {
+        self.on_connection(operation).await
     }
 }
 

@@ -5,6 +5,4 @@ gatehouse_store_sql::sql_store! {
     store: crate::PostgresStore,
     connection: diesel_async::AsyncPgConnection,
     write_transaction: diesel_async::AsyncConnection::transaction,
-    detach: detached,
-    detach_read: detached,
 }

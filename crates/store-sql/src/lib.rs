@@ -53,6 +53,24 @@ where
     }
 }
 
+/// An async closure over a connection whose future is `Send`, named so the
+/// bound can be written: a store lends its connection to an operation as
+/// `for<'c> AsyncFnOnce(&'c mut Conn)`, and a future borrowing that
+/// connection must still be `Send` to run as a task (the same device
+/// diesel-async uses for its transactions).
+pub trait ConnFn<T, R>: AsyncFnOnce(T) -> R + FnOnce(T) -> <Self as ConnFn<T, R>>::Fut {
+    /// The closure's future.
+    type Fut: Future<Output = R>;
+}
+
+impl<F, T, Fut, R> ConnFn<T, R> for F
+where
+    F: AsyncFnOnce(T) -> R + FnOnce(T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    type Fut = Fut;
+}
+
 /// How many expired rows one purge statement deletes. Small batches keep each
 /// delete short, so the purger never holds SQLite's write lock (or many
 /// PostgreSQL row locks) for long while requests wait.

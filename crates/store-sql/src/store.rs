@@ -13,28 +13,23 @@
 ///     store: crate::PostgresStore,
 ///     connection: diesel_async::AsyncPgConnection,
 ///     write_transaction: diesel_async::AsyncConnection::transaction,
-///     detach: detached,
-///     detach_read: detached,
 /// }
 /// ```
 ///
-/// - `store` must have two methods, `reader()` and `writer()`, each returning
-///   a `Send + 'static` future of `Result<C, StoreError>` where `C` derefs
-///   mutably to `connection` (a pooled connection). Writes go through
-///   `writer()`, so a backend with a single writer (SQLite) can serialize
-///   them there.
+/// - `store` must have two methods, `read(op)` and `write(op)`, that lend
+///   a connection to an operation `async move |conn: &mut Conn| …` and run
+///   it to completion whether or not the caller keeps waiting (PostgreSQL
+///   spawns it as a task with a pooled connection, [`detached`](crate::detached);
+///   SQLite runs writes on its writer thread with the one writing
+///   connection, and reads in place, since a read in WAL mode never waits
+///   for a lock). The connection is lent, not handed out: an operation
+///   cannot keep it, and cannot reach the writer's outside a write.
 /// - `write_transaction` names the function `(connection, async closure)`
 ///   that runs the closure in a write transaction:
-///   `AsyncConnection::transaction` on PostgreSQL, `BEGIN IMMEDIATE` on
-///   SQLite (a deferred SQLite transaction that reads first can fail with "database is locked" when it then writes).
-/// - `detach` names a method of `store` that runs a whole writing port
-///   operation (a `Send + 'static` future) to completion whether or not its
-///   caller keeps waiting: PostgreSQL spawns it as a task
-///   ([`detached`](crate::detached)); SQLite hands it to its writer thread.
-/// - `detach_read` names the method that runs a reading operation (one
-///   that uses `reader()`): a task on PostgreSQL; in place on SQLite, since
-///   a read in WAL mode never waits for a lock and takes microseconds, less
-///   than a hand-off to another thread.
+///   `AsyncConnection::transaction` on PostgreSQL, a savepoint of the
+///   writer's open `BEGIN IMMEDIATE` batch on SQLite (a deferred SQLite
+///   transaction that reads first can fail with "database is locked" when it
+///   then writes).
 ///
 /// The invoking crate needs `diesel`, `diesel-async`, `async-trait`,
 /// `gatehouse-core`, `time` and `uuid` as dependencies.
@@ -71,8 +66,6 @@ macro_rules! sql_store {
         store: $store:ty,
         connection: $connection:ty,
         write_transaction: $tx:path,
-        detach: $detach:ident,
-        detach_read: $detach_read:ident $(,)?
     ) => {
         use diesel::prelude::{
             AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension,
@@ -334,9 +327,7 @@ macro_rules! sql_store {
         impl ClientRepo for $store {
             async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
                 let row = ClientRow::new(client);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(clients::table)
                         .values(&row)
                         .execute(&mut *conn)
@@ -349,9 +340,7 @@ macro_rules! sql_store {
 
             async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
                 let id = id.as_str().to_owned();
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     clients::table
                         .find(&id)
                         .select(ClientRow::as_select())
@@ -366,9 +355,7 @@ macro_rules! sql_store {
             }
 
             async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     clients::table
                         .order((clients::created_at.asc(), clients::id.asc()))
                         .select(ClientRow::as_select())
@@ -384,9 +371,7 @@ macro_rules! sql_store {
 
             async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
                 let row = ClientRow::new(client);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let changed = diesel::update(clients::table.find(&row.id))
                         .set(&row)
                         .execute(&mut *conn)
@@ -404,9 +389,7 @@ macro_rules! sql_store {
                 // Codes, grants (with their refresh tokens) and consents go
                 // with it through ON DELETE CASCADE.
                 let id = id.as_str().to_owned();
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let deleted = diesel::delete(clients::table.find(&id))
                         .execute(&mut *conn)
                         .await
@@ -421,9 +404,7 @@ macro_rules! sql_store {
         impl UserRepo for $store {
             async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
                 let row = UserRow::new(user);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(users::table)
                         .values(&row)
                         .execute(&mut *conn)
@@ -445,9 +426,7 @@ macro_rules! sql_store {
             }
 
             async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     users::table
                         .find(DbUuid(id.0))
                         .select(UserRow::as_select())
@@ -463,9 +442,7 @@ macro_rules! sql_store {
 
             async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
                 let email = email.as_str().to_owned();
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     users::table
                         .filter(users::email.eq(&email))
                         .select(UserRow::as_select())
@@ -480,9 +457,7 @@ macro_rules! sql_store {
             }
 
             async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     users::table
                         .order((users::created_at.asc(), users::id.asc()))
                         .select(UserRow::as_select())
@@ -498,9 +473,7 @@ macro_rules! sql_store {
 
             async fn update_user(&self, user: &User) -> Result<(), StoreError> {
                 let row = UserRow::new(user);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let changed = diesel::update(users::table.find(row.id))
                         .set(&row)
                         .execute(&mut *conn)
@@ -518,9 +491,7 @@ macro_rules! sql_store {
                 // Memberships, sessions, consents, codes and grants (with
                 // their refresh tokens) go with them through ON DELETE
                 // CASCADE; the unique email is free again.
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let deleted = diesel::delete(users::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
                         .await
@@ -531,9 +502,7 @@ macro_rules! sql_store {
             }
 
             async fn count_admins(&self) -> Result<u64, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let admins: i64 = users::table
                         .filter(users::role.eq(Role::Admin.as_str()))
                         .count()
@@ -560,9 +529,7 @@ macro_rules! sql_store {
                 }
                 let org_row = OrgRow::new(org);
                 let owner_row = MembershipRow::new(owner);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let c: &mut $connection = &mut *conn;
                     $tx(c, async move |c| {
                         diesel::insert_into(organizations::table)
@@ -582,9 +549,7 @@ macro_rules! sql_store {
             }
 
             async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     Ok(organizations::table
                         .find(DbUuid(id.0))
                         .select(OrgRow::as_select())
@@ -599,9 +564,7 @@ macro_rules! sql_store {
 
             async fn update_org(&self, org: &Organization) -> Result<(), StoreError> {
                 let row = OrgRow::new(org);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let changed = diesel::update(organizations::table.find(row.id))
                         .set(&row)
                         .execute(&mut *conn)
@@ -616,9 +579,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_org(&self, id: OrgId) -> Result<bool, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let deleted = diesel::delete(organizations::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
                         .await
@@ -629,9 +590,7 @@ macro_rules! sql_store {
             }
 
             async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     Ok(organizations::table
                         .order((organizations::created_at.asc(), organizations::id.asc()))
                         .select(OrgRow::as_select())
@@ -649,9 +608,7 @@ macro_rules! sql_store {
                 &self,
                 user: UserId,
             ) -> Result<Vec<(Organization, OrgRole)>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let rows: Vec<(OrgRow, String)> = memberships::table
                         .inner_join(organizations::table)
                         .filter(memberships::user_id.eq(DbUuid(user.0)))
@@ -668,9 +625,7 @@ macro_rules! sql_store {
             }
 
             async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     memberships::table
                         .filter(memberships::org_id.eq(DbUuid(org.0)))
                         .order((memberships::created_at.asc(), memberships::user_id.asc()))
@@ -689,9 +644,7 @@ macro_rules! sql_store {
                 &self,
                 org: OrgId,
             ) -> Result<Vec<(Membership, User)>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let rows: Vec<(MembershipRow, UserRow)> = memberships::table
                         .inner_join(users::table)
                         .filter(memberships::org_id.eq(DbUuid(org.0)))
@@ -708,9 +661,7 @@ macro_rules! sql_store {
             }
 
             async fn org_mates(&self, user: UserId) -> Result<Vec<User>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let orgs: Vec<DbUuid> = memberships::table
                         .filter(memberships::user_id.eq(DbUuid(user.0)))
                         .select(memberships::org_id)
@@ -738,9 +689,7 @@ macro_rules! sql_store {
                 org: OrgId,
                 user: UserId,
             ) -> Result<Option<OrgRole>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let role: Option<String> = memberships::table
                         .find((DbUuid(org.0), DbUuid(user.0)))
                         .select(memberships::role)
@@ -755,9 +704,7 @@ macro_rules! sql_store {
 
             async fn put_member(&self, membership: &Membership) -> Result<(), StoreError> {
                 let row = MembershipRow::new(membership);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let written = diesel::insert_into(memberships::table)
                         .values(&row)
                         .on_conflict((memberships::org_id, memberships::user_id))
@@ -774,9 +721,7 @@ macro_rules! sql_store {
             }
 
             async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let deleted =
                         diesel::delete(memberships::table.find((DbUuid(org.0), DbUuid(user.0))))
                             .execute(&mut *conn)
@@ -789,9 +734,7 @@ macro_rules! sql_store {
 
             async fn put_invitation(&self, invitation: &Invitation) -> Result<(), StoreError> {
                 let row = InvitationRow::new(invitation);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let written = diesel::insert_into(invitations::table)
                         .values(&row)
                         .on_conflict((invitations::org_id, invitations::user_id))
@@ -812,9 +755,7 @@ macro_rules! sql_store {
                 &self,
                 user: UserId,
             ) -> Result<Vec<(Invitation, Organization)>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let rows: Vec<(InvitationRow, OrgRow)> = invitations::table
                         .inner_join(organizations::table)
                         .filter(invitations::user_id.eq(DbUuid(user.0)))
@@ -831,9 +772,7 @@ macro_rules! sql_store {
             }
 
             async fn invitations_to_org(&self, org: OrgId) -> Result<Vec<Invitation>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     invitations::table
                         .filter(invitations::org_id.eq(DbUuid(org.0)))
                         .order((invitations::created_at.asc(), invitations::user_id.asc()))
@@ -854,9 +793,7 @@ macro_rules! sql_store {
                 user: UserId,
                 at: OffsetDateTime,
             ) -> Result<Option<Membership>, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let key = (DbUuid(org.0), DbUuid(user.0));
                     $tx(&mut *conn, async move |c| {
                         // The delete is the lock: one caller gets the row.
@@ -900,9 +837,7 @@ macro_rules! sql_store {
                 org: OrgId,
                 user: UserId,
             ) -> Result<bool, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let deleted =
                         diesel::delete(invitations::table.find((DbUuid(org.0), DbUuid(user.0))))
                             .execute(&mut *conn)
@@ -918,9 +853,7 @@ macro_rules! sql_store {
         impl TokenStore for $store {
             async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
                 let row = CodeRow::new(code);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(authorization_codes::table)
                         .values(&row)
                         .execute(&mut *conn)
@@ -936,9 +869,7 @@ macro_rules! sql_store {
 
             async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
                 let hash = hash_bytes(hash);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     // One statement decides: of concurrent callers exactly
                     // one flips `spent`.
                     let taken: Option<CodeRow> =
@@ -975,9 +906,7 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 let grant_row = GrantRow::new(grant);
                 let refresh_row = refresh.map(|t| RefreshRow::new(&t, grant_row.id));
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let c: &mut $connection = &mut *conn;
                     $tx(c, async move |c| {
                         diesel::insert_into(grants::table)
@@ -999,9 +928,7 @@ macro_rules! sql_store {
             }
 
             async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     grants::table
                         .find(DbUuid(id.0))
                         .select(GrantRow::as_select())
@@ -1020,9 +947,7 @@ macro_rules! sql_store {
                 hash: &TokenHash,
             ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
                 let hash = hash_bytes(hash);
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let found: Option<(RefreshRow, GrantRow)> = refresh_tokens::table
                         .inner_join(grants::table)
                         .filter(refresh_tokens::hash.eq(&hash))
@@ -1053,9 +978,7 @@ macro_rules! sql_store {
                 );
                 let grace_cutoff = grace.is_positive().then(|| DbTime(now - grace));
                 let now = DbTime(now);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let c: &mut $connection = &mut *conn;
                     let step = rotate_in_transaction(c, presented.clone(), next, now, grace_cutoff)
                         .await
@@ -1109,9 +1032,7 @@ macro_rules! sql_store {
                 id: GrantId,
                 at: OffsetDateTime,
             ) -> Result<bool, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     revoke_family(&mut *conn, DbUuid(id.0), DbTime(at))
                         .await
                         .map_err(error::unexpected)
@@ -1124,9 +1045,7 @@ macro_rules! sql_store {
                 user: UserId,
                 at: OffsetDateTime,
             ) -> Result<u64, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let user = DbUuid(user.0);
                     let at = DbTime(at);
                     $tx(&mut *conn, async move |c| {
@@ -1160,9 +1079,7 @@ macro_rules! sql_store {
                 jti: uuid::Uuid,
                 expires_at: OffsetDateTime,
             ) -> Result<(), StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(denied_access_tokens::table)
                         .values((
                             denied_access_tokens::jti.eq(DbUuid(jti)),
@@ -1184,9 +1101,7 @@ macro_rules! sql_store {
                 jti: uuid::Uuid,
                 grant: Option<GrantId>,
             ) -> Result<bool, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     let denied = diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
                     // One round trip: denied by jti, or its grant is revoked
                     // or gone (deleted with its client or user).
@@ -1215,9 +1130,7 @@ macro_rules! sql_store {
                 client: &ClientId,
             ) -> Result<Option<Consent>, StoreError> {
                 let client = client.as_str().to_owned();
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     consents::table
                         .find((DbUuid(user.0), &client))
                         .select(ConsentRow::as_select())
@@ -1233,9 +1146,7 @@ macro_rules! sql_store {
 
             async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
                 let row = ConsentRow::new(consent);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(consents::table)
                         .values(&row)
                         .on_conflict((consents::user_id, consents::client_id))
@@ -1254,9 +1165,7 @@ macro_rules! sql_store {
 
             async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
                 let row = SessionRow::new(session);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(sessions::table)
                         .values(&row)
                         .execute(&mut *conn)
@@ -1273,9 +1182,7 @@ macro_rules! sql_store {
                 now: OffsetDateTime,
             ) -> Result<Option<Session>, StoreError> {
                 let hash = hash_bytes(hash);
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     sessions::table
                         .find(&hash)
                         .filter(sessions::expires_at.gt(DbTime(now)))
@@ -1292,9 +1199,7 @@ macro_rules! sql_store {
 
             async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError> {
                 let hash = hash_bytes(hash);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::delete(sessions::table.find(&hash))
                         .execute(&mut *conn)
                         .await
@@ -1316,11 +1221,9 @@ macro_rules! sql_store {
                     loop {
                         // A connection per batch: requests get the writer
                         // between batches.
-                        let conn = self.writer();
                         let deleted = self
-                            .$detach(async move {
-                                let mut conn = conn.await?;
-                                purge_batch(&mut *conn, kind, now)
+                            .write(async move |conn: &mut $connection| {
+                                purge_batch(conn, kind, now)
                                     .await
                                     .map_err(error::unexpected)
                             })
@@ -1339,9 +1242,7 @@ macro_rules! sql_store {
         impl ResourceRepo for $store {
             async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError> {
                 let row = ResourceRow::new(resource);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(resources::table)
                         .values(&row)
                         .execute(&mut *conn)
@@ -1353,9 +1254,7 @@ macro_rules! sql_store {
             }
 
             async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     resources::table
                         .find(DbUuid(id.0))
                         .select(ResourceRow::as_select())
@@ -1371,9 +1270,7 @@ macro_rules! sql_store {
 
             async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
                 let uri = uri.to_owned();
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     resources::table
                         .filter(resources::uri.eq(&uri))
                         .select(ResourceRow::as_select())
@@ -1388,9 +1285,7 @@ macro_rules! sql_store {
             }
 
             async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     resources::table
                         .order((resources::created_at.asc(), resources::id.asc()))
                         .select(ResourceRow::as_select())
@@ -1406,9 +1301,7 @@ macro_rules! sql_store {
 
             async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError> {
                 let row = ResourceRow::new(resource);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let changed = diesel::update(resources::table.find(row.id))
                         .set(&row)
                         .execute(&mut *conn)
@@ -1423,9 +1316,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError> {
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     let deleted = diesel::delete(resources::table.find(DbUuid(id.0)))
                         .execute(&mut *conn)
                         .await
@@ -1439,9 +1330,7 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl KeyStore for $store {
             async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     Ok(signing_keys::table
                         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
                         .select(KeyRow::as_select())
@@ -1457,9 +1346,7 @@ macro_rules! sql_store {
 
             async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
                 let row = KeyRow::new(key);
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     diesel::insert_into(signing_keys::table)
                         .values(&row)
                         .execute(&mut *conn)
@@ -1476,9 +1363,7 @@ macro_rules! sql_store {
                 at: OffsetDateTime,
             ) -> Result<(), StoreError> {
                 let kid = kid.to_owned();
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     // The first retirement stands: publication is counted
                     // from it, and retiring twice must not extend it.
                     let retired = diesel::update(signing_keys::table.find(&kid))
@@ -1505,9 +1390,7 @@ macro_rules! sql_store {
 
             async fn master_key_or_init(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
                 let candidate = candidate.to_vec();
-                let conn = self.writer();
-                self.$detach(async move {
-                    let mut conn = conn.await?;
+                self.write(async move |conn: &mut $connection| {
                     // Whoever inserts first wins; everyone then reads the
                     // winner. ON CONFLICT waits for a concurrent insert to
                     // commit, so the read never misses it.
@@ -1528,9 +1411,7 @@ macro_rules! sql_store {
             }
 
             async fn ping(&self) -> Result<(), StoreError> {
-                let conn = self.reader();
-                self.$detach_read(async move {
-                    let mut conn = conn.await?;
+                self.read(async move |conn: &mut $connection| {
                     diesel::sql_query("SELECT 1")
                         .execute(&mut *conn)
                         .await

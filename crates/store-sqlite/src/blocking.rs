@@ -39,17 +39,4 @@ impl SpawnBlocking for Inline {
     }
 }
 
-/// An async closure over a connection whose future is `Send`, named so the
-/// bound can be written (the same device diesel-async uses internally).
-pub trait ConnFn<T, R>: AsyncFnOnce(T) -> R + FnOnce(T) -> <Self as ConnFn<T, R>>::Fut {
-    /// The closure's future.
-    type Fut: Future<Output = R>;
-}
-
-impl<F, T, Fut, R> ConnFn<T, R> for F
-where
-    F: AsyncFnOnce(T) -> R + FnOnce(T) -> Fut,
-    Fut: Future<Output = R>,
-{
-    type Fut = Fut;
-}
+pub use gatehouse_store_sql::ConnFn;

@@ -127,38 +127,31 @@ impl SqliteStore {
         async move { pool.get().await.map_err(gatehouse_store_sql::error::pool) }
     }
 
-    /// The one connection for writing, inside the open batch: only on the
-    /// writer thread, where [`SqliteStore::on_writer_thread`] runs every
-    /// writing operation.
-    // Not an `async fn`: the macro needs a future that does not borrow self.
-    #[allow(clippy::manual_async_fn)]
-    fn writer(&self) -> impl Future<Output = Result<writer::Lease, StoreError>> + Send + 'static {
-        // Lazy: taken when the operation runs, on the writer thread.
-        async { writer::Lease::take() }
-    }
-
-    /// Runs a writing operation on the writer thread; it answers once the
-    /// group commit holding its writes is durable.
-    async fn on_writer_thread<R, F>(&self, operation: F) -> Result<R, StoreError>
+    /// Runs a writing operation on the writer thread, lending it the one
+    /// writing connection inside the open batch; it answers once the group
+    /// commit holding its writes is durable.
+    async fn write<R, F>(&self, operation: F) -> Result<R, StoreError>
     where
-        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
         self.writer.run(operation).await
     }
 
-    /// Runs a reading operation in place, on the calling async worker.
+    /// Runs a reading operation in place, on the calling async worker, on a
+    /// connection from the readers' pool.
     ///
     /// A read in WAL mode never waits for the writer or a lock, and on a
     /// database in the page cache it takes microseconds: less than the two
     /// thread wake-ups of a hand-off. Its statements run inside one poll, so
     /// dropping the future cannot leave one half-done.
-    async fn in_place<R, F>(&self, operation: F) -> Result<R, StoreError>
+    async fn read<R, F>(&self, operation: F) -> Result<R, StoreError>
     where
-        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        operation.await
+        let mut conn = self.reader().await?;
+        operation(&mut *conn).await
     }
 }
 

@@ -6,6 +6,4 @@ gatehouse_store_sql::sql_store! {
     store: crate::SqliteStore,
     connection: crate::blocking::Conn,
     write_transaction: crate::writer::in_savepoint,
-    detach: on_writer_thread,
-    detach_read: in_place,
 }

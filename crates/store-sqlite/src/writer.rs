@@ -16,10 +16,12 @@
 //! answers before the commit that holds its writes is durable; if that
 //! commit fails, every operation in it gets an error and none of their
 //! writes remain.
+//!
+//! The connection lives on the thread's stack and is lent to each
+//! operation as `&mut Conn` for the length of its run: nothing else can
+//! reach it, and an operation cannot keep it, which the compiler checks.
 
-use std::cell::RefCell;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,16 +44,9 @@ const MAX_BATCH_AGE: Duration = Duration::from_millis(5);
 /// What the thread hands back once the batch has settled: the operation's
 /// answer if the batch committed, an error if it did not.
 type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// One write operation: given `Ok`, runs on the writer thread's connection
-/// and returns how to answer; given the reason it cannot run, answers with
-/// it at once.
-type Job = Box<dyn FnOnce(Result<(), StoreError>) -> Option<Deliver> + Send>;
-
-thread_local! {
-    /// The writer thread's connection, lent to the operation it is running
-    /// (see [`Lease`]). Empty on every other thread.
-    static CONNECTION: RefCell<Option<Conn>> = const { RefCell::new(None) };
-}
+/// One write operation: given the connection, runs on it and returns how to
+/// answer; given the reason it cannot run, answers with it at once.
+type Job = Box<dyn FnOnce(Result<&mut Conn, StoreError>) -> Option<Deliver> + Send>;
 
 /// The handle to the writer thread. Dropping every clone stops the thread
 /// (after it has answered everything queued).
@@ -92,16 +87,19 @@ impl Writer {
     /// the writer thread is gone.
     pub async fn run<R, F>(&self, operation: F) -> Result<R, StoreError>
     where
-        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |ready: Result<(), StoreError>| {
-            if let Err(e) = ready {
-                let _ = answer.send(Err(e));
-                return None;
-            }
-            let result = block_on(operation);
+        let job: Job = Box::new(move |conn: Result<&mut Conn, StoreError>| {
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let _ = answer.send(Err(e));
+                    return None;
+                }
+            };
+            let result = block_on(operation(conn));
             Some(Box::new(move |committed: Result<(), StoreError>| {
                 let _ = answer.send(committed.and(result));
             }))
@@ -120,8 +118,8 @@ fn gone() -> StoreError {
 }
 
 /// The writer thread's loop.
-fn run(conn: Conn, queue: &Receiver<Job>, commits: &AtomicU64) {
-    CONNECTION.with(|c| *c.borrow_mut() = Some(conn));
+fn run(mut conn: Conn, queue: &Receiver<Job>, commits: &AtomicU64) {
+    let conn = &mut conn;
     let mut batch: Vec<Deliver> = Vec::new();
     let mut opened = Instant::now();
     loop {
@@ -134,13 +132,13 @@ fn run(conn: Conn, queue: &Receiver<Job>, commits: &AtomicU64) {
             match queue.try_recv() {
                 Ok(job) => job,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
-                    settle(&mut batch, commits);
+                    settle(conn, &mut batch, commits);
                     continue;
                 }
             }
         };
         if batch.is_empty() {
-            if let Err(e) = with_connection(|c| run_now(c.batch_execute("BEGIN IMMEDIATE"))) {
+            if let Err(e) = run_now(conn.batch_execute("BEGIN IMMEDIATE")) {
                 // No transaction: run nothing, answer with the reason.
                 tracing::error!(error = %e, "cannot begin a SQLite write transaction");
                 job(Err(gatehouse_store_sql::error::unexpected(e)));
@@ -151,32 +149,29 @@ fn run(conn: Conn, queue: &Receiver<Job>, commits: &AtomicU64) {
         // A panicking operation must not take the writer thread (and with
         // it every later write) down. What it left half-done is rolled back
         // with its whole batch; its caller and the batch's get an error.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(())))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut *conn)))) {
             Ok(Some(deliver)) => batch.push(deliver),
             Ok(None) => {}
             Err(_) => {
                 tracing::error!("a SQLite write operation panicked; its batch is rolled back");
-                abandon(&mut batch, commits);
+                abandon(conn, &mut batch, commits);
                 continue;
             }
         }
         if batch.len() >= MAX_BATCH || opened.elapsed() >= MAX_BATCH_AGE {
-            settle(&mut batch, commits);
+            settle(conn, &mut batch, commits);
         }
     }
 }
 
 /// Commits the open batch and answers its operations.
-fn settle(batch: &mut Vec<Deliver>, commits: &AtomicU64) {
+fn settle(conn: &mut Conn, batch: &mut Vec<Deliver>, commits: &AtomicU64) {
     commits.fetch_add(1, Ordering::Relaxed);
-    let committed = with_connection(|c| {
-        let committed = run_now(c.batch_execute("COMMIT"));
-        if committed.is_err() {
-            // Leave the connection usable for the next batch.
-            let _ = run_now(c.batch_execute("ROLLBACK"));
-        }
-        committed
-    });
+    let committed = run_now(conn.batch_execute("COMMIT"));
+    if committed.is_err() {
+        // Leave the connection usable for the next batch.
+        let _ = run_now(conn.batch_execute("ROLLBACK"));
+    }
     if let Err(e) = &committed {
         tracing::error!(
             error = %e,
@@ -195,72 +190,13 @@ fn settle(batch: &mut Vec<Deliver>, commits: &AtomicU64) {
 }
 
 /// Rolls the open batch back and answers its operations with an error.
-fn abandon(batch: &mut Vec<Deliver>, commits: &AtomicU64) {
+fn abandon(conn: &mut Conn, batch: &mut Vec<Deliver>, commits: &AtomicU64) {
     commits.fetch_add(1, Ordering::Relaxed);
-    let _ = with_connection(|c| run_now(c.batch_execute("ROLLBACK")));
+    let _ = run_now(conn.batch_execute("ROLLBACK"));
     for deliver in batch.drain(..) {
         deliver(Err(StoreError::Unexpected(anyhow::anyhow!(
             "rolled back with a failed operation in the same commit"
         ))));
-    }
-}
-
-fn with_connection<T>(
-    f: impl FnOnce(&mut Conn) -> Result<T, diesel::result::Error>,
-) -> Result<T, diesel::result::Error> {
-    CONNECTION.with(|c| match c.borrow_mut().as_mut() {
-        Some(conn) => f(conn),
-        None => Err(diesel::result::Error::BrokenTransactionManager),
-    })
-}
-
-/// The writer connection, lent to the operation running on the writer
-/// thread; given back when dropped.
-pub struct Lease {
-    conn: Option<Conn>,
-}
-
-impl Lease {
-    /// Borrows the writer thread's connection.
-    ///
-    /// # Errors
-    /// Called anywhere but on the writer thread, or while another lease is
-    /// held (a bug: operations take one lease each).
-    pub fn take() -> Result<Self, StoreError> {
-        CONNECTION
-            .with(|c| c.borrow_mut().take())
-            .map(|conn| Self { conn: Some(conn) })
-            .ok_or_else(|| {
-                StoreError::Unexpected(anyhow::anyhow!(
-                    "the SQLite writer connection is only available on the writer thread"
-                ))
-            })
-    }
-}
-
-impl Deref for Lease {
-    type Target = Conn;
-
-    fn deref(&self) -> &Conn {
-        self.conn
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
-    }
-}
-
-impl DerefMut for Lease {
-    fn deref_mut(&mut self) -> &mut Conn {
-        self.conn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            CONNECTION.with(|c| *c.borrow_mut() = Some(conn));
-        }
     }
 }
 
@@ -372,7 +308,8 @@ mod tests {
         row.n
     }
 
-    /// A write operation as the store runs it: statements on the lease.
+    /// A write operation as the store runs it: statements on the lent
+    /// connection.
     fn insert(
         writer: &Writer,
         sql: String,
@@ -381,10 +318,8 @@ mod tests {
         let writer = writer.clone();
         async move {
             writer
-                .run(async move {
-                    let mut lease = Lease::take()?;
-                    lease
-                        .batch_execute(&sql)
+                .run(async move |c: &mut Conn| {
+                    c.batch_execute(&sql)
                         .await
                         .map_err(gatehouse_store_sql::error::unexpected)?;
                     std::thread::sleep(hold);
@@ -478,16 +413,15 @@ mod tests {
         let file = ScratchFile::new().unwrap();
         let writer = open(&file).await;
         let result = writer
-            .run(async {
-                let mut lease = Lease::take()?;
+            .run(async |conn: &mut Conn| {
                 let failed: Result<(), diesel::result::Error> =
-                    in_savepoint(&mut lease, async |c: &mut Conn| {
+                    in_savepoint(conn, async |c: &mut Conn| {
                         c.batch_execute("INSERT INTO item (id) VALUES (1)").await?;
                         Err(diesel::result::Error::RollbackTransaction)
                     })
                     .await;
                 assert!(failed.is_err());
-                in_savepoint(&mut lease, async |c: &mut Conn| {
+                in_savepoint(conn, async |c: &mut Conn| {
                     c.batch_execute("INSERT INTO item (id) VALUES (2)").await
                 })
                 .await
@@ -519,13 +453,11 @@ mod tests {
             let writer = writer.clone();
             async move {
                 writer
-                    .run(async {
-                        let mut lease = Lease::take()?;
-                        lease
-                            .batch_execute("INSERT INTO item (id) VALUES (2)")
+                    .run(async |c: &mut Conn| {
+                        c.batch_execute("INSERT INTO item (id) VALUES (2)")
                             .await
                             .map_err(gatehouse_store_sql::error::unexpected)?;
-                        if lease.batch_execute("SELECT 1").await.is_ok() {
+                        if c.batch_execute("SELECT 1").await.is_ok() {
                             panic!("a bug in a write operation");
                         }
                         Ok(())
@@ -545,10 +477,5 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(count(&file).await, 2);
-    }
-
-    #[tokio::test]
-    async fn the_writer_connection_exists_only_on_the_writer_thread() {
-        assert!(Lease::take().is_err());
     }
 }
