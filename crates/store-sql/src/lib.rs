@@ -75,3 +75,53 @@ where
 /// delete short, so the purger never holds SQLite's write lock (or many
 /// PostgreSQL row locks) for long while requests wait.
 pub const PURGE_BATCH: i64 = 500;
+
+/// An instance of [`sql_store!`] inside this crate, for the lints only.
+///
+/// rustc and clippy do not warn about expansions of a macro defined in
+/// another crate, so in the backend crates unused imports, dead helpers or
+/// an oversized enum in the port code went unnoticed. Expanded here, where
+/// the macro is defined, `cargo clippy --all-targets` checks it. (Clippy's
+/// `unwrap_used` and `expect_used` skip macro expansions even here, a
+/// deliberate unwrap showed: `.ci/run` greps the macro files for those.)
+/// The store runs nothing: the backend crates' contract suites run this
+/// code.
+#[cfg(all(test, feature = "sqlite"))]
+#[allow(dead_code)] // never run: the point is to lint the expansion
+mod lint_instance {
+    use diesel::SqliteConnection;
+    use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+
+    type Conn = SyncConnectionWrapper<SqliteConnection>;
+
+    #[derive(Debug)]
+    struct LintStore;
+
+    impl LintStore {
+        async fn read<R, F>(&self, _operation: F) -> Result<R, gatehouse_core::ports::StoreError>
+        where
+            F: for<'c> AsyncFnOnce(&'c mut Conn) -> Result<R, gatehouse_core::ports::StoreError>
+                + Send
+                + 'static,
+        {
+            Err(gatehouse_core::ports::StoreError::Unexpected(
+                anyhow::anyhow!("a lint-only store"),
+            ))
+        }
+
+        async fn write<R, F>(&self, operation: F) -> Result<R, gatehouse_core::ports::StoreError>
+        where
+            F: for<'c> AsyncFnOnce(&'c mut Conn) -> Result<R, gatehouse_core::ports::StoreError>
+                + Send
+                + 'static,
+        {
+            self.read(operation).await
+        }
+    }
+
+    crate::sql_store! {
+        store: LintStore,
+        connection: Conn,
+        write_transaction: diesel_async::AsyncConnection::transaction,
+    }
+}

@@ -1,0 +1,174 @@
+//! `ClientRepo` and `ResourceRepo` on a diesel backend.
+
+/// Implementation detail of [`sql_store!`](crate::sql_store).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sql_clients {
+    (store: $store:ty, connection: $connection:ty, write_transaction: $tx:path $(,)?) => {
+        #[async_trait::async_trait]
+        impl ClientRepo for $store {
+            async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+                let row = ClientRow::new(client);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(clients::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("client"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+                let id = id.as_str().to_owned();
+                self.read(async move |conn: &mut $connection| {
+                    clients::table
+                        .find(&id)
+                        .select(ClientRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ClientRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    clients::table
+                        .order((clients::created_at.asc(), clients::id.asc()))
+                        .select(ClientRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(ClientRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+                let row = ClientRow::new(client);
+                self.write(async move |conn: &mut $connection| {
+                    let changed = diesel::update(clients::table.find(&row.id))
+                        .set(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound("client"));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+                // Codes, grants (with their refresh tokens) and consents go
+                // with it through ON DELETE CASCADE.
+                let id = id.as_str().to_owned();
+                self.write(async move |conn: &mut $connection| {
+                    let deleted = diesel::delete(clients::table.find(&id))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl ResourceRepo for $store {
+            async fn insert_resource(&self, resource: &Resource) -> Result<(), StoreError> {
+                let row = ResourceRow::new(resource);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(resources::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("resource"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    resources::table
+                        .find(DbUuid(id.0))
+                        .select(ResourceRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ResourceRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
+                let uri = uri.to_owned();
+                self.read(async move |conn: &mut $connection| {
+                    resources::table
+                        .filter(resources::uri.eq(&uri))
+                        .select(ResourceRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ResourceRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    resources::table
+                        .order((resources::created_at.asc(), resources::id.asc()))
+                        .select(ResourceRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?
+                        .into_iter()
+                        .map(ResourceRow::into_domain)
+                        .collect()
+                })
+                .await
+            }
+
+            async fn update_resource(&self, resource: &Resource) -> Result<(), StoreError> {
+                let row = ResourceRow::new(resource);
+                self.write(async move |conn: &mut $connection| {
+                    let changed = diesel::update(resources::table.find(row.id))
+                        .set(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::conflict("resource"))?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound("resource"));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn delete_resource(&self, id: ResourceId) -> Result<bool, StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    let deleted = diesel::delete(resources::table.find(DbUuid(id.0)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(deleted > 0)
+                })
+                .await
+            }
+        }
+    };
+}

@@ -1,0 +1,307 @@
+//! `TokenStore` (codes, grants, refresh tokens, revocations, consents, sessions) on a diesel backend.
+
+/// Implementation detail of [`sql_store!`](crate::sql_store).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sql_tokens {
+    (store: $store:ty, connection: $connection:ty, write_transaction: $tx:path $(,)?) => {
+        #[async_trait::async_trait]
+        impl TokenStore for $store {
+            async fn put_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+                let row = CodeRow::new(code);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(authorization_codes::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict(
+                            "client or user",
+                            "authorization code",
+                        ))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
+                let hash = hash_bytes(hash);
+                self.write(async move |conn: &mut $connection| take(conn, hash).await)
+                    .await
+            }
+
+            async fn create_grant(
+                &self,
+                grant: &Grant,
+                refresh: Option<RefreshToken>,
+            ) -> Result<(), StoreError> {
+                let grant_row = GrantRow::new(grant);
+                let refresh_row = refresh.map(|t| RefreshRow::new(&t, grant_row.id));
+                self.write(async move |conn: &mut $connection| {
+                    let c: &mut $connection = &mut *conn;
+                    $tx(c, async move |c| {
+                        diesel::insert_into(grants::table)
+                            .values(&grant_row)
+                            .execute(c)
+                            .await?;
+                        if let Some(token) = &refresh_row {
+                            diesel::insert_into(refresh_tokens::table)
+                                .values(token)
+                                .execute(c)
+                                .await?;
+                        }
+                        DbResult::Ok(())
+                    })
+                    .await
+                    .map_err(error::parent_or_conflict("client or user", "grant"))
+                })
+                .await
+            }
+
+            async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    grants::table
+                        .find(DbUuid(id.0))
+                        .select(GrantRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(GrantRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn find_refresh(
+                &self,
+                hash: &TokenHash,
+            ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
+                let hash = hash_bytes(hash);
+                self.read(async move |conn: &mut $connection| {
+                    let found: Option<(RefreshRow, GrantRow)> = refresh_tokens::table
+                        .inner_join(grants::table)
+                        .filter(refresh_tokens::hash.eq(&hash))
+                        .select((RefreshRow::as_select(), GrantRow::as_select()))
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    found
+                        .map(|(token, grant)| Ok((token.into_domain()?, grant.into_domain()?)))
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn rotate_refresh(
+                &self,
+                presented: &TokenHash,
+                next: &RefreshToken,
+                now: OffsetDateTime,
+                grace: time::Duration,
+            ) -> Result<Rotation, StoreError> {
+                let presented = hash_bytes(presented);
+                let next = (
+                    hash_bytes(&next.hash),
+                    DbTime(next.issued_at),
+                    DbTime(next.expires_at),
+                );
+                let grace_cutoff = grace.is_positive().then(|| DbTime(now - grace));
+                let now = DbTime(now);
+                self.write(async move |conn: &mut $connection| {
+                    rotate(conn, presented, next, now, grace_cutoff).await
+                })
+                .await
+            }
+
+            async fn revoke_grant(
+                &self,
+                id: GrantId,
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    revoke_family(&mut *conn, DbUuid(id.0), DbTime(at))
+                        .await
+                        .map_err(error::unexpected)
+                })
+                .await
+            }
+
+            async fn revoke_user_tokens(
+                &self,
+                user: UserId,
+                at: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    revoke_user(conn, DbUuid(user.0), DbTime(at))
+                        .await
+                        .map_err(error::unexpected)
+                })
+                .await
+            }
+
+            async fn revoke_access_token(
+                &self,
+                jti: uuid::Uuid,
+                expires_at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(denied_access_tokens::table)
+                        .values((
+                            denied_access_tokens::jti.eq(DbUuid(jti)),
+                            denied_access_tokens::expires_at.eq(DbTime(expires_at)),
+                        ))
+                        .on_conflict(denied_access_tokens::jti)
+                        .do_update()
+                        .set(denied_access_tokens::expires_at.eq(DbTime(expires_at)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn is_access_token_revoked(
+                &self,
+                jti: uuid::Uuid,
+                grant: Option<GrantId>,
+            ) -> Result<bool, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    let denied = diesel::dsl::exists(denied_access_tokens::table.find(DbUuid(jti)));
+                    // One round trip: denied by jti, or its grant is revoked
+                    // or gone (deleted with its client or user).
+                    let revoked: bool = match grant {
+                        None => diesel::select(denied).get_result(&mut *conn).await,
+                        Some(grant) => {
+                            let active = diesel::dsl::exists(
+                                grants::table
+                                    .find(DbUuid(grant.0))
+                                    .filter(grants::revoked_at.is_null()),
+                            );
+                            diesel::select(denied.or(diesel::dsl::not(active)))
+                                .get_result(&mut *conn)
+                                .await
+                        }
+                    }
+                    .map_err(error::unexpected)?;
+                    Ok(revoked)
+                })
+                .await
+            }
+
+            async fn get_consent(
+                &self,
+                user: UserId,
+                client: &ClientId,
+            ) -> Result<Option<Consent>, StoreError> {
+                let client = client.as_str().to_owned();
+                self.read(async move |conn: &mut $connection| {
+                    consents::table
+                        .find((DbUuid(user.0), &client))
+                        .select(ConsentRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(ConsentRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+                let row = ConsentRow::new(consent);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(consents::table)
+                        .values(&row)
+                        .on_conflict((consents::user_id, consents::client_id))
+                        .do_update()
+                        .set((
+                            consents::scope.eq(excluded(consents::scope)),
+                            consents::granted_at.eq(excluded(consents::granted_at)),
+                        ))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict("client or user", "consent"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+                let row = SessionRow::new(session);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(sessions::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict("user", "session"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn get_session(
+                &self,
+                hash: &TokenHash,
+                now: OffsetDateTime,
+            ) -> Result<Option<Session>, StoreError> {
+                let hash = hash_bytes(hash);
+                self.read(async move |conn: &mut $connection| {
+                    sessions::table
+                        .find(&hash)
+                        .filter(sessions::expires_at.gt(DbTime(now)))
+                        .select(SessionRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?
+                        .map(SessionRow::into_domain)
+                        .transpose()
+                })
+                .await
+            }
+
+            async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError> {
+                let hash = hash_bytes(hash);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::delete(sessions::table.find(&hash))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                let now = DbTime(now);
+                let mut purged = 0u64;
+                for kind in [
+                    Expiring::Codes,
+                    Expiring::RefreshTokens,
+                    Expiring::DeniedAccessTokens,
+                    Expiring::Sessions,
+                ] {
+                    loop {
+                        // A connection per batch: requests get the writer
+                        // between batches.
+                        let deleted = self
+                            .write(async move |conn: &mut $connection| {
+                                purge_batch(conn, kind, now)
+                                    .await
+                                    .map_err(error::unexpected)
+                            })
+                            .await?;
+                        purged += u64::try_from(deleted).unwrap_or(0);
+                        if i64::try_from(deleted).unwrap_or(i64::MAX) < $crate::PURGE_BATCH {
+                            break;
+                        }
+                    }
+                }
+                Ok(purged)
+            }
+        }
+    };
+}
