@@ -1,4 +1,6 @@
-//! The transaction helpers the port impls share: writing a membership-like row, revoking a family, rotating a refresh token, purging a batch.
+//! The transaction helpers the port impls share: writing a row that names
+//! an organization and a user, revoking a family, purging a batch, creating
+//! an organization with its owner, accepting an invitation.
 
 /// Implementation detail of [`sql_store!`](crate::sql_store).
 #[doc(hidden)]

@@ -1,4 +1,5 @@
-//! `TokenStore` (codes, grants, refresh tokens, revocations, consents, sessions) on a diesel backend.
+//! `TokenStore` (codes, grants, refresh tokens, revocations, consents,
+//! sessions) on a diesel backend.
 
 /// Implementation detail of [`sql_store!`](crate::sql_store).
 #[doc(hidden)]
