@@ -86,6 +86,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod challenge;
 pub mod cimd;
 pub mod clock;
 pub mod error;

@@ -2,6 +2,7 @@
 //! client holding nothing but a 401 finds the authorization server and
 //! learns which scopes to ask for.
 
+use gatehouse_core::challenge::BearerChallenge;
 use serde_json::{Value, json};
 
 /// Where RFC 9728 says a resource's metadata lives: the well-known segment
@@ -89,66 +90,39 @@ impl ProtectedResourceMetadata {
     }
 }
 
-/// A `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3, RFC 9728 §5.1).
-#[derive(Debug, Clone, Default)]
-pub struct Challenge {
-    params: Vec<(&'static str, String)>,
-}
-
-fn quote(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('"');
-    for c in v.chars().filter(|c| !c.is_control()) {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
+/// A `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3, RFC 9728 §5.1),
+/// always naming the resource's metadata. Built by the core's
+/// [`BearerChallenge`], as Gatehouse's own challenges are.
+#[derive(Debug, Clone)]
+pub struct Challenge(BearerChallenge);
 
 impl Challenge {
     /// A challenge pointing at the resource's metadata.
     pub fn new(resource_metadata: impl Into<String>) -> Self {
-        Self {
-            params: vec![("resource_metadata", resource_metadata.into())],
-        }
+        Self(BearerChallenge::new().resource_metadata(resource_metadata))
     }
 
     /// `error` (`invalid_token`, `insufficient_scope`, `invalid_request`).
-    pub fn error(mut self, code: &str) -> Self {
-        self.params.insert(0, ("error", code.to_owned()));
-        self
+    #[must_use]
+    pub fn error(self, code: &str) -> Self {
+        Self(self.0.error(code))
     }
 
     /// `error_description`.
-    pub fn description(mut self, d: impl Into<String>) -> Self {
-        self.params.push(("error_description", d.into()));
-        self
+    #[must_use]
+    pub fn description(self, d: impl Into<String>) -> Self {
+        Self(self.0.description(d))
     }
 
     /// `scope`: every scope the request needs, space-separated.
-    pub fn scope(mut self, scopes: &[impl AsRef<str>]) -> Self {
-        let joined = scopes
-            .iter()
-            .map(AsRef::as_ref)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !joined.is_empty() {
-            self.params.push(("scope", joined));
-        }
-        self
+    #[must_use]
+    pub fn scope(self, scopes: &[impl AsRef<str>]) -> Self {
+        Self(self.0.scope(scopes))
     }
 
     /// The header value.
     pub fn header_value(&self) -> String {
-        let params: Vec<String> = self
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", quote(v)))
-            .collect();
-        format!("Bearer {}", params.join(", "))
+        self.0.header_value()
     }
 }
 

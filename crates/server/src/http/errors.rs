@@ -6,6 +6,7 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use gatehouse_core::challenge::BearerChallenge;
 use gatehouse_core::{ApiError, ErrorCode, OAuthError};
 use serde_json::json;
 
@@ -60,10 +61,13 @@ impl ResponseError for OAuthFailure {
             ));
         }
         if self.error.code == ErrorCode::InvalidToken
-            && let Ok(v) = HeaderValue::from_str(&format!(
-                r#"Bearer realm="gatehouse", error="invalid_token", error_description={}"#,
-                quote(&self.error.description)
-            ))
+            && let Ok(v) = HeaderValue::from_str(
+                &BearerChallenge::new()
+                    .realm("gatehouse")
+                    .error("invalid_token")
+                    .description(self.error.description.clone())
+                    .header_value(),
+            )
         {
             res.insert_header((header::WWW_AUTHENTICATE, v));
         }
@@ -96,21 +100,6 @@ impl fmt::Display for ApiFailure {
     }
 }
 
-/// Quotes a value for an auth-param (RFC 9110 §11.2): backslash-escape `"`
-/// and `\`, drop control characters.
-pub fn quote(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('"');
-    for c in v.chars().filter(|c| !c.is_control()) {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
 impl ResponseError for ApiFailure {
     fn status_code(&self) -> StatusCode {
         match &self.0 {
@@ -135,24 +124,25 @@ impl ResponseError for ApiFailure {
         if let ApiError::Throttled(secs) | ApiError::Busy(secs) = &self.0 {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        let bearer = || BearerChallenge::new().realm("gatehouse");
         let challenge = match &self.0 {
-            ApiError::InvalidToken(d) if d.is_empty() => {
-                Some(r#"Bearer realm="gatehouse""#.to_owned())
-            }
-            ApiError::InvalidToken(d) => Some(format!(
-                r#"Bearer realm="gatehouse", error="invalid_token", error_description={}"#,
-                quote(d)
-            )),
+            ApiError::InvalidToken(d) if d.is_empty() => Some(bearer()),
+            ApiError::InvalidToken(d) => Some(
+                bearer()
+                    .error("invalid_token")
+                    .description(d.clone().into_owned()),
+            ),
             // MCP clients read `scope` as "all of these are needed" and ask
             // for the union, so name the least scope that would do.
-            ApiError::InsufficientScope(scopes) => Some(format!(
-                r#"Bearer realm="gatehouse", error="insufficient_scope", scope={}"#,
-                quote(scopes.first().copied().unwrap_or_default())
-            )),
+            ApiError::InsufficientScope(scopes) => Some(
+                bearer()
+                    .error("insufficient_scope")
+                    .scope(&scopes[..scopes.len().min(1)]),
+            ),
             _ => None,
         };
         if let Some(c) = challenge
-            && let Ok(v) = HeaderValue::from_str(&c)
+            && let Ok(v) = HeaderValue::from_str(&c.header_value())
         {
             res.insert_header((header::WWW_AUTHENTICATE, v));
         }
@@ -171,12 +161,6 @@ impl ResponseError for ApiFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_escapes_quotes_and_drops_controls() {
-        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(quote("x\ny"), r#""xy""#);
-    }
 
     #[test]
     fn invalid_client_is_401_with_a_basic_challenge_when_basic_was_used() {

@@ -204,7 +204,10 @@ pub async fn resource_metadata_challenge(
         && c.starts_with("Bearer")
         && !c.contains("resource_metadata=")
         && let Ok(v) = header::HeaderValue::from_str(&format!(
-            r#"{c}, resource_metadata="{base}/.well-known/oauth-protected-resource/api/v1""#
+            "{c}, resource_metadata={}",
+            gatehouse_core::challenge::quote(&format!(
+                "{base}/.well-known/oauth-protected-resource/api/v1"
+            ))
         ))
     {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
