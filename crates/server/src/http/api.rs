@@ -6,18 +6,15 @@ use actix_web::http::header;
 use actix_web::web::{self, Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::ApiError;
-use gatehouse_core::model::{
-    Client, Invitation, Membership, OrgRole, Organization, Resource, Role, User,
-};
+use gatehouse_core::model::{OrgRole, Role};
 use gatehouse_core::service::{
     ClientPatch, MemberChange, NewClient, NewOrganization, NewUser, OrgPatch, ResourceInput,
     UserPatch,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
 
 use super::errors::ApiFailure;
+use super::wire;
 use super::{AppState, Authed, MAX_BODY};
 
 type ApiResult = Result<HttpResponse, ApiFailure>;
@@ -116,57 +113,7 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
         .route("/resources/{id}", web::delete().to(delete_resource));
 }
 
-fn ts(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-fn user_json(u: &User) -> Value {
-    json!({
-        "id": u.id.to_string(),
-        "email": u.email.as_str(),
-        "name": u.name,
-        "role": u.role.as_str(),
-        "email_verified": u.email_verified,
-        "created_at": ts(u.created_at),
-        "updated_at": ts(u.updated_at),
-    })
-}
-
-fn org_json(o: &Organization) -> Value {
-    json!({
-        "id": o.id.to_string(),
-        "name": o.name,
-        "description": o.description,
-        "created_at": ts(o.created_at),
-        "updated_at": ts(o.updated_at),
-    })
-}
-
-fn client_json(c: &Client) -> Value {
-    json!({
-        "client_id": c.id.as_str(),
-        "name": c.name,
-        "description": c.description,
-        "redirect_uris": c.redirect_uris,
-        "allowed_scopes": c.allowed_scopes,
-        "is_confidential": c.is_confidential(),
-        "require_pkce": c.require_pkce,
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "application_type": c.application_type.as_str(),
-        "origin": c.origin.as_str(),
-        "resource": c.served_resource(),
-        "exchange_targets": c.exchange_targets(),
-        "created_at": ts(c.created_at),
-        "updated_at": ts(c.updated_at),
-    })
-}
-
-fn membership_json(m: &Membership, u: &User) -> Value {
-    json!({ "user": user_json(u), "role": m.role.as_str(), "joined_at": ts(m.created_at) })
-}
-
-fn no_store(mut b: actix_web::HttpResponseBuilder, body: Value) -> HttpResponse {
+fn no_store(mut b: actix_web::HttpResponseBuilder, body: impl serde::Serialize) -> HttpResponse {
     b.insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
 }
@@ -184,12 +131,7 @@ async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginBody>) 
         .await?;
     Ok(no_store(
         HttpResponse::Ok(),
-        json!({
-            "access_token": r.access_token,
-            "token_type": "Bearer",
-            "expires_in": r.expires_in,
-            "user": { "id": r.user.id.to_string(), "email": r.user.email.as_str(), "name": r.user.name, "role": r.user.role.as_str() },
-        }),
+        wire::LoginBody::new(r.access_token, r.expires_in, &r.user),
     ))
 }
 
@@ -206,10 +148,7 @@ struct UsersQuery {
 async fn list_users(state: Data<AppState>, caller: Authed, q: Query<UsersQuery>) -> ApiResult {
     let org = q.organization_id.as_deref().filter(|s| !s.is_empty());
     let users = state.gatehouse.list_users(&caller.0, org).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })),
-    )
+    Ok(HttpResponse::Ok().json(wire::Users::of(&users)))
 }
 
 fn role(raw: Option<&str>) -> Result<Option<Role>, ApiFailure> {
@@ -242,12 +181,12 @@ async fn create_user(state: Data<AppState>, caller: Authed, b: Json<CreateUserBo
         email_verified: b.email_verified,
     };
     let u = state.gatehouse.create_user(&caller.0, req).await?;
-    Ok(HttpResponse::Created().json(json!({ "user": user_json(&u) })))
+    Ok(HttpResponse::Created().json(wire::OneUser { user: (&u).into() }))
 }
 
 async fn get_user(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let u = state.gatehouse.get_user(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": user_json(&u) })))
+    Ok(HttpResponse::Ok().json(wire::OneUser { user: (&u).into() }))
 }
 
 #[derive(Deserialize)]
@@ -276,7 +215,7 @@ async fn update_user(
         password: b.password,
     };
     let u = state.gatehouse.update_user(&caller.0, &id, patch).await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": user_json(&u) })))
+    Ok(HttpResponse::Ok().json(wire::OneUser { user: (&u).into() }))
 }
 
 async fn delete_user(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
@@ -284,15 +223,14 @@ async fn delete_user(state: Data<AppState>, caller: Authed, id: Path<String>) ->
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn org_with_role(o: &Organization, r: Option<OrgRole>) -> Value {
-    json!({ "organization": org_json(o), "role": r.map(OrgRole::as_str) })
-}
-
 async fn list_orgs(state: Data<AppState>, caller: Authed) -> ApiResult {
     let orgs = state.gatehouse.my_orgs(&caller.0).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "organizations": orgs.iter().map(|(o, r)| org_with_role(o, Some(*r))).collect::<Vec<_>>()
-    })))
+    Ok(HttpResponse::Ok().json(wire::Orgs {
+        organizations: orgs
+            .iter()
+            .map(|(o, r)| wire::OrgWithRole::new(o, Some(*r)))
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -316,12 +254,12 @@ async fn create_org(state: Data<AppState>, caller: Authed, b: Json<OrgBody>) -> 
             },
         )
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "organization": org_json(&o), "role": r.as_str() })))
+    Ok(HttpResponse::Created().json(wire::OrgWithRole::new(&o, Some(r))))
 }
 
 async fn get_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let (o, r) = state.gatehouse.get_org(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(org_with_role(&o, r)))
+    Ok(HttpResponse::Ok().json(wire::OrgWithRole::new(&o, r)))
 }
 
 async fn update_org(
@@ -342,7 +280,7 @@ async fn update_org(
             },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(org_with_role(&o, r)))
+    Ok(HttpResponse::Ok().json(wire::OrgWithRole::new(&o, r)))
 }
 
 async fn delete_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
@@ -352,9 +290,7 @@ async fn delete_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> 
 
 async fn members(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let ms = state.gatehouse.org_members(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "members": ms.iter().map(|(m, u)| membership_json(m, u)).collect::<Vec<_>>()
-    })))
+    Ok(HttpResponse::Ok().json(wire::Members::of(&ms)))
 }
 
 #[derive(Deserialize)]
@@ -382,41 +318,27 @@ async fn add_member(
         .put_member(&caller.0, &id, &b.user_id, role)
         .await?
     {
-        MemberChange::Member(m) => Ok(HttpResponse::Created().json(json!({
-            "member": { "user_id": m.user_id.to_string(), "organization_id": m.org_id.to_string(), "role": m.role.as_str() }
-        }))),
+        MemberChange::Member(m) => Ok(HttpResponse::Created().json(wire::OneMember::from(&m))),
         // Not a member yet: the invitee decides (202, nothing of them shown).
-        MemberChange::Invited(i) => Ok(HttpResponse::Accepted().json(json!({
-            "invitation": invitation_json(&i),
-        }))),
+        MemberChange::Invited(i) => Ok(HttpResponse::Accepted().json(wire::OneInvitation {
+            invitation: (&i).into(),
+        })),
     }
-}
-
-fn invitation_json(i: &Invitation) -> Value {
-    json!({
-        "organization_id": i.org_id.to_string(),
-        "user_id": i.user_id.to_string(),
-        "role": i.role.as_str(),
-        "invited_by": i.invited_by.map(|u| u.to_string()),
-        "invited_at": ts(i.created_at),
-        "status": "pending",
-    })
 }
 
 async fn my_invitations(state: Data<AppState>, caller: Authed) -> ApiResult {
     let all = state.gatehouse.my_invitations(&caller.0).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "invitations": all.iter().map(|(i, o)| {
-            let mut v = invitation_json(i);
-            v["organization"] = json!({ "id": o.id.to_string(), "name": o.name });
-            v
-        }).collect::<Vec<_>>()
-    })))
+    Ok(HttpResponse::Ok().json(wire::Invitations {
+        invitations: all
+            .iter()
+            .map(|(i, o)| wire::InvitationBody::for_invitee(i, o))
+            .collect(),
+    }))
 }
 
 async fn accept_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
     let (o, m) = state.gatehouse.accept_invitation(&caller.0, &org).await?;
-    Ok(HttpResponse::Ok().json(org_with_role(&o, Some(m.role))))
+    Ok(HttpResponse::Ok().json(wire::OrgWithRole::new(&o, Some(m.role))))
 }
 
 async fn decline_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
@@ -426,9 +348,9 @@ async fn decline_invitation(state: Data<AppState>, caller: Authed, org: Path<Str
 
 async fn org_invitations(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let all = state.gatehouse.org_invitations(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "invitations": all.iter().map(invitation_json).collect::<Vec<_>>()
-    })))
+    Ok(HttpResponse::Ok().json(wire::Invitations {
+        invitations: all.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn withdraw_invitation(
@@ -495,24 +417,24 @@ async fn create_client(
         exchange_targets: b.exchange_targets,
     };
     let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
-    let mut body = client_json(&client);
-    body["client_secret"] = secret.map_or(Value::Null, |s| Value::String(s.expose().to_owned()));
-    let mut response = json!({ "success": true, "client": body });
-    if client.is_confidential() {
-        response["warning"] = json!("Store client_secret securely. It will not be shown again.");
-    }
-    Ok(no_store(HttpResponse::Created(), response))
+    Ok(no_store(
+        HttpResponse::Created(),
+        wire::ClientIssued::new(&client, secret.as_ref().map(|s| s.expose())),
+    ))
 }
 
 async fn list_clients(state: Data<AppState>, caller: Authed) -> ApiResult {
     let clients = state.gatehouse.list_clients(&caller.0).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "clients": clients.iter().map(client_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(wire::Clients {
+        clients: clients.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn get_client(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let c = state.gatehouse.get_client(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))
+    Ok(HttpResponse::Ok().json(wire::OneClient {
+        client: (&c).into(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -545,7 +467,9 @@ async fn update_client(
         exchange_targets: b.exchange_targets,
     };
     let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
-    Ok(HttpResponse::Ok().json(json!({ "client": client_json(&c) })))
+    Ok(HttpResponse::Ok().json(wire::OneClient {
+        client: (&c).into(),
+    }))
 }
 
 async fn delete_client(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
@@ -555,23 +479,10 @@ async fn delete_client(state: Data<AppState>, caller: Authed, id: Path<String>) 
 
 async fn rotate_secret(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let (c, secret) = state.gatehouse.rotate_client_secret(&caller.0, &id).await?;
-    let mut body = client_json(&c);
-    body["client_secret"] = json!(secret.expose());
     Ok(no_store(
         HttpResponse::Ok(),
-        json!({ "success": true, "client": body, "warning": "Store client_secret securely. It will not be shown again." }),
+        wire::ClientIssued::new(&c, Some(secret.expose())),
     ))
-}
-
-fn resource_json(r: &Resource) -> Value {
-    json!({
-        "id": r.id.to_string(),
-        "resource": r.uri,
-        "name": r.name,
-        "scopes": r.scopes,
-        "created_at": ts(r.created_at),
-        "updated_at": ts(r.updated_at),
-    })
 }
 
 #[derive(Deserialize)]
@@ -593,8 +504,9 @@ impl From<ResourceBody> for ResourceInput {
 
 async fn list_resources(state: Data<AppState>, caller: Authed) -> ApiResult {
     let all = state.gatehouse.list_resources(&caller.0).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "resources": all.iter().map(resource_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(wire::Resources {
+        resources: all.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn create_resource(
@@ -606,12 +518,16 @@ async fn create_resource(
         .gatehouse
         .create_resource(&caller.0, b.into_inner().into())
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "resource": resource_json(&r) })))
+    Ok(HttpResponse::Created().json(wire::OneResource {
+        resource: (&r).into(),
+    }))
 }
 
 async fn get_resource(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let r = state.gatehouse.get_resource(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "resource": resource_json(&r) })))
+    Ok(HttpResponse::Ok().json(wire::OneResource {
+        resource: (&r).into(),
+    }))
 }
 
 async fn update_resource(
@@ -624,7 +540,9 @@ async fn update_resource(
         .gatehouse
         .update_resource(&caller.0, &id, b.into_inner().into())
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "resource": resource_json(&r) })))
+    Ok(HttpResponse::Ok().json(wire::OneResource {
+        resource: (&r).into(),
+    }))
 }
 
 async fn delete_resource(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {

@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod errors;
 pub mod oauth;
 pub mod pages;
+pub mod wire;
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
