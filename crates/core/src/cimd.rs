@@ -12,12 +12,10 @@ use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use url::Url;
 
+use crate::metadata::{ClientMetadata, MAX_REDIRECT_URIS};
 use crate::model::{
     ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
-    validate_name,
 };
-use crate::redirect::RedirectUri;
-use crate::scope::{ADMIN_SCOPE, ScopeSet};
 
 /// Shortest time a fetched document is trusted, whatever its headers say.
 pub const MIN_CACHE: Duration = Duration::seconds(60);
@@ -87,11 +85,11 @@ pub fn is_metadata_client_id(client_id: &str) -> bool {
         && !path.split('/').any(sneaky)
 }
 
-fn invalid(d: impl Into<String>) -> String {
-    d.into()
-}
-
-/// Validates a fetched document and turns it into a client record.
+/// Validates a fetched document and turns it into a client record: the
+/// shared metadata rules ([`ClientMetadata::parse`]) plus the draft's and
+/// the MCP specification's own: the document names itself, holds no secret,
+/// lists 1 to 20 redirect URIs, names the client, and asks only for the
+/// authorization code grant (and refresh tokens).
 ///
 /// # Errors
 /// A description of the first problem, safe to show on the error page.
@@ -100,101 +98,58 @@ pub fn client_from_document(
     doc: &FetchedDocument,
     now: OffsetDateTime,
 ) -> Result<Client, String> {
-    let value: Value = serde_json::from_slice(&doc.body)
-        .map_err(|e| invalid(format!("the document is not JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(&doc.body).map_err(|e| format!("the document is not JSON: {e}"))?;
     let body = value
         .as_object()
-        .ok_or_else(|| invalid("the document must be a JSON object"))?;
+        .ok_or("the document must be a JSON object")?;
     let get = |k: &str| body.get(k).filter(|v| !v.is_null());
     if get("client_id").and_then(Value::as_str) != Some(client_id) {
-        return Err(invalid(
-            "the document's client_id must equal its URL exactly",
-        ));
+        return Err("the document's client_id must equal its URL exactly".into());
     }
     if get("client_secret").is_some() || get("client_secret_expires_at").is_some() {
-        return Err(invalid(
-            "a metadata document must not contain a client secret",
+        return Err("a metadata document must not contain a client secret".into());
+    }
+    let m = ClientMetadata::parse(&value).map_err(|e| e.to_string())?;
+    if m.auth_method
+        .is_some_and(|a| a != TokenEndpointAuthMethod::None)
+    {
+        return Err(
+            "token_endpoint_auth_method must be none (no shared secret is possible)".into(),
+        );
+    }
+    if m.redirect_uris.is_empty() {
+        return Err(format!(
+            "redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs"
         ));
     }
-    match get("token_endpoint_auth_method").map(|v| v.as_str()) {
-        None | Some(Some("none")) => {}
-        _ => {
-            return Err(invalid(
-                "token_endpoint_auth_method must be none (no shared secret is possible)",
-            ));
-        }
-    }
-    let strings = |k: &str| -> Result<Option<Vec<String>>, String> {
-        match get(k) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| format!("{k} must be an array of strings"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(format!("{k} must be an array of strings")),
-        }
-    };
-    let raw_redirects = strings("redirect_uris")?.unwrap_or_default();
-    if raw_redirects.is_empty() || raw_redirects.len() > 20 {
-        return Err(invalid("redirect_uris must list 1 to 20 URIs"));
-    }
-    let mut redirect_uris = Vec::new();
-    for r in &raw_redirects {
-        redirect_uris.push(RedirectUri::parse(r).map_err(|e| format!("redirect URI '{r}': {e}"))?);
-    }
-    let mut grant_types = Vec::new();
-    for g in strings("grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]) {
-        match GrantType::parse(&g) {
-            Some(g @ (GrantType::AuthorizationCode | GrantType::RefreshToken)) => {
-                if !grant_types.contains(&g) {
-                    grant_types.push(g);
-                }
-            }
-            _ => {
-                return Err(format!(
-                    "grant type '{g}' is not available to metadata-document clients"
-                ));
-            }
-        }
+    let grant_types = m
+        .grant_types
+        .unwrap_or_else(|| vec![GrantType::AuthorizationCode]);
+    if let Some(g) = grant_types
+        .iter()
+        .find(|g| !matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken))
+    {
+        return Err(format!(
+            "grant type '{}' is not available to metadata-document clients",
+            g.as_str()
+        ));
     }
     if !grant_types.contains(&GrantType::AuthorizationCode) {
-        return Err(invalid("grant_types must include authorization_code"));
+        return Err("grant_types must include authorization_code".into());
     }
-    if let Some(rt) = strings("response_types")?
-        && rt.iter().any(|r| r != "code")
+    if m.response_types
+        .is_some_and(|rt| rt.iter().any(|r| r != "code"))
     {
-        return Err(invalid("response_types must be [\"code\"]"));
+        return Err("response_types must be [\"code\"]".into());
     }
-    let scope = match get("scope") {
-        None => ScopeSet::empty(),
-        Some(Value::String(s)) => ScopeSet::parse(s).map_err(|e| e.to_string())?,
-        Some(_) => return Err(invalid("scope must be a string")),
-    };
-    if scope.contains(ADMIN_SCOPE) {
-        return Err(invalid(
-            "metadata-document clients cannot hold the admin scope",
-        ));
-    }
+    // The MCP specification makes client_name required: it is what the
+    // consent page shows.
+    let name = m.client_name.ok_or("client_name is required")?;
     let host = Url::parse(client_id)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    // The MCP specification makes client_name required: it is what the
-    // consent page shows.
-    let name = match get("client_name").and_then(Value::as_str) {
-        Some(n) => validate_name(n).map_err(|e| e.0.to_owned())?,
-        None => return Err(invalid("client_name is required")),
-    };
-    let extra = crate::metadata::optional_fields(body)?;
-    let application_type = match get("application_type").and_then(Value::as_str) {
-        Some("web") => ApplicationType::Web,
-        _ => ApplicationType::Native,
-    };
     let ttl = doc
         .max_age
         .unwrap_or(DEFAULT_CACHE)
@@ -204,15 +159,15 @@ pub fn client_from_document(
         secret_hash: None,
         name,
         description: format!("Client metadata published at {host}"),
-        redirect_uris,
-        allowed_scopes: scope,
+        redirect_uris: m.redirect_uris,
+        allowed_scopes: m.scope,
         auth_method: TokenEndpointAuthMethod::None,
         grant_types,
-        application_type,
+        application_type: m.application_type.unwrap_or(ApplicationType::Native),
         origin: ClientOrigin::Metadata,
         require_pkce: true,
         registration_token_hash: None,
-        metadata: Value::Object(extra),
+        metadata: Value::Object(m.extra),
         metadata_expires_at: Some(now + ttl),
         created_at: now,
         updated_at: now,
@@ -224,6 +179,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::validate_name;
+    use crate::redirect::RedirectUri;
+    use crate::scope::ADMIN_SCOPE;
     use proptest::prelude::*;
 
     /// Metadata documents for `URL`, each field plausible or hostile.

@@ -10,11 +10,12 @@ use serde_json::{Map, Value, json};
 
 use super::Gatehouse;
 use crate::error::{ErrorCode, OAuthError};
+use crate::metadata::{ClientMetadata, MetadataError};
 use crate::model::{
     ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
 };
 use crate::redirect::RedirectUri;
-use crate::scope::{ADMIN_SCOPE, ScopeSet};
+use crate::scope::ScopeSet;
 use crate::secret::{Secret, TokenHash};
 
 /// Whether and how clients may register themselves (`GATEHOUSE_REGISTRATION`:
@@ -34,37 +35,12 @@ fn bad_metadata(d: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, d)
 }
 
-/// A field's value, treating JSON `null` as absent.
-fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    body.get(name).filter(|v| !v.is_null())
-}
-
-fn string_list(
-    body: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<Vec<String>>, OAuthError> {
-    match field(body, name) {
-        None => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| bad_metadata(format!("{name} must be an array of strings")))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(bad_metadata(format!("{name} must be an array of strings"))),
-    }
-}
-
-fn string(body: &Map<String, Value>, name: &'static str) -> Result<Option<String>, OAuthError> {
-    match field(body, name) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.len() <= 2000 => Ok(Some(s.clone())),
-        Some(_) => Err(bad_metadata(format!(
-            "{name} must be a string of at most 2000 characters"
-        ))),
+impl From<MetadataError> for OAuthError {
+    fn from(e: MetadataError) -> Self {
+        match e {
+            MetadataError::RedirectUri(d) => OAuthError::new(ErrorCode::InvalidRedirectUri, d),
+            MetadataError::Invalid(d) => bad_metadata(d),
+        }
     }
 }
 
@@ -79,32 +55,19 @@ struct Metadata {
     extra: Value,
 }
 
+/// The shared rules ([`ClientMetadata::parse`]) plus registration's own:
+/// RFC 7591's defaults, a secret for `client_credentials`, consistent
+/// response types, and https-only redirects for web clients.
 fn parse_metadata(body: &Value) -> Result<Metadata, OAuthError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| bad_metadata("the registration request must be a JSON object"))?;
-    let auth_method = match string(body, "token_endpoint_auth_method")? {
-        // RFC 7591 §2: the default is client_secret_basic.
-        None => TokenEndpointAuthMethod::ClientSecretBasic,
-        Some(m) => TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
-            bad_metadata("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
-        })?,
-    };
-    let mut grant_types = Vec::new();
-    for g in string_list(body, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()])
-    {
-        let g = GrantType::parse(&g)
-            .filter(|g| *g != GrantType::TokenExchange)
-            .ok_or_else(|| {
-                bad_metadata(format!(
-                    "grant type '{}' is not supported",
-                    g.chars().take(80).collect::<String>()
-                ))
-            })?;
-        if !grant_types.contains(&g) {
-            grant_types.push(g);
-        }
-    }
+    let m = ClientMetadata::parse(body)?;
+    // RFC 7591 §2: the default is client_secret_basic.
+    let auth_method = m
+        .auth_method
+        .unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
+    let grant_types = m
+        .grant_types
+        .clone()
+        .unwrap_or_else(|| vec![GrantType::AuthorizationCode]);
     if grant_types.is_empty() {
         return Err(bad_metadata("grant_types must not be empty"));
     }
@@ -116,7 +79,7 @@ fn parse_metadata(body: &Value) -> Result<Metadata, OAuthError> {
         ));
     }
     let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
-    let response_types = string_list(body, "response_types")?.unwrap_or_else(|| {
+    let response_types = m.response_types.clone().unwrap_or_else(|| {
         if uses_code {
             vec!["code".into()]
         } else {
@@ -124,81 +87,46 @@ fn parse_metadata(body: &Value) -> Result<Metadata, OAuthError> {
         }
     });
     if response_types.iter().any(|r| r != "code")
-        || (uses_code != response_types.contains(&"code".to_owned()))
+        || (uses_code != response_types.iter().any(|r| r == "code"))
     {
         return Err(bad_metadata(
             "response_types must be [\"code\"] with the authorization_code grant",
         ));
     }
-    let raw_redirects = string_list(body, "redirect_uris")?.unwrap_or_default();
-    if uses_code && raw_redirects.is_empty() {
+    if uses_code && m.redirect_uris.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::InvalidRedirectUri,
             "redirect_uris is required",
         ));
     }
-    if raw_redirects.len() > 20 {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidRedirectUri,
-            "at most 20 redirect URIs",
-        ));
-    }
-    let mut redirect_uris = Vec::new();
-    for r in &raw_redirects {
-        let uri = RedirectUri::parse(r)
-            .map_err(|e| OAuthError::new(ErrorCode::InvalidRedirectUri, e.to_string()))?;
-        if !redirect_uris.contains(&uri) {
-            redirect_uris.push(uri);
-        }
-    }
-    let custom_scheme =
-        |r: &RedirectUri| !r.as_str().starts_with("http://") && !r.as_str().starts_with("https://");
-    let application_type = match string(body, "application_type")? {
-        Some(t) => ApplicationType::parse(&t)
-            .ok_or_else(|| bad_metadata("application_type must be web or native"))?,
-        // Not sent (older MCP clients): infer it from the redirect URIs.
-        None if !redirect_uris.is_empty()
-            && redirect_uris
-                .iter()
-                .all(|r| r.is_loopback() || custom_scheme(r)) =>
-        {
-            ApplicationType::Native
-        }
-        None => ApplicationType::Web,
-    };
-    if application_type == ApplicationType::Web && redirect_uris.iter().any(custom_scheme) {
+    // Not sent (older MCP clients): inferred from the redirect URIs.
+    let application_type = m.application_type.unwrap_or(if m.native_redirects() {
+        ApplicationType::Native
+    } else {
+        ApplicationType::Web
+    });
+    if application_type == ApplicationType::Web && m.redirect_uris.iter().any(|r| !r.is_web()) {
         return Err(OAuthError::new(
             ErrorCode::InvalidRedirectUri,
             "web clients may only use https (or loopback http) redirect URIs",
         ));
     }
-    let scope = match string(body, "scope")? {
-        None => ScopeSet::empty(),
-        Some(s) => ScopeSet::parse(&s).map_err(|e| bad_metadata(e.to_string()))?,
-    };
-    if scope.contains(ADMIN_SCOPE) {
-        return Err(bad_metadata(
-            "the admin scope cannot be registered dynamically",
-        ));
-    }
-    let name = match string(body, "client_name")? {
-        Some(n) => crate::model::validate_name(&n).map_err(|e| bad_metadata(e.0))?,
-        None => "Unnamed application".to_owned(),
-    };
-    let mut extra = crate::metadata::optional_fields(body).map_err(bad_metadata)?;
-    if let Some(c) = string_list(body, "contacts")? {
+    let mut extra = m.extra;
+    if let Some(c) = m.contacts {
         extra.insert("contacts".into(), json!(c));
     }
-    if field(body, "client_name").is_some() {
-        extra.insert("client_name".into(), Value::String(name.clone()));
+    if let Some(n) = &m.client_name {
+        extra.insert("client_name".into(), Value::String(n.clone()));
     }
     Ok(Metadata {
-        name,
-        redirect_uris,
+        name: m
+            .client_name
+            .unwrap_or_else(|| "Unnamed application".to_owned()),
+        redirect_uris: m.redirect_uris,
         auth_method,
         grant_types,
         application_type,
-        scope,
+        scope: m.scope,
         extra: Value::Object(extra),
     })
 }
@@ -452,6 +380,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::scope::ADMIN_SCOPE;
 
     /// Registration requests, each field plausible or hostile.
     fn request_like() -> impl Strategy<Value = Value> {
