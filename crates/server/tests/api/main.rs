@@ -11,6 +11,7 @@ mod cimd;
 mod cli;
 mod concurrency;
 mod csrf;
+mod dcr;
 mod durability;
 mod errors;
 mod exchange;

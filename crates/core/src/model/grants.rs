@@ -1,0 +1,142 @@
+//! What an authorization leaves behind: grants, codes, refresh tokens,
+//! consents and sessions, and the signing keys tokens are issued with.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use super::{ClientId, GrantId, UserId};
+use crate::pkce::CodeChallenge;
+use crate::scope::ScopeSet;
+use crate::secret::TokenHash;
+
+/// A grant: one authorization of a client by a user, and the family of
+/// refresh tokens it produced. Revoking it revokes every token it issued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// Identifier; carried by access tokens as `grant_id`.
+    pub id: GrantId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The user.
+    pub user_id: UserId,
+    /// What was granted; refreshes may narrow per request, never widen.
+    pub scope: ScopeSet,
+    /// The resource the grant's tokens are for (RFC 8707); `None` means the
+    /// platform API.
+    pub resource: Option<String>,
+    /// When the user authorized.
+    pub created_at: OffsetDateTime,
+    /// Set once the family is revoked (logout, revocation, reuse detection).
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Grant {
+    /// Whether tokens of this grant are still honoured.
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// An authorization code, as stored (the code itself only as a hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code.
+    pub hash: TokenHash,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user who approved it.
+    pub user_id: UserId,
+    /// The `redirect_uri` sent to `/authorize`, if one was sent; `/token` must
+    /// repeat it exactly.
+    pub redirect_uri: Option<String>,
+    /// The granted scope.
+    pub scope: ScopeSet,
+    /// The PKCE challenge, if one was sent.
+    pub challenge: Option<CodeChallenge>,
+    /// The `resource` sent to `/authorize` (RFC 8707); `None` means the
+    /// platform API.
+    pub resource: Option<String>,
+    /// The grant this code will create; known up front so a replay can
+    /// revoke exactly what the first redemption issued.
+    pub grant_id: GrantId,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it stops being redeemable (at most 60 s after issue).
+    pub expires_at: OffsetDateTime,
+}
+
+/// A refresh token, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// Its family.
+    pub grant_id: GrantId,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// Set when it was exchanged for its successor; presenting it again
+    /// afterwards is reuse (unless within the configured grace window).
+    pub rotated_at: Option<OffsetDateTime>,
+    /// Set when the one replay allowed inside the grace window was used
+    /// (or, for a successor cut off by that replay, set so it gets none).
+    pub grace_used: bool,
+    /// The token this one was exchanged for, set at rotation: only a token
+    /// whose successor is still current is the "just rotated" one a grace
+    /// replay may use.
+    pub replaced_by: Option<TokenHash>,
+}
+
+/// A signed-in browser session on the login page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// SHA-256 of the cookie value.
+    pub hash: TokenHash,
+    /// Who signed in.
+    pub user_id: UserId,
+    /// When they signed in (OIDC `auth_time`, `max_age`).
+    pub created_at: OffsetDateTime,
+    /// When the session ends.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A user's remembered consent for a client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consent {
+    /// Who consented.
+    pub user_id: UserId,
+    /// To which client.
+    pub client_id: ClientId,
+    /// Everything consented to so far (the union of every approval).
+    pub scope: ScopeSet,
+    /// Last approval.
+    pub granted_at: OffsetDateTime,
+}
+
+/// A signing key as stored: the private half encrypted under the master key.
+#[derive(Clone, PartialEq)]
+pub struct StoredKey {
+    /// JWS `kid`.
+    pub kid: String,
+    /// AES-256-GCM(nonce ‖ ciphertext) of the PKCS#8 document.
+    pub encrypted_private_key: Vec<u8>,
+    /// Uncompressed P-256 public point (65 bytes), for JWKS.
+    pub public_key: Vec<u8>,
+    /// When it was generated.
+    pub created_at: OffsetDateTime,
+    /// When it stopped signing; it stays published until its last token
+    /// expires.
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
