@@ -23,6 +23,10 @@ seed:
 bench:
     bash bench/run.sh
 
+# This tree against an earlier revision, alternating runs: `just bench-ab main`.
+bench-ab rev:
+    bash bench/ab.sh {{rev}}
+
 # Everything CI runs.
 ci:
     bash .ci/run
