@@ -29,6 +29,64 @@ use crate::schema::{
 
 pub type DbResult<T> = Result<T, diesel::result::Error>;
 
+/// A row that reads back into one of the core's records. Fallible: the
+/// database may hold what no valid record produces (a hand edit, a bad
+/// migration), and that must be an error, not a panic.
+pub trait IntoRecord {
+    /// The core's record.
+    type Record;
+    /// The conversion.
+    fn into_record(self) -> Result<Self::Record, StoreError>;
+}
+
+macro_rules! into_record {
+    (fallible: $($row:ty => $record:ty),*; infallible: $($row2:ty => $record2:ty),*) => {
+        $(impl IntoRecord for $row {
+            type Record = $record;
+            fn into_record(self) -> Result<$record, StoreError> {
+                self.into_domain()
+            }
+        })*
+        $(impl IntoRecord for $row2 {
+            type Record = $record2;
+            fn into_record(self) -> Result<$record2, StoreError> {
+                Ok(self.into_domain())
+            }
+        })*
+    };
+}
+
+into_record! {
+    fallible: ClientRow => Client, UserRow => User, MembershipRow => Membership,
+        InvitationRow => Invitation, CodeRow => AuthorizationCode, GrantRow => Grant,
+        RefreshRow => RefreshToken, ConsentRow => Consent, SessionRow => Session,
+        ResourceRow => Resource;
+    infallible: OrgRow => Organization, KeyRow => StoredKey
+}
+
+/// The record a lookup by key found, if any.
+///
+/// # Errors
+/// The query failed, or the row does not convert.
+pub fn found<R: IntoRecord>(row: DbResult<R>) -> Result<Option<R::Record>, StoreError> {
+    use diesel::OptionalExtension as _;
+    row.optional()
+        .map_err(error::unexpected)?
+        .map(R::into_record)
+        .transpose()
+}
+
+/// Every record a listing found, in the query's order.
+///
+/// # Errors
+/// The query failed, or a row does not convert.
+pub fn listed<R: IntoRecord>(rows: DbResult<Vec<R>>) -> Result<Vec<R::Record>, StoreError> {
+    rows.map_err(error::unexpected)?
+        .into_iter()
+        .map(R::into_record)
+        .collect()
+}
+
 pub fn hash_bytes(hash: &TokenHash) -> Vec<u8> {
     hash.as_bytes().to_vec()
 }

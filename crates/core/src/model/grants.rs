@@ -89,6 +89,27 @@ pub struct RefreshToken {
     pub replaced_by: Option<TokenHash>,
 }
 
+impl RefreshToken {
+    /// A new, current member of `grant`'s family, valid for `ttl` from
+    /// `now`.
+    pub fn issued(
+        hash: TokenHash,
+        grant: GrantId,
+        now: OffsetDateTime,
+        ttl: time::Duration,
+    ) -> Self {
+        Self {
+            hash,
+            grant_id: grant,
+            issued_at: now,
+            expires_at: now + ttl,
+            rotated_at: None,
+            grace_used: false,
+            replaced_by: None,
+        }
+    }
+}
+
 /// A signed-in browser session on the login page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {

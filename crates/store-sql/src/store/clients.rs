@@ -23,30 +23,26 @@ macro_rules! __sql_clients {
             async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
                 let id = id.as_str().to_owned();
                 self.read(async move |conn: &mut $connection| {
-                    clients::table
-                        .find(&id)
-                        .select(ClientRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(ClientRow::into_domain)
-                        .transpose()
+                    found(
+                        clients::table
+                            .find(&id)
+                            .select(ClientRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
 
             async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    clients::table
-                        .order((clients::created_at.asc(), clients::id.asc()))
-                        .select(ClientRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(ClientRow::into_domain)
-                        .collect()
+                    listed(
+                        clients::table
+                            .order((clients::created_at.asc(), clients::id.asc()))
+                            .select(ClientRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -99,15 +95,13 @@ macro_rules! __sql_clients {
 
             async fn get_resource(&self, id: ResourceId) -> Result<Option<Resource>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    resources::table
-                        .find(DbUuid(id.0))
-                        .select(ResourceRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(ResourceRow::into_domain)
-                        .transpose()
+                    found(
+                        resources::table
+                            .find(DbUuid(id.0))
+                            .select(ResourceRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -115,30 +109,26 @@ macro_rules! __sql_clients {
             async fn get_resource_by_uri(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
                 let uri = uri.to_owned();
                 self.read(async move |conn: &mut $connection| {
-                    resources::table
-                        .filter(resources::uri.eq(&uri))
-                        .select(ResourceRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(ResourceRow::into_domain)
-                        .transpose()
+                    found(
+                        resources::table
+                            .filter(resources::uri.eq(&uri))
+                            .select(ResourceRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
 
             async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    resources::table
-                        .order((resources::created_at.asc(), resources::id.asc()))
-                        .select(ResourceRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(ResourceRow::into_domain)
-                        .collect()
+                    listed(
+                        resources::table
+                            .order((resources::created_at.asc(), resources::id.asc()))
+                            .select(ResourceRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }

@@ -9,15 +9,13 @@ macro_rules! __sql_keys {
         impl KeyStore for $store {
             async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    Ok(signing_keys::table
-                        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
-                        .select(KeyRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(KeyRow::into_domain)
-                        .collect())
+                    listed(
+                        signing_keys::table
+                            .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+                            .select(KeyRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }

@@ -29,14 +29,13 @@ macro_rules! __sql_orgs {
 
             async fn get_org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    Ok(organizations::table
-                        .find(DbUuid(id.0))
-                        .select(OrgRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(OrgRow::into_domain))
+                    found(
+                        organizations::table
+                            .find(DbUuid(id.0))
+                            .select(OrgRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -70,15 +69,13 @@ macro_rules! __sql_orgs {
 
             async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    Ok(organizations::table
-                        .order((organizations::created_at.asc(), organizations::id.asc()))
-                        .select(OrgRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(OrgRow::into_domain)
-                        .collect())
+                    listed(
+                        organizations::table
+                            .order((organizations::created_at.asc(), organizations::id.asc()))
+                            .select(OrgRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -105,16 +102,14 @@ macro_rules! __sql_orgs {
 
             async fn members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    memberships::table
-                        .filter(memberships::org_id.eq(DbUuid(org.0)))
-                        .order((memberships::created_at.asc(), memberships::user_id.asc()))
-                        .select(MembershipRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(MembershipRow::into_domain)
-                        .collect()
+                    listed(
+                        memberships::table
+                            .filter(memberships::org_id.eq(DbUuid(org.0)))
+                            .order((memberships::created_at.asc(), memberships::user_id.asc()))
+                            .select(MembershipRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -147,18 +142,16 @@ macro_rules! __sql_orgs {
                         .load(&mut *conn)
                         .await
                         .map_err(error::unexpected)?;
-                    users::table
-                        .inner_join(memberships::table)
-                        .filter(memberships::org_id.eq_any(orgs))
-                        .select(UserRow::as_select())
-                        .distinct()
-                        .order((users::created_at.asc(), users::id.asc()))
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(UserRow::into_domain)
-                        .collect()
+                    listed(
+                        users::table
+                            .inner_join(memberships::table)
+                            .filter(memberships::org_id.eq_any(orgs))
+                            .select(UserRow::as_select())
+                            .distinct()
+                            .order((users::created_at.asc(), users::id.asc()))
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -252,16 +245,14 @@ macro_rules! __sql_orgs {
 
             async fn invitations_to_org(&self, org: OrgId) -> Result<Vec<Invitation>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    invitations::table
-                        .filter(invitations::org_id.eq(DbUuid(org.0)))
-                        .order((invitations::created_at.asc(), invitations::user_id.asc()))
-                        .select(InvitationRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(InvitationRow::into_domain)
-                        .collect()
+                    listed(
+                        invitations::table
+                            .filter(invitations::org_id.eq(DbUuid(org.0)))
+                            .order((invitations::created_at.asc(), invitations::user_id.asc()))
+                            .select(InvitationRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }

@@ -60,15 +60,13 @@ macro_rules! __sql_tokens {
 
             async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    grants::table
-                        .find(DbUuid(id.0))
-                        .select(GrantRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(GrantRow::into_domain)
-                        .transpose()
+                    found(
+                        grants::table
+                            .find(DbUuid(id.0))
+                            .select(GrantRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -198,15 +196,13 @@ macro_rules! __sql_tokens {
             ) -> Result<Option<Consent>, StoreError> {
                 let client = client.as_str().to_owned();
                 self.read(async move |conn: &mut $connection| {
-                    consents::table
-                        .find((DbUuid(user.0), &client))
-                        .select(ConsentRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(ConsentRow::into_domain)
-                        .transpose()
+                    found(
+                        consents::table
+                            .find((DbUuid(user.0), &client))
+                            .select(ConsentRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -250,16 +246,14 @@ macro_rules! __sql_tokens {
             ) -> Result<Option<Session>, StoreError> {
                 let hash = hash_bytes(hash);
                 self.read(async move |conn: &mut $connection| {
-                    sessions::table
-                        .find(&hash)
-                        .filter(sessions::expires_at.gt(DbTime(now)))
-                        .select(SessionRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(SessionRow::into_domain)
-                        .transpose()
+                    found(
+                        sessions::table
+                            .find(&hash)
+                            .filter(sessions::expires_at.gt(DbTime(now)))
+                            .select(SessionRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }

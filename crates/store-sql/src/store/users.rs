@@ -32,15 +32,13 @@ macro_rules! __sql_users {
 
             async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    users::table
-                        .find(DbUuid(id.0))
-                        .select(UserRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(UserRow::into_domain)
-                        .transpose()
+                    found(
+                        users::table
+                            .find(DbUuid(id.0))
+                            .select(UserRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
@@ -48,30 +46,26 @@ macro_rules! __sql_users {
             async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
                 let email = email.as_str().to_owned();
                 self.read(async move |conn: &mut $connection| {
-                    users::table
-                        .filter(users::email.eq(&email))
-                        .select(UserRow::as_select())
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?
-                        .map(UserRow::into_domain)
-                        .transpose()
+                    found(
+                        users::table
+                            .filter(users::email.eq(&email))
+                            .select(UserRow::as_select())
+                            .get_result(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }
 
             async fn list_users(&self) -> Result<Vec<User>, StoreError> {
                 self.read(async move |conn: &mut $connection| {
-                    users::table
-                        .order((users::created_at.asc(), users::id.asc()))
-                        .select(UserRow::as_select())
-                        .load(&mut *conn)
-                        .await
-                        .map_err(error::unexpected)?
-                        .into_iter()
-                        .map(UserRow::into_domain)
-                        .collect()
+                    listed(
+                        users::table
+                            .order((users::created_at.asc(), users::id.asc()))
+                            .select(UserRow::as_select())
+                            .load(&mut *conn)
+                            .await,
+                    )
                 })
                 .await
             }

@@ -8,10 +8,11 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::super::Gatehouse;
+use super::TokenResponse;
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::GrantId;
+use crate::model::{Client, Grant, GrantId};
 use crate::scope::ScopeSet;
-use crate::secret::TokenHash;
+use crate::secret::{Secret, TokenHash};
 
 /// The claims of a Gatehouse access token (RFC 9068 §2.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +117,34 @@ pub(crate) struct AccessTokenSpec<'a> {
 }
 
 impl Gatehouse {
+    /// The answer to a code redemption or a refresh: an access token for
+    /// the user behind `grant`, bound to its resource, and the refresh
+    /// token issued with it, if any.
+    pub(crate) fn grant_tokens(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        scope: &ScopeSet,
+        refresh_token: Option<Secret>,
+        now: OffsetDateTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let access = self.issue_access_token(AccessTokenSpec {
+            sub: &grant.user_id.to_string(),
+            client_id: client.id.as_str(),
+            scope,
+            grant: Some(grant.id),
+            aud: &self.audience(grant.resource.as_deref()),
+            ttl: self.settings.access_token_ttl,
+            act: None,
+            epoch: None,
+            now,
+        })?;
+        Ok(TokenResponse {
+            refresh_token,
+            ..TokenResponse::bearer(access, self.settings.access_token_ttl, scope)
+        })
+    }
+
     /// Signs an access token.
     pub(crate) fn issue_access_token(
         &self,

@@ -2,7 +2,6 @@
 
 use super::super::Gatehouse;
 use super::super::policy::client_allows;
-use super::access::AccessTokenSpec;
 use super::request::CodeRequest;
 use super::{REFRESH_PREFIX, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
@@ -113,31 +112,11 @@ impl Gatehouse {
         let refresh = client
             .may_use(GrantType::RefreshToken)
             .then(|| Secret::generate(REFRESH_PREFIX));
-        let record = refresh.as_ref().map(|r| RefreshToken {
-            hash: r.hash(),
-            grant_id: grant.id,
-            issued_at: now,
-            expires_at: now + self.settings.refresh_token_ttl,
-            rotated_at: None,
-            grace_used: false,
-            replaced_by: None,
+        let record = refresh.as_ref().map(|r| {
+            RefreshToken::issued(r.hash(), grant.id, now, self.settings.refresh_token_ttl)
         });
         self.ports.tokens.create_grant(&grant, record).await?;
-        let access = self.issue_access_token(AccessTokenSpec {
-            sub: &user.id.to_string(),
-            client_id: client.id.as_str(),
-            scope: &scope,
-            grant: Some(grant.id),
-            aud: &self.audience(grant.resource.as_deref()),
-            ttl: self.settings.access_token_ttl,
-            act: None,
-            epoch: None,
-            now,
-        })?;
         tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "authorization code redeemed");
-        Ok(TokenResponse {
-            refresh_token: refresh,
-            ..TokenResponse::bearer(access, self.settings.access_token_ttl, &scope)
-        })
+        self.grant_tokens(client, &grant, &scope, refresh, now)
     }
 }

@@ -3,7 +3,6 @@
 
 use super::super::Gatehouse;
 use super::super::policy::client_allows;
-use super::access::AccessTokenSpec;
 use super::request::RefreshRequest;
 use super::{REFRESH_PREFIX, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
@@ -79,15 +78,8 @@ impl Gatehouse {
             ));
         }
         let next = Secret::generate(REFRESH_PREFIX);
-        let record = RefreshToken {
-            hash: next.hash(),
-            grant_id: grant.id,
-            issued_at: now,
-            expires_at: now + self.settings.refresh_token_ttl,
-            rotated_at: None,
-            grace_used: false,
-            replaced_by: None,
-        };
+        let record =
+            RefreshToken::issued(next.hash(), grant.id, now, self.settings.refresh_token_ttl);
         let grant = match self
             .ports
             .tokens
@@ -103,20 +95,6 @@ impl Gatehouse {
             }
             Rotation::Invalid => return Err(invalid()),
         };
-        let access = self.issue_access_token(AccessTokenSpec {
-            sub: &grant.user_id.to_string(),
-            client_id: client.id.as_str(),
-            scope: &scope,
-            grant: Some(grant.id),
-            aud: &self.audience(grant.resource.as_deref()),
-            ttl: self.settings.access_token_ttl,
-            act: None,
-            epoch: None,
-            now,
-        })?;
-        Ok(TokenResponse {
-            refresh_token: Some(next),
-            ..TokenResponse::bearer(access, self.settings.access_token_ttl, &scope)
-        })
+        self.grant_tokens(client, &grant, &scope, Some(next), now)
     }
 }
