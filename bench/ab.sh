@@ -22,6 +22,8 @@
 #   AB_DURATION     measured seconds per run   (10)
 #   AB_WARMUP       warm-up seconds per run    (2)
 #   AB_BASE_BIN     a prebuilt base `gatehouse` binary: skips the base build
+#   AB_NEW_BIN      a prebuilt `gatehouse` binary to use instead of the
+#                   working tree's (to compare two older builds)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -65,6 +67,7 @@ trap 'stop_server; exit 130' INT TERM
 
 BASE_SHA=$(git rev-parse --short "$BASE_REV")
 HEAD_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+changes')"
+[ -z "${AB_NEW_BIN:-}" ] || HEAD_DESC="${AB_NEW_DESC:-$AB_NEW_BIN}"
 if [ -n "${AB_BASE_BIN:-}" ]; then
   BASE_BIN=$AB_BASE_BIN
 else
@@ -82,7 +85,7 @@ fi
 say "building the working tree ($HEAD_DESC)"
 cargo build --release -p gatehouse-server -p gatehouse-bench
 # Copied so that editing and rebuilding during the run cannot swap it.
-cp target/release/gatehouse "$RUNDIR/gatehouse-new"
+cp "${AB_NEW_BIN:-target/release/gatehouse}" "$RUNDIR/gatehouse-new"
 cp "$BASE_BIN" "$RUNDIR/gatehouse-base"
 BENCH="$ROOT/target/release/gatehouse-bench"
 
