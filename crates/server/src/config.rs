@@ -11,6 +11,7 @@ use gatehouse_core::service::RegistrationPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::http::client_addr::TrustedProxies;
+use crate::telemetry::LogFormat;
 
 /// Everything an operator can set.
 #[derive(Clone, Serialize, Deserialize)]
@@ -72,6 +73,8 @@ pub struct Config {
     pub cimd_allow_loopback: bool,
     /// `GATEHOUSE_EXTRA_CA_FILE`: PEM roots trusted for outbound fetches.
     pub extra_ca_file: Option<String>,
+    /// `GATEHOUSE_LOG_FORMAT`: `text` (the default) or `json`.
+    pub log_format: LogFormat,
 }
 
 /// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
@@ -177,6 +180,7 @@ impl Default for Config {
             cimd: true,
             cimd_allow_loopback: false,
             extra_ca_file: None,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -211,6 +215,7 @@ impl fmt::Debug for Config {
             .field("cimd", &self.cimd)
             .field("cimd_allow_loopback", &self.cimd_allow_loopback)
             .field("extra_ca_file", &self.extra_ca_file)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }

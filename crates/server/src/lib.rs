@@ -6,6 +6,7 @@ pub mod fetch;
 pub mod hasher;
 pub mod http;
 pub mod startup;
+pub mod telemetry;
 
 pub use config::Config;
 pub use startup::Application;

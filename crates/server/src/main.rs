@@ -1,8 +1,8 @@
 //! The `gatehouse` binary: parse the command line, load configuration, run.
 
 use clap::{Parser, Subcommand};
+use gatehouse_server::telemetry::{self, LogFormat};
 use gatehouse_server::{Application, Config};
-use tracing_subscriber::EnvFilter;
 
 /// An OAuth 2.1 authorization server for MCP servers, MCP clients and apps.
 #[derive(Parser, Debug)]
@@ -29,16 +29,12 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to stderr; stdout carries only what the operator must see once
-    // (the generated admin password), so log shipping never captures it.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
-    let config = Config::load()?;
+    // The log format is configuration, so configuration loads first; a
+    // configuration error is still reported (on stderr, by main's `Err`).
+    let config = Config::load();
+    telemetry::init(config.as_ref().map_or(LogFormat::Text, |c| c.log_format));
+    let config = config?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Config => {
             println!("{config:#?}");

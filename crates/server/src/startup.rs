@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, DefaultHeaders, Logger};
+use actix_web::middleware::{Compress, DefaultHeaders};
 use actix_web::{App, HttpServer, web};
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::password::hash_password_blocking;
@@ -206,11 +206,7 @@ impl Application {
                 ))
                 .wrap(Compress::default())
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                // Path only: query strings may carry state or codes.
-                .wrap(
-                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                .wrap(actix_web::middleware::from_fn(http::observe::observe))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })

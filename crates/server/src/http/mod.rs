@@ -4,6 +4,7 @@ pub mod api;
 pub mod client_addr;
 pub mod errors;
 pub mod oauth;
+pub mod observe;
 pub mod pages;
 pub mod wire;
 

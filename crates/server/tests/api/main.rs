@@ -18,6 +18,7 @@ mod exchange;
 mod flow;
 mod helpers;
 mod invitations;
+mod logs;
 mod mcp;
 mod platform;
 mod registration;
