@@ -140,6 +140,9 @@ impl std::error::Error for OAuthError {}
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
+        if matches!(e, StoreError::Unexpected(_)) {
+            crate::observe::count_store_error();
+        }
         Self::server_error(&e)
     }
 }
@@ -210,7 +213,10 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(format!("{what} already exists").into())
             }
             StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::Unexpected(e) => ApiError::Unexpected(e),
+            StoreError::Unexpected(e) => {
+                crate::observe::count_store_error();
+                ApiError::Unexpected(e)
+            }
         }
     }
 }

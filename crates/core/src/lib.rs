@@ -93,6 +93,7 @@ pub mod error;
 pub mod jwt;
 pub mod metadata;
 pub mod model;
+pub mod observe;
 pub mod params;
 pub mod password;
 pub mod pkce;

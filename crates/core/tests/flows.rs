@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use gatehouse_core::clock::FixedClock;
+use gatehouse_core::model::GrantType;
 use gatehouse_core::model::{Client, User};
+use gatehouse_core::observe::{NoObserver, Observer, SignInResult};
 use gatehouse_core::params::Params;
 use gatehouse_core::password::InlineHasher;
 use gatehouse_core::pkce::CodeChallenge;
@@ -33,9 +35,14 @@ struct World {
 }
 
 async fn world() -> World {
+    world_observed_by(Arc::new(NoObserver)).await
+}
+
+async fn world_observed_by(observer: Arc<dyn Observer>) -> World {
     let store = MemoryStore::new();
     let clock = Arc::new(FixedClock::at(OffsetDateTime::now_utc()));
-    let ports = Ports::from_store(store.clone(), clock.clone(), Arc::new(InlineHasher));
+    let mut ports = Ports::from_store(store.clone(), clock.clone(), Arc::new(InlineHasher));
+    ports.observer = observer;
     let (gh, _) = Gatehouse::start(
         ports,
         Settings::for_base_url("https://auth.example.com"),
@@ -596,6 +603,85 @@ async fn a_failing_store_is_a_server_error_not_a_panic() {
         !err.description.contains("connection reset"),
         "causes are logged, not disclosed"
     );
+    assert!(
+        gatehouse_core::observe::store_errors() >= 1,
+        "the failure is counted"
+    );
+}
+
+/// Writes down every outcome it is told of.
+#[derive(Debug, Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl Recorder {
+    fn seen(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Observer for Recorder {
+    fn token_issued(&self, grant: GrantType) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("issued {}", grant.as_str()));
+    }
+    fn refresh_reuse_detected(&self) {
+        self.0.lock().unwrap().push("reuse".into());
+    }
+    fn sign_in(&self, result: SignInResult) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("sign-in {}", result.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn outcomes_reach_the_observer_once_each() {
+    let recorder = Arc::new(Recorder::default());
+    let w = world_observed_by(recorder.clone()).await;
+    assert_eq!(
+        recorder.seen(),
+        ["sign-in succeeded"],
+        "the admin's login in world()"
+    );
+    let (c, creds) = w.client(true, &["profile"]).await;
+    let t0 = w
+        .redeem(&creds, &w.code(&c, "profile").await)
+        .await
+        .unwrap();
+    let rt0 = t0.refresh_token.clone().unwrap();
+    w.refresh(&creds, &rt0).await.unwrap();
+    assert!(w.refresh(&creds, &rt0).await.is_err());
+    // A refused request is not an issued token.
+    assert!(w.redeem(&creds, "gtc_unknown").await.is_err());
+    assert!(
+        w.gh.login("admin@example.com", "wrong-password", None)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        recorder.seen()[1..],
+        [
+            "issued authorization_code",
+            "issued refresh_token",
+            "reuse",
+            "sign-in failed"
+        ]
+    );
+    // Keep failing until the throttle refuses before checking.
+    let mut throttled = false;
+    for _ in 0..40 {
+        let _ =
+            w.gh.login("admin@example.com", "wrong-password", None)
+                .await;
+        if recorder.seen().last().map(String::as_str) == Some("sign-in throttled") {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "{:?}", recorder.seen());
 }
 
 #[tokio::test]

@@ -75,6 +75,9 @@ pub struct Config {
     pub extra_ca_file: Option<String>,
     /// `GATEHOUSE_LOG_FORMAT`: `text` (the default) or `json`.
     pub log_format: LogFormat,
+    /// `GATEHOUSE_METRICS_ADDR`: serve `/metrics` only on this address
+    /// (e.g. an internal interface), not on the main listener.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
@@ -181,6 +184,7 @@ impl Default for Config {
             cimd_allow_loopback: false,
             extra_ca_file: None,
             log_format: LogFormat::Text,
+            metrics_addr: None,
         }
     }
 }
@@ -216,6 +220,7 @@ impl fmt::Debug for Config {
             .field("cimd_allow_loopback", &self.cimd_allow_loopback)
             .field("extra_ca_file", &self.extra_ca_file)
             .field("log_format", &self.log_format)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }

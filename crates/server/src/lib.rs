@@ -5,6 +5,7 @@ pub mod config;
 pub mod fetch;
 pub mod hasher;
 pub mod http;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 

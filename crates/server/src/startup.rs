@@ -20,6 +20,7 @@ use gatehouse_store_sqlite::SqliteStore;
 use crate::config::{Config, DatabaseUrl};
 use crate::hasher::{BlockingHasher, HASH_QUEUE};
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 
 /// Builds the ports for `database_url`, applying pending migrations first.
 /// `pool_size` bounds the connections a database store opens; `cache_ttl`
@@ -106,6 +107,8 @@ pub struct Application {
     port: u16,
     base_url: String,
     server: Server,
+    /// The `/metrics` listener when `GATEHOUSE_METRICS_ADDR` is set.
+    metrics_server: Option<(u16, Server)>,
     gatehouse: Arc<Gatehouse>,
 }
 
@@ -130,6 +133,14 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let bound = listener.local_addr()?;
+        let metrics_listener = config
+            .metrics_addr
+            .map(|addr| {
+                TcpListener::bind(addr).map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {addr} (GATEHOUSE_METRICS_ADDR): {e}")
+                })
+            })
+            .transpose()?;
         let base_url = config.base_url(bound);
         // The first admin's argon2 hash takes longer than the rest of a
         // start; compute it while the store and keys load. Wasted (on the
@@ -157,6 +168,8 @@ impl Application {
                 config.cimd_allow_loopback,
             )?));
         }
+        let metrics = Arc::new(Metrics::new());
+        ports.observer = metrics.clone();
         let settings = settings_for(&config, &base_url);
         let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
         let (gatehouse, source) = Gatehouse::start(ports, settings, master).await?;
@@ -197,10 +210,21 @@ impl Application {
             gatehouse.clone(),
             base_url.clone(),
             config.trusted_proxies.clone(),
+            metrics.clone(),
         );
+        // `/metrics` on the main listener, unless an operator gave it an
+        // address of its own (an internal interface, say).
+        let metrics_here = metrics_listener.is_none();
+        let metrics_data = web::Data::from(metrics.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .app_data(metrics_data.clone())
+                .configure(|cfg| {
+                    if metrics_here {
+                        cfg.route("/metrics", web::get().to(http::metrics));
+                    }
+                })
                 .wrap(actix_web::middleware::from_fn(
                     http::resource_metadata_challenge,
                 ))
@@ -214,10 +238,30 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(issuer = %gatehouse.settings().issuer, addr = %bound, "Gatehouse is listening");
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                let data = web::Data::from(metrics);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .route("/metrics", web::get().to(http::metrics))
+                        .default_service(web::to(http::not_found))
+                })
+                .workers(1)
+                .shutdown_timeout(5)
+                .listen(listener)?
+                .run();
+                tracing::info!(addr = %addr, "metrics are served at /metrics on their own address");
+                Some((addr.port(), server))
+            }
+            None => None,
+        };
         Ok(Self {
             port: bound.port(),
             base_url,
             server,
+            metrics_server,
             gatehouse,
         })
     }
@@ -247,8 +291,23 @@ impl Application {
     ///
     /// # Errors
     /// An I/O failure of the server.
+    ///
+    /// The metrics listener, if any, stops when the main server does.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, metrics)) = self.metrics_server else {
+            return self.server.await;
+        };
+        let handle = metrics.handle();
+        let metrics = tokio::spawn(metrics);
+        let result = self.server.await;
+        handle.stop(true).await;
+        let _ = metrics.await;
+        result
+    }
+
+    /// The port of the separate metrics listener, if one was configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::Gatehouse;
 use crate::error::{ApiError, OAuthError};
 use crate::model::{Email, PasswordHash, Role, Session, User, UserId, validate_name};
+use crate::observe::SignInResult;
 use crate::password::Password;
 use crate::scope::{ADMIN_SCOPE, ScopeSet};
 use crate::secret::{Secret, TokenHash, random_token};
@@ -149,7 +150,13 @@ impl Gatehouse {
     ) -> Result<User, ApiError> {
         let email = Email::parse(email).map_err(|_| ApiError::BadCredentials)?;
         let password = Password::presented(password).map_err(|_| ApiError::BadCredentials)?;
-        let attempt = self.throttle.begin(email.as_str(), from, self.now())?;
+        let attempt = match self.throttle.begin(email.as_str(), from, self.now()) {
+            Ok(attempt) => attempt,
+            Err(e) => {
+                self.ports.observer.sign_in(SignInResult::Throttled);
+                return Err(e.into());
+            }
+        };
         let user = match self.ports.users.get_user_by_email(&email).await {
             Ok(u) => u,
             Err(e) => {
@@ -173,10 +180,14 @@ impl Gatehouse {
         match (verdict, user) {
             (Ok(true), Some(user)) => {
                 self.throttle.succeeded(attempt, self.now());
+                self.ports.observer.sign_in(SignInResult::Succeeded);
                 Ok(user)
             }
             // The failure stands: `attempt` was charged as one.
-            (Ok(_), _) => Err(ApiError::BadCredentials),
+            (Ok(_), _) => {
+                self.ports.observer.sign_in(SignInResult::Failed);
+                Err(ApiError::BadCredentials)
+            }
             (Err(e), _) => {
                 self.throttle.cancelled(attempt, self.now());
                 Err(e)

@@ -58,6 +58,9 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     /// Outbound fetches of client metadata documents; `None` disables CIMD.
     pub fetcher: Option<Arc<dyn crate::cimd::MetadataFetcher>>,
+    /// Where outcomes are reported for metrics; [`crate::observe::NoObserver`]
+    /// unless the embedder sets one.
+    pub observer: Arc<dyn crate::observe::Observer>,
 }
 
 impl fmt::Debug for Ports {
@@ -82,6 +85,7 @@ impl Ports {
             clock,
             hasher,
             fetcher: None,
+            observer: Arc::new(crate::observe::NoObserver),
         }
     }
 }

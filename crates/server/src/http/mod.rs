@@ -21,6 +21,7 @@ use gatehouse_core::{ApiError, Gatehouse};
 
 use self::client_addr::TrustedProxies;
 use self::errors::ApiFailure;
+use crate::metrics::Metrics;
 
 /// Largest form or JSON body accepted; real requests are a few hundred bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Proxies whose forwarded headers are believed.
     pub proxies: Arc<TrustedProxies>,
+    /// Where requests and outcomes are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,12 +51,18 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State for a server at `base_url` behind `proxies`.
-    pub fn new(gatehouse: Arc<Gatehouse>, base_url: String, proxies: TrustedProxies) -> Self {
+    pub fn new(
+        gatehouse: Arc<Gatehouse>,
+        base_url: String,
+        proxies: TrustedProxies,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             secure_cookies: base_url.starts_with("https://"),
             gatehouse,
             base_url,
             proxies: Arc::new(proxies),
+            metrics,
         }
     }
 
@@ -228,6 +237,17 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             tracing::warn!(error = %e, "store not ready");
             HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"}))
         }
+    }
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format.
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    match metrics.render() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type(crate::metrics::CONTENT_TYPE)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(text),
+        Err(_) => HttpResponse::InternalServerError().finish(),
     }
 }
 

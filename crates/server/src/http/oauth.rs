@@ -665,9 +665,13 @@ pub async fn token(
     http: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, OAuthFailure> {
-    let params = read_form(&http, body).await?;
-    let client = client_for(&state, &http, &params).await?;
-    let res = state.gatehouse.token(&client, &params).await?;
+    let answer = async {
+        let params = read_form(&http, body).await?;
+        let client = client_for(&state, &http, &params).await?;
+        Ok::<_, OAuthFailure>(state.gatehouse.token(&client, &params).await?)
+    }
+    .await;
+    let res = answer.inspect_err(|e| state.metrics.token_error(e.error.code))?;
     Ok(no_store(
         HttpResponse::Ok()
             .content_type(ContentType::json())

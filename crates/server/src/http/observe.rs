@@ -62,9 +62,8 @@ pub async fn observe(
     let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let client = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.client_ip(req.request()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let client = state.as_ref().and_then(|s| s.client_ip(req.request()));
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -72,12 +71,16 @@ pub async fn observe(
         route = %route,
     );
     let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed().as_secs_f64();
     // Microsecond precision is plenty and keeps lines short.
-    let elapsed_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    let elapsed_ms = (elapsed * 1e6).round() / 1e3;
     let _entered = span.enter();
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
+            if let Some(state) = &state {
+                state.metrics.request(&route, &method, status, elapsed);
+            }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert(REQUEST_ID, value);
             }

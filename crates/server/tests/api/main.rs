@@ -20,6 +20,7 @@ mod helpers;
 mod invitations;
 mod logs;
 mod mcp;
+mod metrics;
 mod platform;
 mod registration;
 mod revocation;

@@ -142,12 +142,17 @@ impl Gatehouse {
         client: &Client,
         request: TokenRequest,
     ) -> Result<TokenResponse, OAuthError> {
-        match request {
+        let grant = request.grant_type();
+        let answer = match request {
             TokenRequest::AuthorizationCode(r) => self.redeem_code(client, r).await,
             TokenRequest::RefreshToken(r) => self.refresh(client, r).await,
             TokenRequest::ClientCredentials(r) => self.client_credentials(client, r).await,
             TokenRequest::TokenExchange(r) => self.exchange_token(client, r).await,
+        };
+        if answer.is_ok() {
+            self.ports.observer.token_issued(grant);
         }
+        answer
     }
 }
 

@@ -88,6 +88,7 @@ impl Gatehouse {
         {
             Rotation::Rotated { grant, .. } => grant,
             Rotation::Reused(id) => {
+                self.ports.observer.refresh_reuse_detected();
                 tracing::warn!(client_id = %client.id, grant = %id, "refresh token reused; family revoked");
                 return Err(OAuthError::invalid_grant(
                     "refresh token was already used; the grant is revoked",
