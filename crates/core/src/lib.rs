@@ -85,6 +85,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cache;
 pub mod challenge;
 pub mod cimd;

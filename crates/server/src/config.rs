@@ -78,6 +78,8 @@ pub struct Config {
     /// `GATEHOUSE_METRICS_ADDR`: serve `/metrics` only on this address
     /// (e.g. an internal interface), not on the main listener.
     pub metrics_addr: Option<SocketAddr>,
+    /// `GATEHOUSE_AUDIT_RETENTION_DAYS`: how long audit events are kept.
+    pub audit_retention_days: u32,
 }
 
 /// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
@@ -185,6 +187,7 @@ impl Default for Config {
             extra_ca_file: None,
             log_format: LogFormat::Text,
             metrics_addr: None,
+            audit_retention_days: 90,
         }
     }
 }
@@ -221,6 +224,7 @@ impl fmt::Debug for Config {
             .field("extra_ca_file", &self.extra_ca_file)
             .field("log_format", &self.log_format)
             .field("metrics_addr", &self.metrics_addr)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }
@@ -300,6 +304,9 @@ impl Config {
         }
         if self.login_attempts_per_minute == 0 {
             anyhow::bail!("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE must be at least 1");
+        }
+        if !(1..=3650).contains(&self.audit_retention_days) {
+            anyhow::bail!("GATEHOUSE_AUDIT_RETENTION_DAYS must be between 1 and 3650");
         }
         if !(1..=1000).contains(&self.database_pool_size) {
             anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");

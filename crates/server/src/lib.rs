@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP server: configuration, the composition root, and the
 //! actix-web handlers that put the core on the wire.
 
+pub mod audit;
 pub mod config;
 pub mod fetch;
 pub mod hasher;

@@ -87,6 +87,8 @@ pub struct Metrics {
     token_errors: Family<Error, Counter>,
     refresh_reuse: Counter,
     sign_ins: Family<Outcome, Counter>,
+    audit_dropped: Counter,
+    audit_failed: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -143,6 +145,18 @@ impl Metrics {
             "Password sign-ins, by result: succeeded, failed, or throttled before the check",
             sign_ins.clone(),
         );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "gatehouse_audit_dropped",
+            "Audit events dropped because the queue to the store was full (they were still logged)",
+            audit_dropped.clone(),
+        );
+        let audit_failed = Counter::default();
+        registry.register(
+            "gatehouse_audit_write_failures",
+            "Audit events the store refused to append (they were still logged)",
+            audit_failed.clone(),
+        );
         registry.register_collector(Box::new(StoreErrors));
         registry.register_collector(Box::new(Process));
         Self {
@@ -153,7 +167,19 @@ impl Metrics {
             token_errors,
             refresh_reuse,
             sign_ins,
+            audit_dropped,
+            audit_failed,
         }
+    }
+
+    /// Counts one audit event dropped at a full queue.
+    pub fn audit_dropped(&self) {
+        self.audit_dropped.inc();
+    }
+
+    /// Counts audit events a store write failed to append.
+    pub fn audit_failed(&self, events: usize) {
+        self.audit_failed.inc_by(events as u64);
     }
 
     /// Counts one answered request.

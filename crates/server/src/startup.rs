@@ -17,6 +17,7 @@ use gatehouse_store_memory::MemoryStore;
 use gatehouse_store_postgres::PostgresStore;
 use gatehouse_store_sqlite::SqliteStore;
 
+use crate::audit::QueuedAudit;
 use crate::config::{Config, DatabaseUrl};
 use crate::hasher::{BlockingHasher, HASH_QUEUE};
 use crate::http::{self, AppState};
@@ -79,6 +80,7 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
     settings.registration_token = config.registration_token.as_deref().map(TokenHash::of);
     settings.sign_in =
         gatehouse_core::throttle::ThrottlePolicy::with_per_minute(config.login_attempts_per_minute);
+    settings.audit_retention = time::Duration::days(config.audit_retention_days.into());
     settings
 }
 
@@ -109,6 +111,8 @@ pub struct Application {
     server: Server,
     /// The `/metrics` listener when `GATEHOUSE_METRICS_ADDR` is set.
     metrics_server: Option<(u16, Server)>,
+    /// Flushed when the server stops, so a graceful stop loses no event.
+    audit: Arc<QueuedAudit>,
     gatehouse: Arc<Gatehouse>,
 }
 
@@ -170,6 +174,8 @@ impl Application {
         }
         let metrics = Arc::new(Metrics::new());
         ports.observer = metrics.clone();
+        let audit = Arc::new(QueuedAudit::spawn(ports.audit_log.clone(), metrics.clone()));
+        ports.audit = audit.clone();
         let settings = settings_for(&config, &base_url);
         let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
         let (gatehouse, source) = Gatehouse::start(ports, settings, master).await?;
@@ -262,6 +268,7 @@ impl Application {
             base_url,
             server,
             metrics_server,
+            audit,
             gatehouse,
         })
     }
@@ -294,14 +301,18 @@ impl Application {
     ///
     /// The metrics listener, if any, stops when the main server does.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Some((_, metrics)) = self.metrics_server else {
-            return self.server.await;
-        };
-        let handle = metrics.handle();
-        let metrics = tokio::spawn(metrics);
+        let metrics = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
-        handle.stop(true).await;
-        let _ = metrics.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        if !self.audit.flush(Duration::from_secs(10)).await {
+            tracing::warn!("audit events still queued at shutdown were not all stored");
+        }
         result
     }
 

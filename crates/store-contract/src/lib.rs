@@ -29,12 +29,14 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use gatehouse_core::audit::AuditStore;
 use gatehouse_core::ports::{
     ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, TokenStore, UserRepo,
 };
 
 pub mod fixtures;
 
+mod audit;
 mod browser;
 mod cascades;
 mod clients;
@@ -47,6 +49,7 @@ mod purge;
 mod resources;
 mod users;
 
+pub use audit::*;
 pub use browser::*;
 pub use cascades::*;
 pub use clients::*;
@@ -78,6 +81,8 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// Protected resources.
     pub resources: Arc<dyn ResourceRepo>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditStore>,
     /// Dropped after the ports: tears down what the factory set up for this
     /// one test (a scratch database, a temporary directory).
     guard: Option<Arc<dyn Any + Send + Sync>>,
@@ -87,7 +92,14 @@ impl Stores {
     /// All six ports served by one adapter value.
     pub fn from_one<S>(store: S) -> Self
     where
-        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + ResourceRepo + 'static,
+        S: ClientRepo
+            + UserRepo
+            + OrgRepo
+            + TokenStore
+            + KeyStore
+            + ResourceRepo
+            + AuditStore
+            + 'static,
     {
         let store = Arc::new(store);
         Self {
@@ -96,6 +108,7 @@ impl Stores {
             orgs: store.clone(),
             tokens: store.clone(),
             resources: store.clone(),
+            audit: store.clone(),
             keys: store,
             guard: None,
         }
@@ -210,6 +223,11 @@ macro_rules! contract_tests {
             a_signing_key_id_can_be_stored_only_once
             the_first_master_key_stored_wins
             a_live_store_answers_a_ping
+            // The audit log.
+            audit_events_keep_every_field
+            the_audit_log_pages_newest_first_without_gaps_or_repeats
+            audit_queries_filter_by_kind_user_and_client
+            purging_the_audit_log_removes_only_older_events
         }
     };
 }

@@ -28,6 +28,7 @@
 //! sweeps scan the whole child map; revocations and deletions are rare
 //! enough that an index per parent would cost more than it saves here.
 
+mod audit;
 mod clients;
 mod keys;
 mod orgs;
@@ -90,6 +91,8 @@ struct Inner {
     resources: DashMap<ResourceId, Resource>,
     /// URI → id, the uniqueness index for resource URIs.
     resource_uris: DashMap<String, ResourceId>,
+    /// The audit log, in order of appending. Never held across an `.await`.
+    audit: std::sync::Mutex<Vec<gatehouse_core::audit::AuditEvent>>,
 }
 
 /// Striped locks serializing refresh-token rotations per family: families
@@ -116,6 +119,11 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The audit log, locked (a poisoned lock still holds a valid list).
+    fn audit_log(&self) -> std::sync::MutexGuard<'_, Vec<gatehouse_core::audit::AuditEvent>> {
+        self.inner.audit.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `NotFound` naming whichever of a membership's (or invitation's)

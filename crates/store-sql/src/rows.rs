@@ -7,6 +7,7 @@
 #![allow(missing_debug_implementations)]
 
 use diesel::prelude::{AsChangeset, Insertable, Queryable, Selectable};
+use gatehouse_core::audit::{AuditEvent, AuditKind};
 use gatehouse_core::model::{
     ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
     GrantId, GrantType, Invitation, Membership, OrgId, OrgRole, Organization, PasswordHash,
@@ -23,8 +24,8 @@ use time::OffsetDateTime;
 use crate::codec::{DbJson, DbList, DbTime, DbUuid};
 use crate::error;
 use crate::schema::{
-    authorization_codes, clients, consents, grants, invitations, memberships, organizations,
-    refresh_tokens, resources, sessions, signing_keys, users,
+    audit_events, authorization_codes, clients, consents, grants, invitations, memberships,
+    organizations, refresh_tokens, resources, sessions, signing_keys, users,
 };
 
 pub type DbResult<T> = Result<T, diesel::result::Error>;
@@ -57,7 +58,7 @@ macro_rules! into_record {
 }
 
 into_record! {
-    fallible: ClientRow => Client, UserRow => User, MembershipRow => Membership,
+    fallible: AuditRow => AuditEvent, ClientRow => Client, UserRow => User, MembershipRow => Membership,
         InvitationRow => Invitation, CodeRow => AuthorizationCode, GrantRow => Grant,
         RefreshRow => RefreshToken, ConsentRow => Consent, SessionRow => Session,
         ResourceRow => Resource;
@@ -594,6 +595,51 @@ impl ResourceRow {
             scopes: scope_of(&self.scopes, "resource")?,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    pub id: DbUuid,
+    pub at: DbTime,
+    pub kind: String,
+    pub user_id: Option<DbUuid>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub details: DbJson,
+}
+
+impl AuditRow {
+    pub fn new(e: &AuditEvent) -> Self {
+        Self {
+            id: DbUuid(e.id),
+            at: DbTime(e.at),
+            kind: e.kind.as_str().to_owned(),
+            user_id: e.user_id.map(|u| DbUuid(u.0)),
+            client_id: e.client_id.as_ref().map(|c| c.as_str().to_owned()),
+            ip: e.ip.map(|ip| ip.to_string()),
+            details: DbJson(e.details.clone()),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<AuditEvent, StoreError> {
+        let corrupt = || error::corrupt("audit event");
+        Ok(AuditEvent {
+            id: self.id.0,
+            at: self.at.0,
+            kind: AuditKind::parse(&self.kind).ok_or_else(corrupt)?,
+            user_id: self.user_id.map(|u| UserId(u.0)),
+            client_id: self
+                .client_id
+                .map(|c| ClientId::parse(&c).map_err(|_| corrupt()))
+                .transpose()?,
+            ip: self
+                .ip
+                .map(|ip| ip.parse().map_err(|_| corrupt()))
+                .transpose()?,
+            details: self.details.0,
         })
     }
 }

@@ -200,6 +200,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    audit_events (id) {
+        id -> SqlUuid,
+        at -> SqlTime,
+        kind -> Text,
+        user_id -> Nullable<SqlUuid>,
+        client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        details -> SqlJson,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
@@ -220,4 +235,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     master_key,
     resources,
+    audit_events,
 );

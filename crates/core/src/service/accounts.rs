@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::Gatehouse;
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ApiError, OAuthError};
 use crate::model::{Email, PasswordHash, Role, Session, User, UserId, validate_name};
 use crate::observe::SignInResult;
@@ -154,6 +155,8 @@ impl Gatehouse {
             Ok(attempt) => attempt,
             Err(e) => {
                 self.ports.observer.sign_in(SignInResult::Throttled);
+                self.audit(AuditEvent::new(AuditKind::SignInThrottled, self.now()).ip(from))
+                    .await;
                 return Err(e.into());
             }
         };
@@ -181,11 +184,25 @@ impl Gatehouse {
             (Ok(true), Some(user)) => {
                 self.throttle.succeeded(attempt, self.now());
                 self.ports.observer.sign_in(SignInResult::Succeeded);
+                self.audit(
+                    AuditEvent::new(AuditKind::SignInSucceeded, self.now())
+                        .user(user.id)
+                        .ip(from),
+                )
+                .await;
                 Ok(user)
             }
             // The failure stands: `attempt` was charged as one.
-            (Ok(_), _) => {
+            (Ok(_), user) => {
                 self.ports.observer.sign_in(SignInResult::Failed);
+                // The account, when there is one; never the email typed,
+                // which may be a password typed in the wrong field.
+                let mut event = AuditEvent::new(AuditKind::SignInFailed, self.now()).ip(from);
+                event = match user {
+                    Some(u) => event.user(u.id).detail("reason", "wrong_password"),
+                    None => event.detail("reason", "unknown_account"),
+                };
+                self.audit(event).await;
                 Err(ApiError::BadCredentials)
             }
             (Err(e), _) => {
@@ -365,7 +382,16 @@ impl Gatehouse {
                 Ok(None)
             }
             None => match self.ports.users.insert_user(&user).await {
-                Ok(()) => Ok(generated.map(|p| (email, p))),
+                Ok(()) => {
+                    self.audit(
+                        AuditEvent::new(AuditKind::UserCreated, self.now())
+                            .user(user.id)
+                            .detail("role", user.role.as_str())
+                            .detail("first_admin", true),
+                    )
+                    .await;
+                    Ok(generated.map(|p| (email, p)))
+                }
                 // Instances starting together on one database: another
                 // created the first admin between our check and insert.
                 Err(crate::ports::StoreError::Conflict(_))

@@ -2,6 +2,7 @@
 //! can start.
 
 use super::{Caller, Gatehouse};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::model::{
     ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
@@ -281,6 +282,13 @@ impl Gatehouse {
         }
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client registered");
+        self.audit(
+            AuditEvent::new(AuditKind::ClientCreated, self.now())
+                .user(caller.user.id)
+                .client(&client.id)
+                .ip(caller.source),
+        )
+        .await;
         Ok((client, secret))
     }
 
@@ -361,6 +369,13 @@ impl Gatehouse {
         }
         client.updated_at = self.now();
         self.ports.clients.update_client(&client).await?;
+        self.audit(
+            AuditEvent::new(AuditKind::ClientUpdated, self.now())
+                .user(caller.user.id)
+                .client(&client.id)
+                .ip(caller.source),
+        )
+        .await;
         Ok(client)
     }
 
@@ -375,6 +390,13 @@ impl Gatehouse {
             return Err(ApiError::NotFound("client"));
         }
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client deleted");
+        self.audit(
+            AuditEvent::new(AuditKind::ClientDeleted, self.now())
+                .user(caller.user.id)
+                .client(&client.id)
+                .ip(caller.source),
+        )
+        .await;
         Ok(())
     }
 
@@ -400,6 +422,14 @@ impl Gatehouse {
         client.updated_at = self.now();
         self.ports.clients.update_client(&client).await?;
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client secret rotated");
+        self.audit(
+            AuditEvent::new(AuditKind::ClientUpdated, self.now())
+                .user(caller.user.id)
+                .client(&client.id)
+                .ip(caller.source)
+                .detail("secret", "rotated"),
+        )
+        .await;
         Ok((client, secret))
     }
 }

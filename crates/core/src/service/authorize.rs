@@ -11,6 +11,7 @@ use std::fmt;
 use url::Url;
 
 use super::Gatehouse;
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{AuthorizationCode, Client, ClientId, Consent, GrantId, Resource, Role, User};
 use crate::params::Params;
@@ -398,13 +399,29 @@ impl Gatehouse {
             .await
             .map_err(|e| self.redirect_error(req, e.into()))?;
         tracing::info!(client_id = %req.client.id, user = %user.id, scope = %scope, "consent granted");
+        self.audit(
+            AuditEvent::new(AuditKind::ConsentGranted, self.now())
+                .user(user.id)
+                .client(&req.client.id)
+                .detail("scope", scope.to_string())
+                .detail("resource", req.resource.as_ref().map(|r| r.uri.clone())),
+        )
+        .await;
         self.issue_code(req, user, scope).await
     }
 
     /// The user refused: `access_denied` back to the client. Never
     /// screened: the user saw the consent page, and clients wait for this
     /// answer on their callback.
-    pub fn deny(&self, req: &AuthorizeRequest) -> String {
+    pub async fn deny(&self, req: &AuthorizeRequest, user: &User) -> String {
+        tracing::info!(user = %user.id, client_id = %req.client.id, "consent denied");
+        self.audit(
+            AuditEvent::new(AuditKind::ConsentDenied, self.now())
+                .user(user.id)
+                .client(&req.client.id)
+                .detail("scope", req.scope.to_string()),
+        )
+        .await;
         self.error_url(
             req,
             &OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),

@@ -6,6 +6,7 @@
 //! except where the seed expects a clear "no access" (listing its users).
 
 use super::{Caller, Gatehouse};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::model::{
     Email, Membership, OrgId, OrgRole, Organization, Role, User, UserId, validate_description,
@@ -183,6 +184,14 @@ impl Gatehouse {
         };
         self.ports.users.insert_user(&user).await?;
         tracing::info!(user = %user.id, admin = %caller.user.id, "user created");
+        self.audit(
+            AuditEvent::new(AuditKind::UserCreated, self.now())
+                .user(user.id)
+                .ip(caller.source)
+                .detail("actor", caller.user.id.to_string())
+                .detail("role", user.role.as_str()),
+        )
+        .await;
         Ok(user)
     }
 
@@ -289,6 +298,15 @@ impl Gatehouse {
                 .await?;
             tracing::info!(user = %user.id, grants = revoked, "password changed; sessions and grants revoked");
         }
+        self.audit(
+            AuditEvent::new(AuditKind::UserUpdated, self.now())
+                .user(user.id)
+                .ip(caller.source)
+                .detail("actor", caller.user.id.to_string())
+                .detail("password_changed", password_changed)
+                .detail("role", user.role.as_str()),
+        )
+        .await;
         Ok(user)
     }
 
@@ -331,6 +349,13 @@ impl Gatehouse {
         }
         self.ports.users.delete_user(target).await?;
         tracing::info!(user = %target, admin = %caller.user.id, "user deleted");
+        self.audit(
+            AuditEvent::new(AuditKind::UserDeleted, self.now())
+                .user(target)
+                .ip(caller.source)
+                .detail("actor", caller.user.id.to_string()),
+        )
+        .await;
         Ok(())
     }
 

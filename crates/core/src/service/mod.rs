@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod audit_log;
 mod authorize;
 mod directory;
 mod invitations;
@@ -20,6 +21,7 @@ use time::{Duration, OffsetDateTime};
 
 pub use accounts::{AdminPassword, Caller, LoginResponse, PLATFORM_CLIENT_ID};
 pub use admin::{ClientPatch, NewClient};
+pub use audit_log::{AuditPage, AuditParams, DEFAULT_PAGE};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
 pub use directory::{MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch};
 pub use policy::client_allows;
@@ -30,6 +32,7 @@ pub use token::{
     ExchangeRequest, RefreshRequest, TokenRequest, TokenResponse,
 };
 
+use crate::audit::{AuditEvent, AuditKind, AuditSink, AuditStore, StoreAudit};
 use crate::clock::Clock;
 use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, seal_private_key};
 use crate::model::StoredKey;
@@ -61,6 +64,11 @@ pub struct Ports {
     /// Where outcomes are reported for metrics; [`crate::observe::NoObserver`]
     /// unless the embedder sets one.
     pub observer: Arc<dyn crate::observe::Observer>,
+    /// The audit log's storage (listing and purging).
+    pub audit_log: Arc<dyn AuditStore>,
+    /// Where services hand audit events over; by default straight into
+    /// `audit_log` ([`StoreAudit`]).
+    pub audit: Arc<dyn AuditSink>,
 }
 
 impl fmt::Debug for Ports {
@@ -73,8 +81,17 @@ impl Ports {
     /// All storage ports from one adapter that implements them all.
     pub fn from_store<S>(store: S, clock: Arc<dyn Clock>, hasher: Arc<dyn PasswordHasher>) -> Self
     where
-        S: ClientRepo + UserRepo + OrgRepo + TokenStore + KeyStore + ResourceRepo + Clone + 'static,
+        S: ClientRepo
+            + UserRepo
+            + OrgRepo
+            + TokenStore
+            + KeyStore
+            + ResourceRepo
+            + AuditStore
+            + Clone
+            + 'static,
     {
+        let audit_log: Arc<dyn AuditStore> = Arc::new(store.clone());
         Self {
             clients: Arc::new(store.clone()),
             users: Arc::new(store.clone()),
@@ -86,6 +103,8 @@ impl Ports {
             hasher,
             fetcher: None,
             observer: Arc::new(crate::observe::NoObserver),
+            audit: Arc::new(StoreAudit(audit_log.clone())),
+            audit_log,
         }
     }
 }
@@ -133,6 +152,8 @@ pub struct Settings {
     pub registration_token: Option<crate::secret::TokenHash>,
     /// The sign-in throttle's limits, for every password check.
     pub sign_in: crate::throttle::ThrottlePolicy,
+    /// How long audit events are kept (`GATEHOUSE_AUDIT_RETENTION_DAYS`).
+    pub audit_retention: Duration,
 }
 
 impl Settings {
@@ -151,6 +172,7 @@ impl Settings {
             registration: RegistrationPolicy::Open,
             registration_token: None,
             sign_in: crate::throttle::ThrottlePolicy::default(),
+            audit_retention: Duration::days(90),
         }
     }
 }
@@ -306,6 +328,12 @@ impl Gatehouse {
         let kid = create_key(&self.ports, &self.master_key, now).await?;
         self.ports.keys.retire_signing_key(&old, now).await?;
         self.reload_keys().await?;
+        self.audit(
+            AuditEvent::new(AuditKind::KeyRotated, now)
+                .detail("kid", kid.clone())
+                .detail("previous", old),
+        )
+        .await;
         Ok(kid)
     }
 
@@ -313,8 +341,22 @@ impl Gatehouse {
     /// failures old enough not to matter.
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
-        self.throttle.prune(self.now());
-        self.ports.tokens.purge_expired(self.now()).await
+        let now = self.now();
+        self.throttle.prune(now);
+        let tokens = self.ports.tokens.purge_expired(now).await?;
+        let audit = self
+            .ports
+            .audit_log
+            .purge_audit(now - self.settings.audit_retention)
+            .await?;
+        Ok(tokens + audit)
+    }
+
+    /// Logs `event` at `gatehouse::audit` and hands it to the audit sink.
+    /// Never fails the caller: the sink reports its own trouble.
+    pub(crate) async fn audit(&self, event: AuditEvent) {
+        crate::audit::log(&event);
+        self.ports.audit.record(event).await;
     }
 
     /// The sign-in throttle (for inspection; every password check already

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Gatehouse;
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::metadata::{ClientMetadata, MetadataError};
 use crate::model::{
@@ -210,6 +211,12 @@ impl Gatehouse {
         };
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, "client registered dynamically");
+        self.audit(
+            AuditEvent::new(AuditKind::ClientCreated, now)
+                .client(&client.id)
+                .detail("origin", "dynamic_registration"),
+        )
+        .await;
         Ok(self.registration_response(&client, secret.as_ref(), Some(&registration_token)))
     }
 
@@ -371,6 +378,12 @@ impl Gatehouse {
         let client = self.registered_client(client_id, token).await?;
         self.ports.clients.delete_client(&client.id).await?;
         tracing::info!(client_id = %client.id, "dynamic client deleted itself");
+        self.audit(
+            AuditEvent::new(AuditKind::ClientDeleted, self.now())
+                .client(&client.id)
+                .detail("by", "the client (RFC 7592)"),
+        )
+        .await;
         Ok(())
     }
 }

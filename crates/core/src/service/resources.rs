@@ -2,6 +2,7 @@
 //! tokens may be issued for (DESIGN §9).
 
 use super::{Caller, Gatehouse};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::model::{Resource, ResourceId, validate_name};
 use crate::resource::canonical_resource;
@@ -74,6 +75,13 @@ impl Gatehouse {
         };
         self.ports.resources.insert_resource(&r).await?;
         tracing::info!(resource = %r.uri, admin = %caller.user.id, "resource registered");
+        self.audit(
+            AuditEvent::new(AuditKind::ResourceCreated, self.now())
+                .user(caller.user.id)
+                .ip(caller.source)
+                .detail("resource", r.uri.clone()),
+        )
+        .await;
         Ok(r)
     }
 
@@ -136,6 +144,14 @@ impl Gatehouse {
     pub async fn delete_resource(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
         let r = self.get_resource(caller, id).await?;
         self.ports.resources.delete_resource(r.id).await?;
+        tracing::info!(resource = %r.uri, admin = %caller.user.id, "resource deleted");
+        self.audit(
+            AuditEvent::new(AuditKind::ResourceDeleted, self.now())
+                .user(caller.user.id)
+                .ip(caller.source)
+                .detail("resource", r.uri),
+        )
+        .await;
         Ok(())
     }
 }

@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::ApiError;
 use gatehouse_core::model::{OrgRole, Role};
 use gatehouse_core::service::{
-    ClientPatch, MemberChange, NewClient, NewOrganization, NewUser, OrgPatch, ResourceInput,
-    UserPatch,
+    AuditParams, ClientPatch, MemberChange, NewClient, NewOrganization, NewUser, OrgPatch,
+    ResourceInput, UserPatch,
 };
 use serde::Deserialize;
 
@@ -94,7 +94,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/invitations/{org_id}/decline",
             web::post().to(decline_invitation),
-        );
+        )
+        .route("/audit", web::get().to(audit));
 }
 
 /// Admin routes under `/api/v1/oauth`.
@@ -149,6 +150,12 @@ async fn list_users(state: Data<AppState>, caller: Authed, q: Query<UsersQuery>)
     let org = q.organization_id.as_deref().filter(|s| !s.is_empty());
     let users = state.gatehouse.list_users(&caller.0, org).await?;
     Ok(HttpResponse::Ok().json(wire::Users::of(&users)))
+}
+
+/// `GET /api/v1/audit` (admins): a page of the audit log, newest first.
+async fn audit(state: Data<AppState>, caller: Authed, q: Query<AuditParams>) -> ApiResult {
+    let page = state.gatehouse.audit_events(&caller.0, &q.query()?).await?;
+    Ok(no_store(HttpResponse::Ok(), wire::AuditEvents::from(&page)))
 }
 
 fn role(raw: Option<&str>) -> Result<Option<Role>, ApiFailure> {

@@ -553,10 +553,10 @@ pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payloa
             Ok(url) => redirect(StatusCode::SEE_OTHER, &url),
             Err(e) => authorize_failure(e, StatusCode::SEE_OTHER),
         },
-        Ok(Some("deny")) => {
-            tracing::info!(user = %user.id, client_id = %req.client.id, "consent denied");
-            redirect(StatusCode::SEE_OTHER, &state.gatehouse.deny(&req))
-        }
+        Ok(Some("deny")) => redirect(
+            StatusCode::SEE_OTHER,
+            &state.gatehouse.deny(&req, &user).await,
+        ),
         _ => pages::error_page(
             StatusCode::BAD_REQUEST,
             "Authorization failed",

@@ -5,10 +5,12 @@
 //! OpenAPI document can be derived from these types. Snapshot tests below
 //! pin every shape: a change to one shows up as a diff to review.
 
+use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::model::{
     Client, Invitation, Membership, OrgRole, Organization, Resource, User,
 };
 use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::service::AuditPage;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -413,6 +415,51 @@ pub struct Resources {
     pub resources: Vec<ResourceBody>,
 }
 
+/// One audit event (DESIGN §10).
+#[derive(Debug, Serialize)]
+pub struct AuditEventBody {
+    id: String,
+    at: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    user_id: Option<String>,
+    client_id: Option<String>,
+    ip: Option<String>,
+    details: serde_json::Value,
+}
+
+impl From<&AuditEvent> for AuditEventBody {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            at: ts(e.at),
+            kind: e.kind.as_str(),
+            user_id: e.user_id.map(|u| u.to_string()),
+            client_id: e.client_id.as_ref().map(|c| c.as_str().to_owned()),
+            ip: e.ip.map(|ip| ip.to_string()),
+            details: e.details.clone(),
+        }
+    }
+}
+
+/// `{"events": […], "next": cursor-or-null}`, newest first.
+#[derive(Debug, Serialize)]
+pub struct AuditEvents {
+    /// The page.
+    pub events: Vec<AuditEventBody>,
+    /// Pass as `before` for the next (older) page; `null` on the last.
+    pub next: Option<String>,
+}
+
+impl From<&AuditPage> for AuditEvents {
+    fn from(page: &AuditPage) -> Self {
+        Self {
+            events: page.events.iter().map(AuditEventBody::from).collect(),
+            next: page.next.map(|c| c.encode()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use gatehouse_core::model::{
@@ -561,6 +608,28 @@ mod tests {
                 resource: ResourceBody::from(&r)
             }
         );
+    }
+
+    #[test]
+    fn audit() {
+        use gatehouse_core::audit::{AuditCursor, AuditKind};
+        let mut e = AuditEvent::new(AuditKind::ConsentGranted, at())
+            .user(UserId(Uuid::from_u128(1)))
+            .client(&ClientId::parse("oauth_abcdefghijklmnopqrstuv").unwrap())
+            .ip(Some("203.0.113.7".parse().unwrap()))
+            .detail("scope", "profile email")
+            .detail("resource", "https://files.example/mcp");
+        e.id = Uuid::from_u128(9);
+        let mut bare = AuditEvent::new(AuditKind::KeyRotated, at());
+        bare.id = Uuid::from_u128(10);
+        let page = AuditPage {
+            events: vec![e.clone(), bare],
+            next: Some(AuditCursor {
+                at: at(),
+                id: Uuid::from_u128(10),
+            }),
+        };
+        insta::assert_json_snapshot!("audit_events", AuditEvents::from(&page));
     }
 
     #[test]

@@ -178,6 +178,24 @@ impl Instance {
             .to_owned()
     }
 
+    /// The types of every audit event, newest first.
+    async fn audit_types(&self, admin: &str) -> Vec<String> {
+        let res = self
+            .http
+            .get(self.url("/api/v1/audit?limit=500"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     async fn register(&self, admin: &str) -> TestClient {
         let res = self
             .http
@@ -358,6 +376,19 @@ async fn a_restart_keeps_everything(database_url: Option<&str>, dir: Option<&Pat
         keys,
         "the signing key survives the restart"
     );
+    // What the first process recorded was flushed on SIGTERM and kept.
+    let audited = second.audit_types(&admin).await;
+    for kind in [
+        "user.created",
+        "sign_in.succeeded",
+        "client.created",
+        "consent.granted",
+    ] {
+        assert!(
+            audited.iter().any(|t| t == kind),
+            "{kind} survives the restart: {audited:?}"
+        );
+    }
     assert_eq!(
         second.userinfo(&access).await,
         StatusCode::OK,

@@ -174,6 +174,13 @@ async fn json_logs_are_flat_objects_and_every_line_of_a_request_names_it() {
     assert_eq!(registered["request_id"], "register-1");
     assert_eq!(registered["route"], "/api/v1/oauth/register");
     assert!(registered["client_id"].is_string());
+    // The audit event of that registration is logged too, in its request.
+    let audited = parsed
+        .iter()
+        .find(|l| l["target"] == "gatehouse::audit" && l["kind"] == "client.created")
+        .expect("the audit event is logged");
+    assert_eq!(audited["request_id"], "register-1");
+    assert_eq!(audited["client_id"], registered["client_id"]);
     // One access line per request: route pattern, status, no query string.
     let access: Vec<&Value> = parsed
         .iter()

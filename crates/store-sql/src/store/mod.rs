@@ -3,6 +3,7 @@
 //! long; what needs no connection type is plain code in `rows` and
 //! `schema`.
 
+mod audit;
 mod clients;
 mod helpers;
 mod keys;
@@ -100,9 +101,9 @@ macro_rules! sql_store {
 
         use $crate::rows::*;
         use $crate::schema::{
-            authorization_codes, clients, consents, denied_access_tokens, grants, invitations,
-            master_key, memberships, organizations, refresh_tokens, resources, sessions,
-            signing_keys, users,
+            audit_events, authorization_codes, clients, consents, denied_access_tokens, grants,
+            invitations, master_key, memberships, organizations, refresh_tokens, resources,
+            sessions, signing_keys, users,
         };
 
         $crate::__sql_helpers! { store: $store, connection: $connection, write_transaction: $tx }
@@ -112,5 +113,6 @@ macro_rules! sql_store {
         $crate::__sql_rotation! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_tokens! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_keys! { store: $store, connection: $connection, write_transaction: $tx }
+        $crate::__sql_audit! { store: $store, connection: $connection, write_transaction: $tx }
     };
 }

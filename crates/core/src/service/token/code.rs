@@ -4,6 +4,7 @@ use super::super::Gatehouse;
 use super::super::policy::client_allows;
 use super::request::CodeRequest;
 use super::{REFRESH_PREFIX, TokenResponse};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, Grant, GrantType, RefreshToken};
 use crate::ports::CodeRedemption;
@@ -29,6 +30,13 @@ impl Gatehouse {
                 // leaked; revoke everything the first redemption issued.
                 self.ports.tokens.revoke_grant(grant, now).await?;
                 tracing::warn!(client_id = %client.id, grant = %grant, "authorization code replayed; grant revoked");
+                self.audit(
+                    AuditEvent::new(AuditKind::GrantRevoked, now)
+                        .client(&client.id)
+                        .detail("grant", grant.to_string())
+                        .detail("reason", "code_replay"),
+                )
+                .await;
                 return Err(OAuthError::invalid_grant(
                     "authorization code has already been used",
                 ));

@@ -5,6 +5,7 @@ use super::super::Gatehouse;
 use super::super::policy::client_allows;
 use super::request::RefreshRequest;
 use super::{REFRESH_PREFIX, TokenResponse};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, RefreshToken};
 use crate::ports::Rotation;
@@ -89,6 +90,12 @@ impl Gatehouse {
             Rotation::Rotated { grant, .. } => grant,
             Rotation::Reused(id) => {
                 self.ports.observer.refresh_reuse_detected();
+                self.audit(
+                    AuditEvent::new(AuditKind::RefreshReuseDetected, now)
+                        .client(&client.id)
+                        .detail("grant", id.to_string()),
+                )
+                .await;
                 tracing::warn!(client_id = %client.id, grant = %id, "refresh token reused; family revoked");
                 return Err(OAuthError::invalid_grant(
                     "refresh token was already used; the grant is revoked",

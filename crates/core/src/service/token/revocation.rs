@@ -3,6 +3,7 @@
 use time::{Duration, OffsetDateTime};
 
 use super::super::Gatehouse;
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::Client;
 use crate::params::Params;
@@ -70,6 +71,14 @@ impl Gatehouse {
                 if grant.client_id == client.id {
                     self.ports.tokens.revoke_grant(grant.id, now).await?;
                     tracing::info!(client_id = %client.id, grant = %grant.id, "refresh token revoked");
+                    self.audit(
+                        AuditEvent::new(AuditKind::GrantRevoked, now)
+                            .user(grant.user_id)
+                            .client(&client.id)
+                            .detail("grant", grant.id.to_string())
+                            .detail("reason", "revocation"),
+                    )
+                    .await;
                 }
                 Ok(true)
             }
