@@ -271,6 +271,16 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_user_tokens(&self, user: UserId, at: OffsetDateTime)
     -> Result<u64, StoreError>;
 
+    /// Disconnects one app: revokes every active grant `user` gave `client`
+    /// (with its refresh tokens), atomically, leaving the user's other
+    /// grants and sessions alone. Returns how many grants were active.
+    async fn revoke_client_grants(
+        &self,
+        user: UserId,
+        client: &ClientId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
     /// Puts an access token's `jti` on the deny list until it would expire
     /// anyway.
     async fn revoke_access_token(

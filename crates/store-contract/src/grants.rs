@@ -716,3 +716,88 @@ pub async fn a_grace_replay_retires_the_branch_it_replaces(s: Stores) {
     let family = s.tokens.get_grant(grant.id).await.expect("get");
     assert!(family.is_some_and(|g| !g.is_active()));
 }
+
+/// Disconnecting one app revokes every grant the user gave that client,
+/// with their refresh tokens, and nothing else: not the user's grants to
+/// other clients, not other users' grants to that client, not sessions.
+pub async fn disconnecting_an_app_revokes_only_its_grants(s: Stores) {
+    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let second = fixtures::grant(&client, &user);
+    s.tokens
+        .create_grant(&second, Some(fixtures::refresh(&second)))
+        .await
+        .expect("second grant");
+    let other_client = fixtures::client();
+    s.clients
+        .insert_client(&other_client)
+        .await
+        .expect("other client");
+    let kept = fixtures::grant(&other_client, &user);
+    let kept_token = fixtures::refresh(&kept);
+    s.tokens
+        .create_grant(&kept, Some(kept_token.clone()))
+        .await
+        .expect("grant to another client");
+    let (_, _, someone_else, someone_elses_token) =
+        fixtures::active_grant(&s, "bob@example.com").await;
+    let session = fixtures::session(&user);
+    s.tokens.put_session(&session).await.expect("session");
+    let at = fixtures::now();
+
+    assert_eq!(
+        s.tokens
+            .revoke_client_grants(user.id, &client.id, at)
+            .await
+            .expect("revoke"),
+        2
+    );
+    assert_eq!(
+        s.tokens
+            .revoke_client_grants(user.id, &client.id, at)
+            .await
+            .expect("again"),
+        0
+    );
+    for g in [grant.id, second.id] {
+        assert!(
+            s.tokens
+                .is_access_token_revoked(Uuid::new_v4(), Some(g))
+                .await
+                .expect("check")
+        );
+    }
+    assert!(
+        s.tokens
+            .find_refresh(&token.hash)
+            .await
+            .expect("find")
+            .is_none_or(|(_, g)| !g.is_active()),
+        "the app's refresh token is dead"
+    );
+    for (g, t) in [
+        (kept.id, &kept_token),
+        (someone_else.id, &someone_elses_token),
+    ] {
+        assert!(
+            !s.tokens
+                .is_access_token_revoked(Uuid::new_v4(), Some(g))
+                .await
+                .expect("check")
+        );
+        assert!(
+            s.tokens
+                .find_refresh(&t.hash)
+                .await
+                .expect("find")
+                .is_some_and(|(_, g)| g.is_active())
+        );
+    }
+    assert!(
+        s.tokens
+            .get_session(&session.hash, at)
+            .await
+            .expect("session")
+            .is_some(),
+        "signing in to Gatehouse is not an app"
+    );
+}

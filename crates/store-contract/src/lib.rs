@@ -206,6 +206,7 @@ macro_rules! contract_tests {
             only_the_just_rotated_token_gets_the_grace_replay
             a_grace_replay_retires_the_branch_it_replaces
             revoking_a_users_tokens_ends_their_grants_and_sessions
+            disconnecting_an_app_revokes_only_its_grants
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

@@ -193,6 +193,25 @@ impl TokenStore for MemoryStore {
         Ok(revoked)
     }
 
+    async fn revoke_client_grants(
+        &self,
+        user: UserId,
+        client: &ClientId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let families: Vec<GrantId> = self
+            .inner
+            .grants
+            .iter()
+            .filter(|g| g.user_id == user && &g.client_id == client)
+            .map(|g| g.id)
+            .collect();
+        Ok(families
+            .into_iter()
+            .filter(|id| self.revoke_family(*id, at))
+            .count() as u64)
+    }
+
     async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> Result<bool, StoreError> {
         Ok(self.revoke_family(id, at))
     }

@@ -53,6 +53,14 @@ impl AdminPassword {
         })
     }
 
+    /// A new random password that meets the policy, for an account an
+    /// operator creates without choosing one (`gatehouse users create`):
+    /// 256 bits, URL-safe, so it survives any terminal or shell.
+    #[must_use]
+    pub fn generate() -> String {
+        random_token("")
+    }
+
     /// The password, to hash.
     pub fn password(&self) -> &Password {
         &self.password
@@ -130,7 +138,54 @@ impl std::fmt::Debug for LoginResponse {
 /// costs as long as a wrong password and timing reveals no accounts.
 static DUMMY_HASH: OnceLock<PasswordHash> = OnceLock::new();
 
+/// The email of [`Gatehouse::operator`]'s stand-in user (`.invalid` is
+/// reserved: no real address can collide with it).
+pub const OPERATOR_EMAIL: &str = "operator@gatehouse.invalid";
+
 impl Gatehouse {
+    /// The local operator, for the `gatehouse` command line acting on the
+    /// store directly: trusted as a platform administrator with every scope,
+    /// since whoever can run it holds the database and its key. It is not an
+    /// account: its user has the nil id and [`OPERATOR_EMAIL`], which audit
+    /// events then name as the actor.
+    pub fn operator(&self) -> Caller {
+        let now = self.now();
+        let scope = Role::Admin.permitted_scopes();
+        let user = User {
+            id: UserId(uuid::Uuid::nil()),
+            email: Email::constant(OPERATOR_EMAIL),
+            name: "operator".into(),
+            role: Role::Admin,
+            email_verified: true,
+            password_hash: PasswordHash(String::new()),
+            sign_in_epoch: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: self.settings.api_audience.clone(),
+            exp: (now + time::Duration::minutes(5)).unix_timestamp(),
+            iat: now.unix_timestamp(),
+            jti: uuid::Uuid::new_v4(),
+            // Gatehouse itself, as its own sign-in is: the operator may
+            // set passwords, which no third-party app may.
+            client_id: super::PLATFORM_CLIENT_ID.into(),
+            scope: scope.to_string(),
+            grant_id: None,
+            act: None,
+            nbf: None,
+            epoch: None,
+        };
+        Caller {
+            user,
+            scope,
+            claims,
+            source: None,
+        }
+    }
+
     /// Checks an email and password presented from `from` (the client's
     /// address), under the sign-in throttle.
     ///

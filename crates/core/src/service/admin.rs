@@ -5,7 +5,7 @@ use super::{Caller, Gatehouse};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::model::{
-    ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod,
+    ApplicationType, Client, ClientId, ClientOrigin, GrantType, TokenEndpointAuthMethod, UserId,
     validate_description, validate_name,
 };
 use crate::redirect::RedirectUri;
@@ -431,5 +431,40 @@ impl Gatehouse {
         )
         .await;
         Ok((client, secret))
+    }
+}
+
+impl Gatehouse {
+    /// Revokes what `user` granted: to `client` only (disconnecting one
+    /// app), or to every client together with their sessions (a suspected
+    /// compromise). Administrators only. Returns how many grants were
+    /// active.
+    ///
+    /// # Errors
+    /// 403; store failures.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %user))]
+    pub async fn revoke_user_grants(
+        &self,
+        caller: &Caller,
+        user: UserId,
+        client: Option<&ClientId>,
+    ) -> Result<u64, ApiError> {
+        caller.require_admin()?;
+        let now = self.now();
+        let revoked = match client {
+            Some(c) => self.ports.tokens.revoke_client_grants(user, c, now).await?,
+            None => self.ports.tokens.revoke_user_tokens(user, now).await?,
+        };
+        let mut event = AuditEvent::new(AuditKind::GrantRevoked, now)
+            .user(user)
+            .ip(caller.source)
+            .detail("reason", "administrator")
+            .detail("actor", caller.user.id.to_string())
+            .detail("grants", revoked);
+        if let Some(c) = client {
+            event = event.client(c);
+        }
+        self.audit(event).await;
+        Ok(revoked)
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
-pub use accounts::{AdminPassword, Caller, LoginResponse, PLATFORM_CLIENT_ID};
+pub use accounts::{AdminPassword, Caller, LoginResponse, OPERATOR_EMAIL, PLATFORM_CLIENT_ID};
 pub use admin::{ClientPatch, NewClient};
 pub use audit_log::{AuditPage, AuditParams, DEFAULT_PAGE};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};

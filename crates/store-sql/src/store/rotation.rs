@@ -202,6 +202,36 @@ macro_rules! __sql_rotation {
             }
         }
 
+        /// Revokes every active grant `user` gave `client`, with their
+        /// refresh tokens, in one transaction; how many were active.
+        async fn revoke_client(
+            c: &mut $connection,
+            user: DbUuid,
+            client: String,
+            at: DbTime,
+        ) -> DbResult<u64> {
+            $tx(c, async move |c| {
+                let revoked = diesel::update(grants::table)
+                    .filter(grants::user_id.eq(user))
+                    .filter(grants::client_id.eq(&client))
+                    .filter(grants::revoked_at.is_null())
+                    .set(grants::revoked_at.eq(Some(at)))
+                    .execute(c)
+                    .await?;
+                let families = grants::table
+                    .filter(grants::user_id.eq(user))
+                    .filter(grants::client_id.eq(&client))
+                    .select(grants::id);
+                diesel::delete(
+                    refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(families)),
+                )
+                .execute(c)
+                .await?;
+                Ok::<_, diesel::result::Error>(u64::try_from(revoked).unwrap_or(0))
+            })
+            .await
+        }
+
         /// Revokes every active grant of `user` with its refresh tokens and
         /// deletes their sessions, in one transaction; how many grants were
         /// active.

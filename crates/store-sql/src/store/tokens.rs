@@ -139,6 +139,21 @@ macro_rules! __sql_tokens {
                 .await
             }
 
+            async fn revoke_client_grants(
+                &self,
+                user: UserId,
+                client: &ClientId,
+                at: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                let client = client.as_str().to_owned();
+                self.write(async move |conn: &mut $connection| {
+                    revoke_client(conn, DbUuid(user.0), client, DbTime(at))
+                        .await
+                        .map_err(error::unexpected)
+                })
+                .await
+            }
+
             async fn revoke_access_token(
                 &self,
                 jti: uuid::Uuid,
