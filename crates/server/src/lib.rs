@@ -2,6 +2,7 @@
 //! actix-web handlers that put the core on the wire.
 
 pub mod audit;
+pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod hasher;

@@ -1,6 +1,12 @@
 //! The `gatehouse` binary: parse the command line, load configuration, run.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+use gatehouse_server::cli::{
+    self, AuditArgs, ClientsCommand, GrantsCommand, KeysCommand, UsersCommand,
+};
 use gatehouse_server::telemetry::{self, LogFormat};
 use gatehouse_server::{Application, Config};
 
@@ -25,17 +31,70 @@ enum Command {
     /// Generate a new signing key and start signing with it. The old key
     /// stays in the JWKS until the tokens it signed have expired.
     RotateKey,
+    /// Manage users: list, create, set-password, set-role, delete.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage OAuth clients: list, create, delete, rotate-secret.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Revoke what a user has granted.
+    Grants {
+        #[command(subcommand)]
+        command: GrantsCommand,
+    },
+    /// The signing keys: list, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The newest audit events, filtered.
+    Audit(AuditArgs),
+    /// Write a consistent copy of the live SQLite database to PATH (which
+    /// must not exist). For PostgreSQL, use pg_dump.
+    Backup {
+        /// Where to write the copy.
+        path: PathBuf,
+    },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
     // The log format is configuration, so configuration loads first; a
-    // configuration error is still reported (on stderr, by main's `Err`).
+    // configuration error is still reported.
     let config = Config::load();
-    telemetry::init(config.as_ref().map_or(LogFormat::Text, |c| c.log_format));
-    let config = config?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let default_filter = if matches!(command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
+    telemetry::init(
+        config.as_ref().map_or(LogFormat::Text, |c| c.log_format),
+        default_filter,
+    );
+    match config.map(|config| run(command, config)) {
+        Ok(run) => match run.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+        Err(e) => fail(&e),
+    }
+}
+
+/// Reports `e` with its causes on one line, as `error: …`, without a
+/// backtrace: the operator needs the reason, not our stack.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Config => {
             println!("{config:#?}");
             Ok(())
@@ -55,6 +114,19 @@ async fn main() -> anyhow::Result<()> {
         Command::RotateKey => {
             let kid = gatehouse_server::startup::rotate_signing_key(&config).await?;
             println!("New signing key {kid} is active.");
+            Ok(())
+        }
+        Command::Users { command } => cli::users(&cli::open(&config).await?, command).await,
+        Command::Clients { command } => cli::clients(&cli::open(&config).await?, command).await,
+        Command::Grants { command } => cli::grants(&cli::open(&config).await?, command).await,
+        Command::Keys { command } => cli::keys(&cli::open(&config).await?, command).await,
+        Command::Audit(args) => cli::audit(&cli::open(&config).await?, args).await,
+        Command::Backup { path } => {
+            let written = cli::backup(&config, &path).await?;
+            println!(
+                "Wrote a consistent copy of the database to {}.",
+                written.display()
+            );
             Ok(())
         }
         Command::Serve => {

@@ -84,14 +84,15 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
     settings
 }
 
-/// Starts signing with a new key (`gatehouse rotate-key`). Every instance on
-/// the same store picks it up when it first sees a token signed with it; the
-/// old key stays published until its tokens have expired. Returns the new
-/// key id.
+/// The core on the configured store, without a server: what the operator's
+/// commands (`gatehouse users …`, `rotate-key`) act through, so every rule
+/// and audit event applies as it does over HTTP. Audit events are written
+/// straight to the store (no queue to flush at exit).
 ///
 /// # Errors
-/// Store failures, or a master key that cannot open the stored keys.
-pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<String> {
+/// An unreachable store, a failed migration, or a master key that cannot
+/// open the stored keys.
+pub async fn open_core(config: &Config) -> anyhow::Result<Gatehouse> {
     let ports = open_store(
         &config.database_url,
         config.database_pool_size,
@@ -101,7 +102,18 @@ pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<String> {
     let settings = settings_for(config, &config.base_url(config.addr));
     let master = config.secret_key.as_ref().map(|k| k.as_bytes().to_vec());
     let (gatehouse, _) = Gatehouse::start(ports, settings, master).await?;
-    gatehouse.rotate_signing_key().await
+    Ok(gatehouse)
+}
+
+/// Starts signing with a new key (`gatehouse rotate-key`). Every instance on
+/// the same store picks it up when it first sees a token signed with it; the
+/// old key stays published until its tokens have expired. Returns the new
+/// key id.
+///
+/// # Errors
+/// Store failures, or a master key that cannot open the stored keys.
+pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<String> {
+    open_core(config).await?.rotate_signing_key().await
 }
 
 /// A built, bound, not yet running server.

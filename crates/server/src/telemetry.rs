@@ -36,10 +36,13 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the process's logger: `RUST_LOG` (default `info`) decides what
-/// is logged, `format` how. Call once, before anything logs.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the process's logger: `RUST_LOG` (else `default_filter`, such
+/// as `info` for the server and `warn` for the operator's commands, whose
+/// answer is their output) decides what is logged, `format` how. Call
+/// once, before anything logs.
+pub fn init(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let done = match format {
         LogFormat::Text => registry

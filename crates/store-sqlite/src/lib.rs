@@ -280,6 +280,50 @@ pub async fn migrate(path: impl AsRef<Path>) -> anyhow::Result<Vec<String>> {
     .await?
 }
 
+/// Writes a consistent copy of the database at `path` to the new file
+/// `dest` (`gatehouse backup`), while servers keep using it.
+///
+/// `VACUUM INTO` reads one snapshot in a read transaction, which in WAL
+/// mode never waits for the writer and is never waited for: a copy taken
+/// under load holds every transaction committed before it began and none
+/// after, and it is compact and self-contained (no `-wal` beside it).
+/// Copying the file with `cp` instead can catch a page half-written or
+/// miss what is still in the `-wal`. The copy holds what the database
+/// holds, so it is created 0600, and an existing `dest` is refused rather
+/// than overwritten.
+///
+/// # Errors
+/// No database at `path`, `dest` exists or cannot be created, or SQLite
+/// failed to write the copy (which is then removed).
+pub async fn backup(path: impl AsRef<Path>, dest: impl AsRef<Path>) -> anyhow::Result<()> {
+    let (path, dest) = (path.as_ref(), dest.as_ref());
+    anyhow::ensure!(path.is_file(), "there is no database at {}", path.display());
+    let target = dest
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup path {} is not UTF-8", dest.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(dest)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dest.display()))?;
+    let copy = async {
+        let mut conn = establish(&location(path)?)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        // SQLite takes the file name as a string literal: quotes doubled.
+        conn.batch_execute(&format!("VACUUM INTO '{}'", target.replace('\'', "''")))
+            .await
+            .map_err(|e| anyhow::anyhow!("the copy to {} failed: {e}", dest.display()))
+    };
+    if let Err(e) = copy.await {
+        let _ = std::fs::remove_file(dest);
+        return Err(e);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +373,30 @@ mod tests {
         let store = SqliteStore::open(&path, 1).await.unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&wal), 0o600);
+        drop(store);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_backup_of_a_live_database_is_a_private_database_with_its_data() {
+        use gatehouse_core::ports::KeyStore as _;
+        let scratch = testing::ScratchFile::new().unwrap();
+        let path = scratch.path();
+        let store = SqliteStore::open(&path, 1).await.unwrap();
+        let master = store.master_key_or_init(&[7; 32]).await.unwrap();
+        let dest = scratch.dir().join("it's a backup.db");
+        // Taken while the store is open, its latest write still in the -wal.
+        backup(&path, &dest).await.unwrap();
+        assert_eq!(mode(&dest), 0o600);
+        let copy = SqliteStore::open(&dest, 1).await.unwrap();
+        assert_eq!(copy.master_key_or_init(&[9; 32]).await.unwrap(), master);
+        let again = backup(&path, &dest).await.unwrap_err().to_string();
+        assert!(again.contains("cannot create"), "{again}");
+        let none = backup(scratch.dir().join("absent.db"), scratch.dir().join("b.db"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(none.contains("no database"), "{none}");
         drop(store);
     }
 

@@ -360,6 +360,16 @@ pub struct ClientIssued {
     warning: Option<&'static str>,
 }
 
+impl ClientWithSecret {
+    /// `client` with `secret`, shown this once.
+    pub fn new(client: &Client, secret: Option<&str>) -> Self {
+        Self {
+            client: ClientBody::from(client),
+            client_secret: secret.map(str::to_owned),
+        }
+    }
+}
+
 impl ClientIssued {
     /// `client` with `secret` (shown once), warning that it will not be
     /// shown again when there is one.
@@ -369,10 +379,7 @@ impl ClientIssued {
             warning: secret
                 .is_some()
                 .then_some("Store client_secret securely. It will not be shown again."),
-            client: ClientWithSecret {
-                client: ClientBody::from(client),
-                client_secret: secret.map(str::to_owned),
-            },
+            client: ClientWithSecret::new(client, secret),
         }
     }
 }
