@@ -50,7 +50,7 @@ pub async fn open_store(
         }
         DatabaseUrl::Postgres(url) => {
             let store = PostgresStore::connect(url, pool_size).await?;
-            tracing::info!(pool_size, "using the PostgreSQL store");
+            tracing::info!(pool_size, sslmode = %store.ssl_mode(), "using the PostgreSQL store");
             Ok(Ports::from_store(store, clock, hasher).with_read_cache(cache_ttl))
         }
     }

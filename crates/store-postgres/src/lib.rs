@@ -3,7 +3,8 @@
 //!
 //! The queries are shared with the SQLite store (`gatehouse-store-sql`); this
 //! crate adds what is PostgreSQL's own: a pool of diesel-async connections
-//! over tokio-postgres (no libpq), and the schema under
+//! over tokio-postgres (no libpq), TLS with libpq's `sslmode` and
+//! `sslrootcert` spoken by rustls (`tls`), and the schema under
 //! `migrations/postgres`, embedded in the binary and applied on start under
 //! an advisory lock, so instances starting together migrate once.
 //!
@@ -21,7 +22,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use gatehouse_core::ports::StoreError;
 use gatehouse_store_sql::ConnFn;
@@ -29,6 +30,9 @@ use gatehouse_store_sql::ConnFn;
 mod queries;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
+
+pub use tls::{Connector, SslMode};
 
 /// The schema, embedded at build time from `migrations/postgres`.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -48,6 +52,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool<AsyncPgConnection>,
+    ssl_mode: SslMode,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -58,18 +63,20 @@ impl fmt::Debug for PostgresStore {
             .field("max_size", &status.max_size)
             .field("size", &status.size)
             .field("available", &status.available)
+            .field("sslmode", &self.ssl_mode)
             .finish()
     }
 }
 
 impl PostgresStore {
     /// Applies pending migrations, then opens a pool of at most `pool_size`
-    /// connections to `url` (`postgres://user:password@host:port/database`)
-    /// and checks that it answers.
+    /// connections to `url` (`postgres://user:password@host:port/database`,
+    /// with `sslmode` and `sslrootcert` as in [`tls`]) and checks that it
+    /// answers.
     ///
     /// # Errors
-    /// The database is unreachable, refuses the credentials, or a migration
-    /// fails.
+    /// The database is unreachable, refuses the credentials or the TLS the
+    /// URL asks for, or a migration fails.
     pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Self> {
         migrate(url).await?;
         Self::connect_without_migrating(url, pool_size).await
@@ -81,6 +88,8 @@ impl PostgresStore {
     /// # Errors
     /// The database is unreachable or refuses the credentials.
     pub async fn connect_without_migrating(url: &str, pool_size: usize) -> anyhow::Result<Self> {
+        let connector = Connector::parse(url)?;
+        let ssl_mode = connector.mode();
         let mut config = ManagerConfig::default();
         // The default check runs `SELECT 1` on every checkout: a second
         // round trip for every store operation. A connection the server
@@ -88,6 +97,12 @@ impl PostgresStore {
         // tokio-postgres sees the socket end; only a silently dropped link
         // costs one failed request per pooled connection.
         config.recycling_method = RecyclingMethod::Fast;
+        // Every pooled connection is opened by the connector, with the URL's
+        // TLS; the manager's own URL is then unused.
+        config.custom_setup = Box::new(move |_| {
+            let connector = connector.clone();
+            Box::pin(async move { connector.connect().await })
+        });
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
@@ -98,7 +113,7 @@ impl PostgresStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the PostgreSQL pool: {e}"))?;
-        let store = Self { pool };
+        let store = Self { pool, ssl_mode };
         drop(
             store
                 .connection()
@@ -106,6 +121,11 @@ impl PostgresStore {
                 .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL: {e}"))?,
         );
         Ok(store)
+    }
+
+    /// The URL's `sslmode` (`prefer` when it names none).
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
     }
 
     /// A pooled connection, fetched by a future that owns what it needs, so
@@ -171,7 +191,8 @@ impl PostgresStore {
 /// # Errors
 /// The database is unreachable or a migration fails.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    let mut conn = AsyncPgConnection::establish(url)
+    let mut conn = Connector::parse(url)?
+        .connect()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL: {e}"))?;
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))

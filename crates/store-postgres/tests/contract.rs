@@ -17,3 +17,6 @@ async fn fresh_store() -> Option<Stores> {
 }
 
 contract_tests!(fresh_store);
+
+#[path = "contract/tls.rs"]
+mod tls;
