@@ -80,6 +80,9 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// `GATEHOUSE_AUDIT_RETENTION_DAYS`: how long audit events are kept.
     pub audit_retention_days: u32,
+    /// `GATEHOUSE_OTLP_ENDPOINT`: an OTLP/HTTP collector (its base URL, as
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`) to send traces to; unset, none are.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
@@ -188,6 +191,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics_addr: None,
             audit_retention_days: 90,
+            otlp_endpoint: None,
         }
     }
 }
@@ -225,6 +229,10 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("metrics_addr", &self.metrics_addr)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
             .finish()
     }
 }
@@ -307,6 +315,9 @@ impl Config {
         }
         if !(1..=3650).contains(&self.audit_retention_days) {
             anyhow::bail!("GATEHOUSE_AUDIT_RETENTION_DAYS must be between 1 and 3650");
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            crate::telemetry::traces_url(endpoint)?;
         }
         if !(1..=1000).contains(&self.database_pool_size) {
             anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");

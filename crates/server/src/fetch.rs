@@ -42,38 +42,47 @@ impl HttpFetcher {
     /// # Errors
     /// An unreadable or invalid CA file.
     pub fn new(extra_ca_file: Option<&str>, allow_loopback: bool) -> anyhow::Result<Self> {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject as _;
-
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = extra_ca_file {
-            let mut added = 0;
-            for cert in CertificateDer::pem_file_iter(path)
-                .map_err(|e| anyhow::anyhow!("GATEHOUSE_EXTRA_CA_FILE {path}: {e}"))?
-            {
-                let cert =
-                    cert.map_err(|e| anyhow::anyhow!("GATEHOUSE_EXTRA_CA_FILE {path}: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| anyhow::anyhow!("GATEHOUSE_EXTRA_CA_FILE {path}: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                anyhow::bail!("GATEHOUSE_EXTRA_CA_FILE {path} holds no certificate");
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = client_tls(extra_ca_file)?;
         Ok(Self {
             tls: Arc::new(tls),
             allow_loopback,
         })
     }
+}
+
+/// TLS for Gatehouse's outbound requests: the Mozilla roots plus the PEM
+/// certificates in `extra_ca_file` (`GATEHOUSE_EXTRA_CA_FILE`), on the ring
+/// provider (the process's one crypto library).
+///
+/// # Errors
+/// An unreadable CA file, or one without a certificate.
+pub fn client_tls(extra_ca_file: Option<&str>) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca_file {
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path)
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_EXTRA_CA_FILE {path}: {e}"))?
+        {
+            let cert = cert.map_err(|e| anyhow::anyhow!("GATEHOUSE_EXTRA_CA_FILE {path}: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| anyhow::anyhow!("GATEHOUSE_EXTRA_CA_FILE {path}: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            anyhow::bail!("GATEHOUSE_EXTRA_CA_FILE {path} holds no certificate");
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Whether an address may be fetched from: globally routable unicast only.

@@ -73,15 +73,23 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     };
-    telemetry::init(
-        config.as_ref().map_or(LogFormat::Text, |c| c.log_format),
-        default_filter,
-    );
-    match config.map(|config| run(command, config)) {
-        Ok(run) => match run.await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e),
-        },
+    let format = config.as_ref().map_or(LogFormat::Text, |c| c.log_format);
+    // Traces are the server's; a command's spans would be a trace of one.
+    let (otlp, extra_ca) = match (&config, &command) {
+        (Ok(c), Command::Serve) => (c.otlp_endpoint.as_deref(), c.extra_ca_file.as_deref()),
+        _ => (None, None),
+    };
+    let telemetry = match telemetry::init(format, default_filter, otlp, extra_ca) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let outcome = match config {
+        Ok(config) => run(command, config).await,
+        Err(e) => Err(e),
+    };
+    telemetry.shutdown().await;
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }

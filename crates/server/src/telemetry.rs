@@ -9,9 +9,23 @@
 //! nested, so `request_id` is a top-level key every log query can filter on.
 //!
 //! Logs go to stderr; stdout carries only what an operator must read once.
+//!
+//! Traces: with `GATEHOUSE_OTLP_ENDPOINT`, the same `tracing` spans (the
+//! request's, the service methods') are exported as OpenTelemetry traces
+//! over OTLP/HTTP, batched on a thread of their own so a slow or absent
+//! collector never slows a request: when the queue is full, spans are
+//! dropped, not waited for. A caller's W3C `traceparent` makes the request
+//! span a child of the caller's trace.
 
 use std::fmt;
 use std::io::IsTerminal as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -36,14 +50,54 @@ pub enum LogFormat {
     Json,
 }
 
+/// What [`init`] installed that must be flushed before the process exits:
+/// the trace exporter's last batch. Keep it until the end of `main`.
+#[derive(Debug)]
+#[must_use = "dropping it without shutdown loses the last batch of traces"]
+pub struct Telemetry {
+    traces: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Sends the spans still queued and stops the exporter. Runs on a
+    /// blocking thread: the exporter waits for its last request, which
+    /// itself runs on this runtime.
+    pub async fn shutdown(self) {
+        if let Some(provider) = self.traces {
+            let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+            if let Ok(Err(e)) = flushed {
+                tracing::warn!(error = %e, "the last traces could not be sent");
+            }
+        }
+    }
+}
+
 /// Installs the process's logger: `RUST_LOG` (else `default_filter`, such
 /// as `info` for the server and `warn` for the operator's commands, whose
-/// answer is their output) decides what is logged, `format` how. Call
-/// once, before anything logs.
-pub fn init(format: LogFormat, default_filter: &str) {
+/// answer is their output) decides what is logged, `format` how. With
+/// `otlp_endpoint` (`GATEHOUSE_OTLP_ENDPOINT`), the same spans are also
+/// exported as OpenTelemetry traces. Call once, inside the tokio runtime,
+/// before anything logs.
+///
+/// # Errors
+/// An invalid `otlp_endpoint`, or TLS roots that cannot be loaded for it.
+pub fn init(
+    format: LogFormat,
+    default_filter: &str,
+    otlp_endpoint: Option<&str>,
+    extra_ca_file: Option<&str>,
+) -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let registry = tracing_subscriber::registry().with(filter);
+    let traces = otlp_endpoint
+        .map(|endpoint| trace_provider(endpoint, extra_ca_file))
+        .transpose()?;
+    let otel = traces.as_ref().map(|provider| {
+        EXPORTING.store(true, Ordering::Relaxed);
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("gatehouse"))
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     let done = match format {
         LogFormat::Text => registry
             .with(
@@ -59,6 +113,122 @@ pub fn init(format: LogFormat, default_filter: &str) {
     };
     // Already installed (a test harness, an embedding program): keep theirs.
     let _ = done;
+    Ok(Telemetry { traces })
+}
+
+/// Whether spans are exported, so the request middleware reads a caller's
+/// `traceparent` only when someone will see the trace it joins.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Makes `span` a child of the trace the request's W3C `traceparent` (and
+/// `tracestate`) header names, when traces are exported; otherwise does
+/// nothing, at the cost of one relaxed load.
+pub fn join_caller_trace(span: &tracing::Span, headers: &actix_web::http::header::HeaderMap) {
+    if !EXPORTING.load(Ordering::Relaxed) {
+        return;
+    }
+    struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+    impl opentelemetry::propagation::Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0
+                .keys()
+                .map(actix_web::http::header::HeaderName::as_str)
+                .collect()
+        }
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    let _ = span.set_parent(parent);
+}
+
+/// The URL spans are posted to: `endpoint` is a collector's base URL (as
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. `http://collector:4318`), to which
+/// the traces path `/v1/traces` is added unless it is already there.
+///
+/// # Errors
+/// Not an `http` or `https` URL, or one with a query.
+pub fn traces_url(endpoint: &str) -> anyhow::Result<String> {
+    let parsed =
+        url::Url::parse(endpoint).map_err(|e| anyhow::anyhow!("GATEHOUSE_OTLP_ENDPOINT: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+        anyhow::bail!("GATEHOUSE_OTLP_ENDPOINT must be an http(s) URL without a query");
+    }
+    let base = endpoint.trim_end_matches('/');
+    Ok(if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    })
+}
+
+/// A tracer provider batching spans to `endpoint` over OTLP/HTTP
+/// (protobuf), named `gatehouse` with this build's version.
+fn trace_provider(
+    endpoint: &str,
+    extra_ca_file: Option<&str>,
+) -> anyhow::Result<SdkTracerProvider> {
+    let client = OtlpClient {
+        http: reqwest::Client::builder()
+            .use_preconfigured_tls(crate::fetch::client_tls(extra_ca_file)?)
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_OTLP_ENDPOINT client: {e}"))?,
+        runtime: tokio::runtime::Handle::try_current()
+            .map_err(|_| anyhow::anyhow!("traces are exported from within the runtime"))?,
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(client)
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(traces_url(endpoint)?)
+        .build()
+        .map_err(|e| anyhow::anyhow!("GATEHOUSE_OTLP_ENDPOINT: {e}"))?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name("gatehouse")
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// The exporter's HTTP client: the server's own reqwest, its requests run
+/// as tasks on the server's runtime. The batch exporter works on a thread
+/// of its own, outside any runtime, and awaits the task's handle there.
+#[derive(Debug)]
+struct OtlpClient {
+    http: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OtlpClient {
+    async fn send_bytes(
+        &self,
+        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<
+        opentelemetry_http::Response<opentelemetry_http::Bytes>,
+        opentelemetry_http::HttpError,
+    > {
+        let http = self.http.clone();
+        let request = reqwest::Request::try_from(request)?;
+        let sent = self.runtime.spawn(async move {
+            let response = http.execute(request).await?;
+            let mut answer = opentelemetry_http::Response::builder().status(response.status());
+            if let Some(headers) = answer.headers_mut() {
+                headers.extend(response.headers().clone());
+            }
+            let body = response.bytes().await?;
+            Ok::<_, opentelemetry_http::HttpError>(answer.body(body)?)
+        });
+        sent.await?
+    }
 }
 
 /// The JSON formatting layer writing to `writer`; it needs [`SpanFields`]
@@ -199,6 +369,22 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+
+    #[test]
+    fn the_otlp_endpoint_is_a_collectors_base_url() {
+        for (given, posted) in [
+            ("http://collector:4318", "http://collector:4318/v1/traces"),
+            ("http://collector:4318/", "http://collector:4318/v1/traces"),
+            ("https://otel.example/otlp", "https://otel.example/otlp/v1/traces"),
+            ("http://127.0.0.1:4318/v1/traces", "http://127.0.0.1:4318/v1/traces"),
+        ] {
+            assert_eq!(traces_url(given).unwrap(), posted, "{given}");
+        }
+        for bad in ["collector:4318", "grpc://collector:4317", "http://c/?x=1", ""] {
+            let e = traces_url(bad).unwrap_err().to_string();
+            assert!(e.contains("GATEHOUSE_OTLP_ENDPOINT"), "{bad}: {e}");
+        }
+    }
 
     /// A writer tests can read back.
     #[derive(Clone, Default)]

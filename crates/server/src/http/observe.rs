@@ -70,6 +70,7 @@ pub async fn observe(
         method = %method,
         route = %route,
     );
+    crate::telemetry::join_caller_trace(&span, req.headers());
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     // Microsecond precision is plenty and keeps lines short.

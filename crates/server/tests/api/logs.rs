@@ -56,6 +56,13 @@ struct Served {
 
 impl Served {
     fn start(format: &str) -> Self {
+        Self::start_with(format, &[])
+    }
+
+    fn start_with(format: &str, env: &[(&str, &str)]) -> Self {
+        // The tests' own reqwest clients need the process's crypto provider,
+        // which an in-process server would otherwise have installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .arg("serve")
             .env("GATEHOUSE_ADDR", "127.0.0.1:0")
@@ -63,6 +70,7 @@ impl Served {
             .env("GATEHOUSE_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("GATEHOUSE_LOG_FORMAT", format)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -115,6 +123,24 @@ impl Served {
                 "no access line for {request_id}: {lines:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Served {
+    /// Stops the server as systemd does (SIGTERM) and waits, bounded, for
+    /// it to exit; returns whether it exited cleanly.
+    fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -215,4 +241,194 @@ async fn text_logs_off_a_terminal_have_no_colour_codes() {
     let lines = served.lines_after("plain-1");
     assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("request_id=plain-1")));
+}
+
+/// What the collector received: path, content type, body.
+type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A tiny OTLP/HTTP collector: records every request's path, content type
+/// and body, answers 200.
+struct Collector {
+    port: u16,
+    got: Received,
+}
+
+impl Collector {
+    fn start() -> Self {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut writer = stream;
+                    // One request after another on a kept-alive connection.
+                    loop {
+                        let mut request_line = String::new();
+                        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
+                        let (mut length, mut content_type) = (0, String::new());
+                        loop {
+                            let mut header = String::new();
+                            reader.read_line(&mut header).unwrap();
+                            let header = header.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            let (name, value) = header.split_once(':').unwrap();
+                            match name.to_ascii_lowercase().as_str() {
+                                "content-length" => length = value.trim().parse().unwrap(),
+                                "content-type" => content_type = value.trim().to_owned(),
+                                _ => {}
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        sink.lock().unwrap().push((path, content_type, body));
+                        writer
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        Self { port, got }
+    }
+}
+
+#[tokio::test]
+async fn traces_reach_an_otlp_collector_joined_to_the_callers_trace() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+
+    let collector = Collector::start();
+    let endpoint = format!("http://127.0.0.1:{}", collector.port);
+    let mut served = Served::start_with("json", &[("GATEHOUSE_OTLP_ENDPOINT", &endpoint)]);
+    let http = reqwest::Client::new();
+    // A caller already in a trace (W3C Trace Context).
+    let res = http
+        .get(format!("{}/readyz", served.base))
+        .header("x-request-id", "otlp-1")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // A failing token request with a secret in it: spans carry no secret.
+    let res = http
+        .post(format!("{}/api/v1/oauth/token", served.base))
+        .header("x-request-id", "otlp-2")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+            ("client_secret", "s3cr3t-value"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Stopping flushes the last batch.
+    assert!(served.terminate(), "a clean exit");
+
+    let got = collector.got.lock().unwrap().clone();
+    assert!(!got.is_empty(), "the collector received nothing");
+    let mut spans = Vec::new();
+    for (path, content_type, body) in &got {
+        assert_eq!(path, "/v1/traces");
+        assert_eq!(content_type, "application/x-protobuf");
+        assert!(
+            !body.windows(12).any(|w| w == b"s3cr3t-value"),
+            "a secret was exported"
+        );
+        let export = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        for resource in export.resource_spans {
+            let service = resource
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|a| a.key == "service.name"))
+                .and_then(|a| a.value.clone())
+                .and_then(|v| v.value);
+            assert_eq!(format!("{service:?}"), r#"Some(StringValue("gatehouse"))"#);
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+    }
+    let attribute = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.clone())
+            .and_then(|v| v.value)
+            .map(|v| format!("{v:?}"))
+    };
+    let request = |id: &str| {
+        spans
+            .iter()
+            .find(|s| {
+                s.name == "request" && attribute(s, "request_id").is_some_and(|v| v.contains(id))
+            })
+            .unwrap_or_else(|| panic!("no request span for {id}"))
+    };
+    let joined = request("otlp-1");
+    assert_eq!(
+        joined.trace_id,
+        [
+            0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
+            0x31, 0x9c
+        ],
+        "the request joins the caller's trace"
+    );
+    assert_eq!(
+        joined.parent_span_id,
+        [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31]
+    );
+    assert!(attribute(joined, "route").is_some_and(|r| r.contains("/readyz")));
+    // The token request's own span, with the service spans inside it.
+    let token = request("otlp-2");
+    assert!(
+        token.parent_span_id.is_empty(),
+        "a request without traceparent starts a trace"
+    );
+    let children: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.trace_id == token.trace_id && s.span_id != token.span_id)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(
+        !children.is_empty(),
+        "no service span under the token request"
+    );
+}
+
+#[tokio::test]
+async fn an_absent_collector_costs_requests_nothing_and_does_not_hold_up_a_stop() {
+    // Nothing listens there: exports fail, requests do not.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
+    let mut served = Served::start_with("text", &[("GATEHOUSE_OTLP_ENDPOINT", &endpoint)]);
+    let http = reqwest::Client::new();
+    for _ in 0..20 {
+        let res = http
+            .get(format!("{}/readyz", served.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert!(served.terminate(), "a clean exit");
 }
