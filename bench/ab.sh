@@ -24,6 +24,8 @@
 #   AB_BASE_BIN     a prebuilt base `gatehouse` binary: skips the base build
 #   AB_NEW_BIN      a prebuilt `gatehouse` binary to use instead of the
 #                   working tree's (to compare two older builds)
+#   AB_BENCH_BIN    with AB_NEW_BIN: a prebuilt `gatehouse-bench`, so the
+#                   working tree is not built at all
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -82,12 +84,17 @@ else
     cargo build --release -p gatehouse-server --manifest-path "$WT/Cargo.toml"
   BASE_BIN="$ROOT/target/bench/ab-base-target/release/gatehouse"
 fi
-say "building the working tree ($HEAD_DESC)"
-cargo build --release -p gatehouse-server -p gatehouse-bench
+if [ -n "${AB_NEW_BIN:-}" ] && [ -n "${AB_BENCH_BIN:-}" ]; then
+  # Both prebuilt: the working tree is not built (it may be mid-edit).
+  BENCH=$AB_BENCH_BIN
+else
+  say "building the working tree ($HEAD_DESC)"
+  cargo build --release -p gatehouse-server -p gatehouse-bench
+  BENCH="$ROOT/target/release/gatehouse-bench"
+fi
 # Copied so that editing and rebuilding during the run cannot swap it.
 cp "${AB_NEW_BIN:-target/release/gatehouse}" "$RUNDIR/gatehouse-new"
 cp "$BASE_BIN" "$RUNDIR/gatehouse-base"
-BENCH="$ROOT/target/release/gatehouse-bench"
 
 # run_one BUILD STORE WORKLOAD ROUND
 run_one() {

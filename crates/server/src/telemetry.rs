@@ -375,12 +375,23 @@ mod tests {
         for (given, posted) in [
             ("http://collector:4318", "http://collector:4318/v1/traces"),
             ("http://collector:4318/", "http://collector:4318/v1/traces"),
-            ("https://otel.example/otlp", "https://otel.example/otlp/v1/traces"),
-            ("http://127.0.0.1:4318/v1/traces", "http://127.0.0.1:4318/v1/traces"),
+            (
+                "https://otel.example/otlp",
+                "https://otel.example/otlp/v1/traces",
+            ),
+            (
+                "http://127.0.0.1:4318/v1/traces",
+                "http://127.0.0.1:4318/v1/traces",
+            ),
         ] {
             assert_eq!(traces_url(given).unwrap(), posted, "{given}");
         }
-        for bad in ["collector:4318", "grpc://collector:4317", "http://c/?x=1", ""] {
+        for bad in [
+            "collector:4318",
+            "grpc://collector:4317",
+            "http://c/?x=1",
+            "",
+        ] {
             let e = traces_url(bad).unwrap_err().to_string();
             assert!(e.contains("GATEHOUSE_OTLP_ENDPOINT"), "{bad}: {e}");
         }
