@@ -27,6 +27,11 @@ bench:
 bench-ab rev:
     bash bench/ab.sh {{rev}}
 
+# Build the .deb (cargo-deb), install it, start it as its systemd unit would,
+# check /readyz, then uninstall it. Needs root and dpkg.
+deb:
+    bash tests/deb/run.sh
+
 # Everything CI runs.
 ci:
     bash .ci/run
