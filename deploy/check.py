@@ -255,12 +255,46 @@ def routes_in(body: str, prefix: str, depth: int = 0) -> set[str]:
     return out
 
 
+def fn_body(file: Path, name: str) -> str:
+    """The body of `fn name(...)` in `file`, or "" (reported)."""
+    src = read(file)
+    m = re.search(r"fn\s+" + name + r"\s*\(", src)
+    if not m:
+        problem(f"route patterns: cannot find fn {name} in {file.relative_to(ROOT)}")
+        return ""
+    start = src.index("{", m.end())
+    return src[start:closing(src, start) + 1]
+
+
+def endpoint_table(file: Path, name: str, prefix: str) -> set[str]:
+    """The paths of the `Endpoint`s a `fn name() -> Vec<Endpoint>` lists
+    (crates/server/src/http: the tables both mounted and documented),
+    under `prefix`, following `all.extend(module::endpoints())`."""
+    body = fn_body(file, name)
+    out = {prefix + lit for lit in re.findall(
+        r"Endpoint::new\(\s*Method::\w+\s*,\s*\"([^\"]*)\"", body)}
+    for module in re.findall(r"extend\(\s*(\w+)::endpoints\(\)\s*\)", body):
+        out |= endpoint_table(SRC / "http" / f"{module}.rs", "endpoints", prefix)
+    return out
+
+
 def route_patterns() -> set[str]:
-    """Route patterns that can appear as the `route` label, read from how
-    startup.rs builds the app: every route and resource with the scopes it
-    sits in. Plus `unmatched`."""
+    """Route patterns that can appear as the `route` label: the endpoint
+    tables `http::route_table` mounts (with their scopes), plus what
+    startup.rs mounts itself (`/metrics`), plus `unmatched`."""
+    http = SRC / "http" / "mod.rs"
+    consts = dict(re.findall(r'pub const (\w+_SCOPE): &str = "([^"]*)";', read(http)))
+    table = fn_body(http, "route_table")
     routes = routes_in(read(SRC / "startup.rs"), "")
-    if not {"/api/v1/oauth/token", "/readyz"} <= routes:
+    for scope, fn in re.findall(r'scoped\(\s*("[^"]*"|\w+)\s*,\s*([\w:]+)\(\)\s*\)', table):
+        prefix = scope.strip('"') if scope.startswith('"') else consts.get(scope)
+        if prefix is None:
+            problem(f"route patterns: unknown scope {scope} in http::route_table")
+            continue
+        module, _, name = fn.rpartition("::")
+        file = SRC / "http" / f"{module}.rs" if module else http
+        routes |= endpoint_table(file, name, prefix)
+    if not {"/api/v1/oauth/token", "/readyz", "/metrics"} <= routes:
         problem(f"route patterns: found only {sorted(routes)}; the source changed "
                 "shape and deploy/check.py needs updating")
     return routes | {"unmatched"}

@@ -1,27 +1,32 @@
-//! The platform's JSON API: sign-in, users, organizations, and the admin
-//! client registry (DESIGN §4).
+//! The platform's JSON API: sign-in, users, organizations, invitations and
+//! the audit log (DESIGN §4). The admin registries are in `admin.rs`.
 
 use actix_web::error::JsonPayloadError;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::web::{self, Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::ApiError;
 use gatehouse_core::model::{OrgRole, Role};
 use gatehouse_core::service::{
-    AuditParams, ClientPatch, MemberChange, NewClient, NewOrganization, NewUser, OrgPatch,
-    ResourceInput, UserPatch,
+    AuditParams, MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch,
 };
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::errors::ApiFailure;
+use super::openapi::{
+    self, BadRequest, Busy, Conflict, Forbidden, NotFound, ServerError, TooManyRequests,
+    Unauthorized, Unprocessable,
+};
+use super::schemas::{ApiErrorBody, AuditType, OrgRole as OrgRoleName, PlatformRole};
 use super::wire;
-use super::{AppState, Authed, MAX_BODY};
+use super::{AppState, Authed, Endpoint, MAX_BODY};
 
-type ApiResult = Result<HttpResponse, ApiFailure>;
+pub(super) type ApiResult = Result<HttpResponse, ApiFailure>;
 
 /// JSON bodies: size-limited, and every parse failure a 400 in the API's
 /// error shape rather than actix's plain text.
-fn json_config() -> web::JsonConfig {
+pub(super) fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_BODY)
         .error_handler(|err, _req| {
@@ -40,7 +45,7 @@ fn json_config() -> web::JsonConfig {
         })
 }
 
-fn query_config() -> web::QueryConfig {
+pub(super) fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         actix_web::Error::from(ApiFailure(ApiError::BadRequest(
             format!("invalid query: {err}").into(),
@@ -48,84 +53,82 @@ fn query_config() -> web::QueryConfig {
     })
 }
 
-/// Routes under `/api/v1`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
-        .app_data(query_config())
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/users", web::get().to(list_users))
-        .route("/users/", web::get().to(list_users))
-        .route("/users", web::post().to(create_user))
-        .route("/users/", web::post().to(create_user))
-        .route("/users/{id}", web::get().to(get_user))
-        .route("/users/{id}", web::patch().to(update_user))
-        .route("/users/{id}", web::delete().to(delete_user))
-        .route("/organizations", web::get().to(list_orgs))
-        .route("/organizations/", web::get().to(list_orgs))
-        .route("/organizations", web::post().to(create_org))
-        .route("/organizations/", web::post().to(create_org))
-        .route("/organizations/{id}", web::get().to(get_org))
-        .route("/organizations/{id}", web::patch().to(update_org))
-        .route("/organizations/{id}", web::delete().to(delete_org))
-        .route("/organizations/{id}/members", web::get().to(members))
-        .route("/organizations/{id}/members", web::post().to(add_member))
-        .route(
+/// Endpoints under `/api/v1`. The slash-less collection paths are aliases
+/// of the documented ones (the seed's clients call both).
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        Endpoint::new(M::GET, "/openapi.json", openapi::serve),
+        Endpoint::new(M::POST, "/auth/login", login),
+        Endpoint::new(M::POST, "/auth/logout", logout),
+        Endpoint::new(M::GET, "/users", list_users),
+        Endpoint::new(M::GET, "/users/", list_users),
+        Endpoint::new(M::POST, "/users", create_user),
+        Endpoint::new(M::POST, "/users/", create_user),
+        Endpoint::new(M::GET, "/users/{id}", get_user),
+        Endpoint::new(M::PATCH, "/users/{id}", update_user),
+        Endpoint::new(M::DELETE, "/users/{id}", delete_user),
+        Endpoint::new(M::GET, "/organizations", list_orgs),
+        Endpoint::new(M::GET, "/organizations/", list_orgs),
+        Endpoint::new(M::POST, "/organizations", create_org),
+        Endpoint::new(M::POST, "/organizations/", create_org),
+        Endpoint::new(M::GET, "/organizations/{id}", get_org),
+        Endpoint::new(M::PATCH, "/organizations/{id}", update_org),
+        Endpoint::new(M::DELETE, "/organizations/{id}", delete_org),
+        Endpoint::new(M::GET, "/organizations/{id}/members", members),
+        Endpoint::new(M::POST, "/organizations/{id}/members", add_member),
+        Endpoint::new(
+            M::DELETE,
             "/organizations/{id}/members/{user_id}",
-            web::delete().to(remove_member),
-        )
-        .route(
-            "/organizations/{id}/invitations",
-            web::get().to(org_invitations),
-        )
-        .route(
+            remove_member,
+        ),
+        Endpoint::new(M::GET, "/organizations/{id}/invitations", org_invitations),
+        Endpoint::new(
+            M::DELETE,
             "/organizations/{id}/invitations/{user_id}",
-            web::delete().to(withdraw_invitation),
-        )
-        .route("/invitations", web::get().to(my_invitations))
-        .route(
-            "/invitations/{org_id}",
-            web::delete().to(decline_invitation),
-        )
-        .route(
-            "/invitations/{org_id}/accept",
-            web::post().to(accept_invitation),
-        )
-        .route(
-            "/invitations/{org_id}/decline",
-            web::post().to(decline_invitation),
-        )
-        .route("/audit", web::get().to(audit));
+            withdraw_invitation,
+        ),
+        Endpoint::new(M::GET, "/invitations", my_invitations),
+        Endpoint::new(M::DELETE, "/invitations/{org_id}", delete_invitation),
+        Endpoint::new(M::POST, "/invitations/{org_id}/accept", accept_invitation),
+        Endpoint::new(M::POST, "/invitations/{org_id}/decline", decline_invitation),
+        Endpoint::new(M::GET, "/audit", audit),
+    ]
 }
 
-/// Admin routes under `/api/v1/oauth`.
-pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
-        .route("/clients", web::get().to(list_clients))
-        .route("/clients", web::post().to(create_client))
-        .route("/clients/{client_id}", web::get().to(get_client))
-        .route("/clients/{client_id}", web::patch().to(update_client))
-        .route("/clients/{client_id}", web::delete().to(delete_client))
-        .route("/clients/{client_id}/secret", web::post().to(rotate_secret))
-        .route("/resources", web::get().to(list_resources))
-        .route("/resources", web::post().to(create_resource))
-        .route("/resources/{id}", web::get().to(get_resource))
-        .route("/resources/{id}", web::patch().to(update_resource))
-        .route("/resources/{id}", web::delete().to(delete_resource));
-}
-
-fn no_store(mut b: actix_web::HttpResponseBuilder, body: impl serde::Serialize) -> HttpResponse {
+pub(super) fn no_store(
+    mut b: actix_web::HttpResponseBuilder,
+    body: impl serde::Serialize,
+) -> HttpResponse {
     b.insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+/// `POST /api/v1/auth/login`.
+#[derive(Deserialize, ToSchema)]
+struct LoginRequest {
     email: String,
     password: String,
 }
 
-async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginBody>) -> ApiResult {
+/// Signs in with an email and password and answers with a first-party
+/// access token carrying every platform scope the role permits.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in; `Cache-Control: no-store`.", body = wire::LoginBody),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "Wrong email or password, or not an address: `invalid_credentials`.", body = ApiErrorBody),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Busy),
+        (status = 500, response = ServerError),
+    )
+)]
+async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginRequest>) -> ApiResult {
     let r = state
         .gatehouse
         .login(&body.email, &body.password, state.client_ip(&http))
@@ -136,6 +139,18 @@ async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginBody>) 
     ))
 }
 
+/// Ends the presented token at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token no longer works."),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn logout(state: Data<AppState>, caller: Authed) -> ApiResult {
     state.gatehouse.logout(&caller.0).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -146,13 +161,50 @@ struct UsersQuery {
     organization_id: Option<String>,
 }
 
+/// Users the caller may see: an organization's, or everyone who shares an
+/// organization with the caller (every user, for platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("organization_id" = Option<uuid::Uuid>, Query, description = "Only this organization's members (a UUID).")),
+    responses(
+        (status = 200, description = "The users.", body = wire::Users),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn list_users(state: Data<AppState>, caller: Authed, q: Query<UsersQuery>) -> ApiResult {
     let org = q.organization_id.as_deref().filter(|s| !s.is_empty());
     let users = state.gatehouse.list_users(&caller.0, org).await?;
     Ok(HttpResponse::Ok().json(wire::Users::of(&users)))
 }
 
-/// `GET /api/v1/audit` (admins): a page of the audit log, newest first.
+/// A page of the audit log, newest first (platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    security(("bearer" = [])),
+    params(
+        ("type" = Option<AuditType>, Query, description = "One event type."),
+        ("user_id" = Option<uuid::Uuid>, Query, description = "Events about this user (a UUID)."),
+        ("client_id" = Option<String>, Query, description = "Events involving this client."),
+        ("before" = Option<String>, Query, description = "The `next` value of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1 to 500, default 50."),
+    ),
+    responses(
+        (status = 200, description = "The page; `Cache-Control: no-store`.", body = wire::AuditEvents),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn audit(state: Data<AppState>, caller: Authed, q: Query<AuditParams>) -> ApiResult {
     let page = state.gatehouse.audit_events(&caller.0, &q.query()?).await?;
     Ok(no_store(HttpResponse::Ok(), wire::AuditEvents::from(&page)))
@@ -169,16 +221,47 @@ fn role(raw: Option<&str>) -> Result<Option<Role>, ApiFailure> {
     .transpose()
 }
 
-#[derive(Deserialize)]
-struct CreateUserBody {
+/// `POST /api/v1/users/`.
+#[derive(Deserialize, ToSchema)]
+struct CreateUserRequest {
     email: String,
+    /// 1–200 characters.
     name: String,
+    /// At least 8 characters, not a common password.
     password: String,
+    /// Default `user`.
+    #[schema(value_type = Option<PlatformRole>)]
     role: Option<String>,
+    /// Default `true`.
     email_verified: Option<bool>,
 }
 
-async fn create_user(state: Data<AppState>, caller: Authed, b: Json<CreateUserBody>) -> ApiResult {
+/// Creates a user (platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/",
+    tag = "users",
+    request_body = CreateUserRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = wire::OneUser, links(
+            ("GetUser" = (operation_id = "get_user", parameters(("id" = "$response.body#/user/id")))),
+            ("UpdateUser" = (operation_id = "update_user", parameters(("id" = "$response.body#/user/id")))),
+            ("DeleteUser" = (operation_id = "delete_user", parameters(("id" = "$response.body#/user/id"))))
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
+async fn create_user(
+    state: Data<AppState>,
+    caller: Authed,
+    b: Json<CreateUserRequest>,
+) -> ApiResult {
     let b = b.into_inner();
     let req = NewUser {
         role: role(b.role.as_deref())?,
@@ -191,26 +274,68 @@ async fn create_user(state: Data<AppState>, caller: Authed, b: Json<CreateUserBo
     Ok(HttpResponse::Created().json(wire::OneUser { user: (&u).into() }))
 }
 
+/// A user the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's UUID.")),
+    responses(
+        (status = 200, description = "The user.", body = wire::OneUser),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn get_user(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let u = state.gatehouse.get_user(&caller.0, &id).await?;
     Ok(HttpResponse::Ok().json(wire::OneUser { user: (&u).into() }))
 }
 
-#[derive(Deserialize)]
-struct PatchUserBody {
+/// `PATCH /api/v1/users/{id}`: the fields to change.
+#[derive(Deserialize, ToSchema)]
+struct PatchUserRequest {
     email: Option<String>,
     name: Option<String>,
     password: Option<String>,
+    /// Platform admins only.
+    #[schema(value_type = Option<PlatformRole>)]
     role: Option<String>,
+    /// Needed to change your own email or password.
     current_password: Option<String>,
+    /// Platform admins only.
     email_verified: Option<bool>,
 }
 
+/// Changes a user: yourself, or anyone for platform admins. Email and
+/// password changes need a first-party token and `current_password`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    request_body = PatchUserRequest,
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's UUID.")),
+    responses(
+        (status = 200, description = "The changed user.", body = wire::OneUser),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Busy),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn update_user(
     state: Data<AppState>,
     caller: Authed,
     id: Path<String>,
-    b: Json<PatchUserBody>,
+    b: Json<PatchUserRequest>,
 ) -> ApiResult {
     let b = b.into_inner();
     let patch = UserPatch {
@@ -225,11 +350,41 @@ async fn update_user(
     Ok(HttpResponse::Ok().json(wire::OneUser { user: (&u).into() }))
 }
 
+/// Deletes a user with their memberships, sessions, grants and consents
+/// (platform admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's UUID.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn delete_user(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     state.gatehouse.delete_user(&caller.0, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The caller's organizations, each with the caller's role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/",
+    tag = "organizations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The organizations.", body = wire::Orgs),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn list_orgs(state: Data<AppState>, caller: Authed) -> ApiResult {
     let orgs = state.gatehouse.my_orgs(&caller.0).await?;
     Ok(HttpResponse::Ok().json(wire::Orgs {
@@ -240,13 +395,39 @@ async fn list_orgs(state: Data<AppState>, caller: Authed) -> ApiResult {
     }))
 }
 
-#[derive(Deserialize)]
-struct OrgBody {
+/// An organization's fields; `name` is required to create one.
+#[derive(Deserialize, ToSchema)]
+struct OrgRequest {
+    /// 1–200 characters.
     name: Option<String>,
+    /// At most 2000 characters.
     description: Option<String>,
 }
 
-async fn create_org(state: Data<AppState>, caller: Authed, b: Json<OrgBody>) -> ApiResult {
+/// Creates an organization with the caller as owner.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/",
+    tag = "organizations",
+    request_body = OrgRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = wire::OrgWithRole, links(
+            ("GetOrganization" = (operation_id = "get_org", parameters(("id" = "$response.body#/organization/id")))),
+            ("UpdateOrganization" = (operation_id = "update_org", parameters(("id" = "$response.body#/organization/id")))),
+            ("DeleteOrganization" = (operation_id = "delete_org", parameters(("id" = "$response.body#/organization/id")))),
+            ("ListMembers" = (operation_id = "members", parameters(("id" = "$response.body#/organization/id")))),
+            ("AddMember" = (operation_id = "add_member", parameters(("id" = "$response.body#/organization/id")))),
+            ("ListInvitations" = (operation_id = "org_invitations", parameters(("id" = "$response.body#/organization/id"))))
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
+async fn create_org(state: Data<AppState>, caller: Authed, b: Json<OrgRequest>) -> ApiResult {
     let b = b.into_inner();
     let name = b
         .name
@@ -264,16 +445,49 @@ async fn create_org(state: Data<AppState>, caller: Authed, b: Json<OrgBody>) -> 
     Ok(HttpResponse::Created().json(wire::OrgWithRole::new(&o, Some(r))))
 }
 
+/// An organization the caller belongs to (any, for platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID.")),
+    responses(
+        (status = 200, description = "The organization.", body = wire::OrgWithRole),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn get_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let (o, r) = state.gatehouse.get_org(&caller.0, &id).await?;
     Ok(HttpResponse::Ok().json(wire::OrgWithRole::new(&o, r)))
 }
 
+/// Renames or redescribes an organization (its admins and owners).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/{id}",
+    tag = "organizations",
+    request_body = OrgRequest,
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID.")),
+    responses(
+        (status = 200, description = "The changed organization.", body = wire::OrgWithRole),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn update_org(
     state: Data<AppState>,
     caller: Authed,
     id: Path<String>,
-    b: Json<OrgBody>,
+    b: Json<OrgRequest>,
 ) -> ApiResult {
     let b = b.into_inner();
     let (o, r) = state
@@ -290,27 +504,85 @@ async fn update_org(
     Ok(HttpResponse::Ok().json(wire::OrgWithRole::new(&o, r)))
 }
 
+/// Deletes an organization (its owners).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{id}",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn delete_org(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     state.gatehouse.delete_org(&caller.0, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// An organization's members.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/members",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID.")),
+    responses(
+        (status = 200, description = "The members.", body = wire::Members),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn members(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let ms = state.gatehouse.org_members(&caller.0, &id).await?;
     Ok(HttpResponse::Ok().json(wire::Members::of(&ms)))
 }
 
-#[derive(Deserialize)]
-struct MemberBody {
+/// `POST /api/v1/organizations/{id}/members`.
+#[derive(Deserialize, ToSchema)]
+struct MemberRequest {
+    /// The user's UUID.
     user_id: String,
+    /// Default `member`.
+    #[schema(value_type = Option<OrgRoleName>)]
     role: Option<String>,
 }
 
+/// Changes a member's role, adds someone (platform admins) or invites them
+/// (everyone else).
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{id}/members",
+    tag = "organizations",
+    request_body = MemberRequest,
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID.")),
+    responses(
+        (status = 201, description = "Added, or the role changed.", body = wire::OneMember, links(
+            ("RemoveMember" = (operation_id = "remove_member", parameters(("id" = "$request.path.id"), ("user_id" = "$response.body#/member/user_id"))))
+        )),
+        (status = 202, description = "Invited: the invitee decides.", body = wire::OneInvitation, links(
+            ("WithdrawInvitation" = (operation_id = "withdraw_invitation", parameters(("id" = "$request.path.id"), ("user_id" = "$response.body#/invitation/user_id"))))
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn add_member(
     state: Data<AppState>,
     caller: Authed,
     id: Path<String>,
-    b: Json<MemberBody>,
+    b: Json<MemberRequest>,
 ) -> ApiResult {
     let role = match b.role.as_deref() {
         None => OrgRole::Member,
@@ -333,6 +605,19 @@ async fn add_member(
     }
 }
 
+/// The caller's pending invitations, each naming its organization.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invitations",
+    tag = "invitations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The invitations.", body = wire::Invitations),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn my_invitations(state: Data<AppState>, caller: Authed) -> ApiResult {
     let all = state.gatehouse.my_invitations(&caller.0).await?;
     Ok(HttpResponse::Ok().json(wire::Invitations {
@@ -343,16 +628,80 @@ async fn my_invitations(state: Data<AppState>, caller: Authed) -> ApiResult {
     }))
 }
 
+/// Accepts an invitation: the caller becomes a member.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations/{org_id}/accept",
+    tag = "invitations",
+    security(("bearer" = [])),
+    params(("org_id" = uuid::Uuid, Path, description = "The inviting organization's UUID.")),
+    responses(
+        (status = 200, description = "The organization, with the caller's new role.", body = wire::OrgWithRole),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn accept_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
     let (o, m) = state.gatehouse.accept_invitation(&caller.0, &org).await?;
     Ok(HttpResponse::Ok().json(wire::OrgWithRole::new(&o, Some(m.role))))
 }
 
+/// Declines an invitation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations/{org_id}/decline",
+    tag = "invitations",
+    security(("bearer" = [])),
+    params(("org_id" = uuid::Uuid, Path, description = "The inviting organization's UUID.")),
+    responses(
+        (status = 204, description = "Declined."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn decline_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
     state.gatehouse.decline_invitation(&caller.0, &org).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Declines an invitation, as `POST …/decline` does.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/invitations/{org_id}",
+    tag = "invitations",
+    security(("bearer" = [])),
+    params(("org_id" = uuid::Uuid, Path, description = "The inviting organization's UUID.")),
+    responses(
+        (status = 204, description = "Declined."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
+async fn delete_invitation(state: Data<AppState>, caller: Authed, org: Path<String>) -> ApiResult {
+    decline_invitation(state, caller, org).await
+}
+
+/// An organization's pending invitations (its admins and owners).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/invitations",
+    tag = "invitations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID.")),
+    responses(
+        (status = 200, description = "The invitations.", body = wire::Invitations),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn org_invitations(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
     let all = state.gatehouse.org_invitations(&caller.0, &id).await?;
     Ok(HttpResponse::Ok().json(wire::Invitations {
@@ -360,6 +709,21 @@ async fn org_invitations(state: Data<AppState>, caller: Authed, id: Path<String>
     }))
 }
 
+/// Withdraws a pending invitation (the organization's admins and owners).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{id}/invitations/{user_id}",
+    tag = "invitations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID."), ("user_id" = uuid::Uuid, Path, description = "The invitee's UUID.")),
+    responses(
+        (status = 204, description = "Withdrawn."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn withdraw_invitation(
     state: Data<AppState>,
     caller: Authed,
@@ -373,6 +737,22 @@ async fn withdraw_invitation(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Removes a member (anyone may remove themself).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{id}/members/{user_id}",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The organization's UUID."), ("user_id" = uuid::Uuid, Path, description = "The member's UUID.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
 async fn remove_member(
     state: Data<AppState>,
     caller: Authed,
@@ -383,176 +763,5 @@ async fn remove_member(
         .gatehouse
         .remove_member(&caller.0, &org, &user)
         .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize)]
-struct CreateClientBody {
-    name: String,
-    description: Option<String>,
-    #[serde(default)]
-    redirect_uris: Vec<String>,
-    grant_types: Option<Vec<String>>,
-    resource: Option<String>,
-    #[serde(default)]
-    allowed_scopes: Vec<String>,
-    #[serde(default = "yes")]
-    is_confidential: bool,
-    require_pkce: Option<bool>,
-    exchange_targets: Option<Vec<String>>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-async fn create_client(
-    state: Data<AppState>,
-    caller: Authed,
-    b: Json<CreateClientBody>,
-) -> ApiResult {
-    let b = b.into_inner();
-    let req = NewClient {
-        name: b.name,
-        description: b.description,
-        redirect_uris: b.redirect_uris,
-        allowed_scopes: b.allowed_scopes,
-        is_confidential: b.is_confidential,
-        require_pkce: b.require_pkce,
-        grant_types: b.grant_types,
-        resource: b.resource,
-        exchange_targets: b.exchange_targets,
-    };
-    let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
-    Ok(no_store(
-        HttpResponse::Created(),
-        wire::ClientIssued::new(&client, secret.as_ref().map(|s| s.expose())),
-    ))
-}
-
-async fn list_clients(state: Data<AppState>, caller: Authed) -> ApiResult {
-    let clients = state.gatehouse.list_clients(&caller.0).await?;
-    Ok(HttpResponse::Ok().json(wire::Clients {
-        clients: clients.iter().map(Into::into).collect(),
-    }))
-}
-
-async fn get_client(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
-    let c = state.gatehouse.get_client(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(wire::OneClient {
-        client: (&c).into(),
-    }))
-}
-
-#[derive(Deserialize)]
-struct PatchClientBody {
-    name: Option<String>,
-    description: Option<String>,
-    redirect_uris: Option<Vec<String>>,
-    allowed_scopes: Option<Vec<String>>,
-    require_pkce: Option<bool>,
-    grant_types: Option<Vec<String>>,
-    resource: Option<String>,
-    exchange_targets: Option<Vec<String>>,
-}
-
-async fn update_client(
-    state: Data<AppState>,
-    caller: Authed,
-    id: Path<String>,
-    b: Json<PatchClientBody>,
-) -> ApiResult {
-    let b = b.into_inner();
-    let patch = ClientPatch {
-        name: b.name,
-        description: b.description,
-        redirect_uris: b.redirect_uris,
-        allowed_scopes: b.allowed_scopes,
-        require_pkce: b.require_pkce,
-        grant_types: b.grant_types,
-        resource: b.resource,
-        exchange_targets: b.exchange_targets,
-    };
-    let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
-    Ok(HttpResponse::Ok().json(wire::OneClient {
-        client: (&c).into(),
-    }))
-}
-
-async fn delete_client(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
-    state.gatehouse.delete_client(&caller.0, &id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-async fn rotate_secret(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
-    let (c, secret) = state.gatehouse.rotate_client_secret(&caller.0, &id).await?;
-    Ok(no_store(
-        HttpResponse::Ok(),
-        wire::ClientIssued::new(&c, Some(secret.expose())),
-    ))
-}
-
-#[derive(Deserialize)]
-struct ResourceBody {
-    resource: Option<String>,
-    name: Option<String>,
-    scopes: Option<Vec<String>>,
-}
-
-impl From<ResourceBody> for ResourceInput {
-    fn from(b: ResourceBody) -> Self {
-        ResourceInput {
-            resource: b.resource,
-            name: b.name,
-            scopes: b.scopes,
-        }
-    }
-}
-
-async fn list_resources(state: Data<AppState>, caller: Authed) -> ApiResult {
-    let all = state.gatehouse.list_resources(&caller.0).await?;
-    Ok(HttpResponse::Ok().json(wire::Resources {
-        resources: all.iter().map(Into::into).collect(),
-    }))
-}
-
-async fn create_resource(
-    state: Data<AppState>,
-    caller: Authed,
-    b: Json<ResourceBody>,
-) -> ApiResult {
-    let r = state
-        .gatehouse
-        .create_resource(&caller.0, b.into_inner().into())
-        .await?;
-    Ok(HttpResponse::Created().json(wire::OneResource {
-        resource: (&r).into(),
-    }))
-}
-
-async fn get_resource(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
-    let r = state.gatehouse.get_resource(&caller.0, &id).await?;
-    Ok(HttpResponse::Ok().json(wire::OneResource {
-        resource: (&r).into(),
-    }))
-}
-
-async fn update_resource(
-    state: Data<AppState>,
-    caller: Authed,
-    id: Path<String>,
-    b: Json<ResourceBody>,
-) -> ApiResult {
-    let r = state
-        .gatehouse
-        .update_resource(&caller.0, &id, b.into_inner().into())
-        .await?;
-    Ok(HttpResponse::Ok().json(wire::OneResource {
-        resource: (&r).into(),
-    }))
-}
-
-async fn delete_resource(state: Data<AppState>, caller: Authed, id: Path<String>) -> ApiResult {
-    state.gatehouse.delete_resource(&caller.0, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,14 @@
 //! The HTTP surface: routes, shared state and extractors.
 
+pub mod admin;
 pub mod api;
 pub mod client_addr;
 pub mod errors;
 pub mod oauth;
 pub mod observe;
+pub mod openapi;
 pub mod pages;
+pub mod schemas;
 pub mod wire;
 
 use std::future::{Ready, ready};
@@ -13,8 +16,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, web};
 use futures::future::LocalBoxFuture;
 use gatehouse_core::service::Caller;
 use gatehouse_core::{ApiError, Gatehouse};
@@ -39,6 +42,8 @@ pub struct AppState {
     pub proxies: Arc<TrustedProxies>,
     /// Where requests and outcomes are counted.
     pub metrics: Arc<Metrics>,
+    /// The OpenAPI document for `base_url`, built once.
+    pub openapi: web::Bytes,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,8 +62,13 @@ impl AppState {
         proxies: TrustedProxies,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let openapi = openapi::json(&base_url).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the OpenAPI document could not be serialized");
+            String::from("{}")
+        });
         Self {
             secure_cookies: base_url.starts_with("https://"),
+            openapi: web::Bytes::from(openapi),
             gatehouse,
             base_url,
             proxies: Arc::new(proxies),
@@ -135,68 +145,201 @@ fn cors() -> actix_cors::Cors {
         .max_age(86_400)
 }
 
+/// What an endpoint answers with, for the OpenAPI document's coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answers {
+    /// JSON (or an empty body): a machine endpoint, in the OpenAPI document.
+    Json,
+    /// A server-rendered HTML page for a browser.
+    Html,
+}
+
+/// One route: a method, a path pattern below the scope it is mounted in,
+/// and the handler. The route tables below are both what is mounted and
+/// what [`route_table`] lists, so the list cannot miss a route.
+pub struct Endpoint {
+    method: Method,
+    path: &'static str,
+    answers: Answers,
+    /// CORS for browser-based clients, and 405 for other methods: the
+    /// endpoint shares one resource with the other methods of its path.
+    machine: bool,
+    route: actix_web::Route,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+impl Endpoint {
+    /// `method path`, answered by `handler` with JSON.
+    pub fn new<F, Args>(method: Method, path: &'static str, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        Self {
+            route: web::route().method(method.clone()).to(handler),
+            method,
+            path,
+            answers: Answers::Json,
+            machine: false,
+        }
+    }
+
+    /// A machine endpoint (discovery, keys, token, registration): CORS for
+    /// any origin, and `405` for a method its path does not serve.
+    fn machine(mut self) -> Self {
+        self.machine = true;
+        self
+    }
+
+    /// An endpoint answering with an HTML page.
+    fn page(mut self) -> Self {
+        self.answers = Answers::Html;
+        self
+    }
+}
+
+/// Mounts `endpoints` on `cfg`, in order. Machine endpoints of one path
+/// share a resource, so an unserved method there is a `405`; every other
+/// route carries its method as a guard, so an unserved method falls through
+/// to the JSON 404.
+fn mount(cfg: &mut web::ServiceConfig, endpoints: Vec<Endpoint>) {
+    let mut machine: Vec<(&'static str, Vec<actix_web::Route>)> = Vec::new();
+    for e in endpoints {
+        if !e.machine {
+            cfg.route(e.path, e.route);
+        } else if let Some((_, routes)) = machine.iter_mut().find(|(p, _)| *p == e.path) {
+            routes.push(e.route);
+        } else {
+            machine.push((e.path, vec![e.route]));
+        }
+    }
+    for (path, routes) in machine {
+        let resource = routes
+            .into_iter()
+            .fold(web::resource(path), |r, route| r.route(route));
+        cfg.service(resource.wrap(cors()));
+    }
+}
+
+/// The issuer's path: OAuth endpoints, pages and the admin API are below it.
+pub const OAUTH_SCOPE: &str = "/api/v1/oauth";
+/// The platform API's path.
+pub const API_SCOPE: &str = "/api/v1";
+
+/// Endpoints at the root: health and the well-known documents.
+fn root_endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/healthz", healthz),
+        Endpoint::new(Method::GET, "/readyz", readyz),
+        Endpoint::new(
+            Method::GET,
+            "/.well-known/oauth-authorization-server/api/v1/oauth",
+            oauth::metadata,
+        )
+        .machine(),
+        Endpoint::new(
+            Method::GET,
+            "/.well-known/oauth-protected-resource/api/v1",
+            oauth::api_resource_metadata,
+        )
+        .machine(),
+    ]
+}
+
+/// Endpoints below the issuer ([`OAUTH_SCOPE`]), the admin API's included.
+fn oauth_endpoints() -> Vec<Endpoint> {
+    let mut all = vec![
+        Endpoint::new(
+            Method::GET,
+            "/.well-known/oauth-authorization-server",
+            oauth::metadata,
+        )
+        .machine(),
+        Endpoint::new(Method::GET, "/jwks.json", oauth::jwks).machine(),
+        Endpoint::new(Method::POST, "/token", oauth::token).machine(),
+        Endpoint::new(Method::POST, "/revoke", oauth::revoke).machine(),
+        Endpoint::new(Method::POST, "/introspect", oauth::introspect).machine(),
+        Endpoint::new(Method::POST, "/register", oauth::register).machine(),
+        Endpoint::new(
+            Method::GET,
+            "/register/{client_id}",
+            oauth::registration_read,
+        )
+        .machine(),
+        Endpoint::new(
+            Method::PUT,
+            "/register/{client_id}",
+            oauth::registration_update,
+        )
+        .machine(),
+        Endpoint::new(
+            Method::DELETE,
+            "/register/{client_id}",
+            oauth::registration_delete,
+        )
+        .machine(),
+        Endpoint::new(Method::GET, "/authorize", oauth::authorize).page(),
+        Endpoint::new(Method::POST, "/authorize", oauth::consent).page(),
+        Endpoint::new(Method::POST, "/login", oauth::login).page(),
+        Endpoint::new(Method::POST, "/logout", oauth::logout).page(),
+        Endpoint::new(Method::GET, "/userinfo", oauth::userinfo),
+        Endpoint::new(Method::POST, "/userinfo", oauth::userinfo),
+    ];
+    all.extend(admin::endpoints());
+    all
+}
+
 /// Routes every endpoint of DESIGN §4 and §9.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .service(
-            web::resource("/.well-known/oauth-authorization-server/api/v1/oauth")
-                .wrap(cors())
-                .route(web::get().to(oauth::metadata)),
-        )
-        .service(
-            web::resource("/.well-known/oauth-protected-resource/api/v1")
-                .wrap(cors())
-                .route(web::get().to(oauth::api_resource_metadata)),
-        )
-        .service(
-            web::scope("/api/v1/oauth")
-                .service(
-                    web::resource("/.well-known/oauth-authorization-server")
-                        .wrap(cors())
-                        .route(web::get().to(oauth::metadata)),
-                )
-                .service(
-                    web::resource("/jwks.json")
-                        .wrap(cors())
-                        .route(web::get().to(oauth::jwks)),
-                )
-                .service(
-                    web::resource("/token")
-                        .wrap(cors())
-                        .route(web::post().to(oauth::token)),
-                )
-                .service(
-                    web::resource("/revoke")
-                        .wrap(cors())
-                        .route(web::post().to(oauth::revoke)),
-                )
-                .service(
-                    web::resource("/introspect")
-                        .wrap(cors())
-                        .route(web::post().to(oauth::introspect)),
-                )
-                .service(
-                    web::resource("/register")
-                        .wrap(cors())
-                        .route(web::post().to(oauth::register)),
-                )
-                .service(
-                    web::resource("/register/{client_id}")
-                        .wrap(cors())
-                        .route(web::get().to(oauth::registration_read))
-                        .route(web::put().to(oauth::registration_update))
-                        .route(web::delete().to(oauth::registration_delete)),
-                )
-                .route("/authorize", web::get().to(oauth::authorize))
-                .route("/authorize", web::post().to(oauth::consent))
-                .route("/login", web::post().to(oauth::login))
-                .route("/logout", web::post().to(oauth::logout))
-                .route("/userinfo", web::get().to(oauth::userinfo))
-                .route("/userinfo", web::post().to(oauth::userinfo))
-                .configure(api::admin_routes),
-        )
-        .service(web::scope("/api/v1").configure(api::routes));
+    mount(cfg, root_endpoints());
+    cfg.service(
+        web::scope(OAUTH_SCOPE)
+            .app_data(api::json_config())
+            .configure(|cfg| mount(cfg, oauth_endpoints())),
+    )
+    .service(
+        web::scope(API_SCOPE)
+            .app_data(api::json_config())
+            .app_data(api::query_config())
+            .configure(|cfg| mount(cfg, api::endpoints())),
+    );
+}
+
+/// One route as mounted: method, full path pattern, what it answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The method.
+    pub method: Method,
+    /// The full path pattern, as `match_pattern` and the metrics name it.
+    pub path: String,
+    /// JSON or HTML.
+    pub answers: Answers,
+}
+
+/// Every route [`routes`] mounts, with its full path: what the OpenAPI
+/// document must cover (`/metrics`, mounted by the composition root on a
+/// listener of its choice, is not among them).
+pub fn route_table() -> Vec<RouteInfo> {
+    let scoped = |prefix: &str, endpoints: Vec<Endpoint>| -> Vec<RouteInfo> {
+        endpoints
+            .into_iter()
+            .map(|e| RouteInfo {
+                path: format!("{prefix}{}", e.path),
+                method: e.method,
+                answers: e.answers,
+            })
+            .collect()
+    };
+    let mut all = scoped("", root_endpoints());
+    all.extend(scoped(OAUTH_SCOPE, oauth_endpoints()));
+    all.extend(scoped(API_SCOPE, api::endpoints()));
+    all
 }
 
 /// Adds RFC 9728's `resource_metadata` to every Bearer challenge, so a
@@ -226,10 +369,29 @@ pub async fn resource_metadata_challenge(
     Ok(res)
 }
 
+/// Liveness: `200` while the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    security(()),
+    responses((status = 200, description = "Up.", body = schemas::Health)),
+)]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness: `200` when the store answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    security(()),
+    responses(
+        (status = 200, description = "The store answers.", body = schemas::Health),
+        (status = 503, description = "The store does not answer.", body = schemas::Health),
+    ),
+)]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.gatehouse.ready().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),

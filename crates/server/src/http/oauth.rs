@@ -18,13 +18,31 @@ use gatehouse_core::{ApiError, ErrorCode, OAuthError};
 use serde_json::json;
 
 use super::errors::{ApiFailure, OAuthFailure};
+use super::openapi::{
+    InvalidClient, InvalidRegistrationToken, OAuthBadRequest, OAuthServerError,
+    RegistrationDisabled, ServerError, Unauthorized,
+};
 use super::pages;
+use super::schemas::{
+    AuthorizationServerMetadata, IntrospectionRequest, IntrospectionResponse, Jwks,
+    ProtectedResourceMetadata, RegistrationRequest, RegistrationResponse, RegistrationUpdate,
+    RevocationRequest, TokenRequest, TokenResponse, UserinfoResponse,
+};
 use super::{AppState, Authed, MAX_BODY, RawQuery};
 
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 /// RFC 8414 metadata, served at both the path-inserted and the seed's
 /// location. Lists only what really works.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server/api/v1/oauth",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The metadata; `Cache-Control: public, max-age=60`.", body = AuthorizationServerMetadata),
+    )
+)]
 pub async fn metadata(state: Data<AppState>) -> HttpResponse {
     let gh = &state.gatehouse;
     let iss = &gh.settings().issuer;
@@ -76,6 +94,15 @@ pub async fn metadata(state: Data<AppState>) -> HttpResponse {
 
 /// RFC 9728 metadata for the platform API, so MCP-style clients can find
 /// the authorization server from a 401.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-protected-resource/api/v1",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The metadata; `Cache-Control: public, max-age=300`.", body = ProtectedResourceMetadata),
+    )
+)]
 pub async fn api_resource_metadata(state: Data<AppState>) -> HttpResponse {
     let s = state.gatehouse.settings();
     let scopes: Vec<&str> = KNOWN_SCOPES
@@ -126,7 +153,22 @@ async fn read_json(
     })
 }
 
-/// `POST /register` (RFC 7591).
+/// Dynamic client registration (RFC 7591): open, behind an initial access
+/// token, or off, as `GATEHOUSE_REGISTRATION` says.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/register",
+    tag = "registration",
+    request_body = RegistrationRequest,
+    security((), ("initial_access_token" = [])),
+    responses(
+        (status = 201, description = "Registered; the secret and the registration access token are shown this once. `Cache-Control: no-store`.", body = RegistrationResponse),
+        (status = 400, response = OAuthBadRequest),
+        (status = 401, response = InvalidRegistrationToken),
+        (status = 403, response = RegistrationDisabled),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn register(
     state: Data<AppState>,
     http: HttpRequest,
@@ -140,7 +182,19 @@ pub async fn register(
     Ok(no_store(HttpResponse::Created().json(doc)))
 }
 
-/// `GET /register/{client_id}` (RFC 7592).
+/// A dynamic client reads its registration (RFC 7592 §2.1).
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth/register/{client_id}",
+    tag = "registration",
+    security(("registration_access_token" = [])),
+    params(("client_id" = String, Path, description = "The `client_id` registered.")),
+    responses(
+        (status = 200, description = "The registration, without `client_secret` and `registration_access_token`.", body = RegistrationResponse),
+        (status = 401, response = InvalidRegistrationToken),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn registration_read(
     state: Data<AppState>,
     http: HttpRequest,
@@ -155,7 +209,21 @@ pub async fn registration_read(
     )))
 }
 
-/// `PUT /register/{client_id}` (RFC 7592).
+/// A dynamic client replaces its metadata (RFC 7592 §2.2).
+#[utoipa::path(
+    put,
+    path = "/api/v1/oauth/register/{client_id}",
+    tag = "registration",
+    request_body = RegistrationUpdate,
+    security(("registration_access_token" = [])),
+    params(("client_id" = String, Path, description = "The `client_id` registered.")),
+    responses(
+        (status = 200, description = "The new registration (no secret).", body = RegistrationResponse),
+        (status = 400, response = OAuthBadRequest),
+        (status = 401, response = InvalidRegistrationToken),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn registration_update(
     state: Data<AppState>,
     http: HttpRequest,
@@ -176,7 +244,19 @@ pub async fn registration_update(
     Ok(no_store(HttpResponse::Ok().json(doc)))
 }
 
-/// `DELETE /register/{client_id}` (RFC 7592).
+/// A dynamic client deletes itself (RFC 7592 §2.3).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/oauth/register/{client_id}",
+    tag = "registration",
+    security(("registration_access_token" = [])),
+    params(("client_id" = String, Path, description = "The `client_id` registered.")),
+    responses(
+        (status = 204, description = "Deleted, with its codes, grants, refresh tokens and consents."),
+        (status = 401, response = InvalidRegistrationToken),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn registration_delete(
     state: Data<AppState>,
     http: HttpRequest,
@@ -189,7 +269,22 @@ pub async fn registration_delete(
     Ok(no_store(HttpResponse::NoContent().finish()))
 }
 
-/// `POST /introspect` (RFC 7662).
+/// Token introspection (RFC 7662) for confidential clients an
+/// administrator registered. Anything but an active token is
+/// `{"active": false}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/introspect",
+    tag = "oauth",
+    request_body(content = IntrospectionRequest, content_type = "application/x-www-form-urlencoded"),
+    security(("client_secret_basic" = []), ()),
+    responses(
+        (status = 200, description = "The token's state; `Cache-Control: no-store`.", body = IntrospectionResponse),
+        (status = 400, response = OAuthBadRequest),
+        (status = 401, response = InvalidClient),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn introspect(
     state: Data<AppState>,
     http: HttpRequest,
@@ -201,7 +296,16 @@ pub async fn introspect(
     Ok(no_store(HttpResponse::Ok().json(doc)))
 }
 
-/// The public signing keys.
+/// The public signing keys, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth/jwks.json",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The JWK Set; `Cache-Control: public, max-age=300`.", body = Jwks, content_type = "application/jwk-set+json"),
+    )
+)]
 pub async fn jwks(state: Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
@@ -659,7 +763,21 @@ async fn client_for(
         })
 }
 
-/// `POST /token`.
+/// The token endpoint: authorization code, refresh, client credentials and
+/// token exchange.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/token",
+    tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security(("client_secret_basic" = []), ()),
+    responses(
+        (status = 200, description = "Tokens; `Cache-Control: no-store`.", body = TokenResponse),
+        (status = 400, response = OAuthBadRequest),
+        (status = 401, response = InvalidClient),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn token(
     state: Data<AppState>,
     http: HttpRequest,
@@ -679,7 +797,20 @@ pub async fn token(
     ))
 }
 
-/// `POST /revoke` (RFC 7009): 200 whether or not the token was known.
+/// Revocation (RFC 7009): `200` whether or not the token was known.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/revoke",
+    tag = "oauth",
+    request_body(content = RevocationRequest, content_type = "application/x-www-form-urlencoded"),
+    security(("client_secret_basic" = []), ()),
+    responses(
+        (status = 200, description = "Revoked, unknown, or another client's (ignored): an empty body with `Cache-Control: no-store`."),
+        (status = 400, response = OAuthBadRequest),
+        (status = 401, response = InvalidClient),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn revoke(
     state: Data<AppState>,
     http: HttpRequest,
@@ -691,7 +822,18 @@ pub async fn revoke(
     Ok(no_store(HttpResponse::Ok().finish()))
 }
 
-/// `GET|POST /userinfo`.
+/// The signed-in user's claims, by the token's scope.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/v1/oauth/userinfo",
+    tag = "oauth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The claims; `Cache-Control: no-store`.", body = UserinfoResponse),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = ServerError),
+    )
+)]
 pub async fn userinfo(state: Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiFailure> {
     let info = state.gatehouse.userinfo(&caller.0).await?;
     Ok(no_store(HttpResponse::Ok().json(info)))

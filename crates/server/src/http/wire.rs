@@ -14,6 +14,12 @@ use gatehouse_core::service::AuditPage;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+use super::schemas::{
+    ApplicationType, AuditType, ClientOrigin, GrantType, OrgRole as OrgRoleName, PlatformRole,
+    TokenEndpointAuthMethod,
+};
 
 /// RFC 3339, as every timestamp in the API is written.
 fn ts(t: OffsetDateTime) -> String {
@@ -21,14 +27,18 @@ fn ts(t: OffsetDateTime) -> String {
 }
 
 /// A user (`GET /api/v1/users/{id}` and everywhere a user appears).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserBody {
+    #[schema(format = Uuid)]
     id: String,
     email: String,
     name: String,
+    #[schema(value_type = PlatformRole)]
     role: &'static str,
     email_verified: bool,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -47,14 +57,14 @@ impl From<&User> for UserBody {
 }
 
 /// `{"user": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OneUser {
     /// The user.
     pub user: UserBody,
 }
 
 /// `{"users": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Users {
     /// The users.
     pub users: Vec<UserBody>,
@@ -70,18 +80,21 @@ impl Users {
 }
 
 /// The user in a sign-in answer: what a client needs to greet them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SignedInUser {
+    #[schema(format = Uuid)]
     id: String,
     email: String,
     name: String,
+    #[schema(value_type = PlatformRole)]
     role: &'static str,
 }
 
 /// `POST /api/v1/auth/login`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoginBody {
     access_token: String,
+    #[schema(value_type = String, pattern = "^Bearer$")]
     token_type: &'static str,
     expires_in: i64,
     user: SignedInUser,
@@ -105,12 +118,15 @@ impl LoginBody {
 }
 
 /// An organization.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgBody {
+    #[schema(format = Uuid)]
     id: String,
     name: String,
     description: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -128,9 +144,10 @@ impl From<&Organization> for OrgBody {
 
 /// `{"organization": …, "role": …}`: an organization with the caller's
 /// role in it (`null` for a platform admin who is not a member).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgWithRole {
     organization: OrgBody,
+    #[schema(value_type = Option<OrgRoleName>, required = true)]
     role: Option<&'static str>,
 }
 
@@ -145,22 +162,24 @@ impl OrgWithRole {
 }
 
 /// `{"organizations": […]}`: the caller's organizations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Orgs {
     /// Each with the caller's role.
     pub organizations: Vec<OrgWithRole>,
 }
 
 /// A member with their record.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MemberBody {
     user: UserBody,
+    #[schema(value_type = OrgRoleName)]
     role: &'static str,
+    #[schema(format = DateTime)]
     joined_at: String,
 }
 
 /// `{"members": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Members {
     members: Vec<MemberBody>,
 }
@@ -182,15 +201,18 @@ impl Members {
 }
 
 /// A membership as added or changed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipBody {
+    #[schema(format = Uuid)]
     user_id: String,
+    #[schema(format = Uuid)]
     organization_id: String,
+    #[schema(value_type = OrgRoleName)]
     role: &'static str,
 }
 
 /// `{"member": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OneMember {
     member: MembershipBody,
 }
@@ -208,13 +230,20 @@ impl From<&Membership> for OneMember {
 }
 
 /// A pending invitation: the invitee by id only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationBody {
+    #[schema(format = Uuid)]
     organization_id: String,
+    #[schema(format = Uuid)]
     user_id: String,
+    #[schema(value_type = OrgRoleName)]
     role: &'static str,
+    #[schema(required = true, format = Uuid)]
     invited_by: Option<String>,
+    #[schema(format = DateTime)]
     invited_at: String,
+    /// Always `pending`: an answered invitation is gone.
+    #[schema(value_type = String, pattern = "^pending$")]
     status: &'static str,
     /// For the invitee's own listing: which organization it is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -222,8 +251,9 @@ pub struct InvitationBody {
 }
 
 /// An organization named in an invitation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgRef {
+    #[schema(format = Uuid)]
     id: String,
     name: String,
 }
@@ -256,36 +286,46 @@ impl InvitationBody {
 }
 
 /// `{"invitation": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OneInvitation {
     /// The invitation.
     pub invitation: InvitationBody,
 }
 
 /// `{"invitations": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Invitations {
     /// The invitations.
     pub invitations: Vec<InvitationBody>,
 }
 
 /// An OAuth client in the admin registry. Never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClientBody {
     client_id: String,
     name: String,
     description: String,
     redirect_uris: Vec<String>,
+    /// Alphabetical.
+    #[schema(value_type = Vec<String>)]
     allowed_scopes: ScopeSet,
     is_confidential: bool,
     require_pkce: bool,
+    #[schema(value_type = TokenEndpointAuthMethod)]
     token_endpoint_auth_method: &'static str,
+    #[schema(value_type = Vec<GrantType>)]
     grant_types: Vec<&'static str>,
+    #[schema(value_type = ApplicationType)]
     application_type: &'static str,
+    #[schema(value_type = ClientOrigin)]
     origin: &'static str,
+    /// The protected resource this client serves, if any.
+    #[schema(required = true)]
     resource: Option<String>,
     exchange_targets: Vec<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -320,25 +360,26 @@ impl From<&Client> for ClientBody {
 }
 
 /// `{"client": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OneClient {
     /// The client.
     pub client: ClientBody,
 }
 
 /// `{"clients": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Clients {
     /// The clients.
     pub clients: Vec<ClientBody>,
 }
 
 /// A client with its new secret, the one time it is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ClientWithSecret {
     #[serde(flatten)]
     client: ClientBody,
     /// `null` for a public client.
+    #[schema(required = true)]
     client_secret: Option<String>,
 }
 
@@ -352,11 +393,14 @@ impl std::fmt::Debug for ClientWithSecret {
 
 /// The answer to creating a client or rotating its secret: the seed's
 /// shape, `{"success": true, "client": …, "warning": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClientIssued {
+    /// Always `true`.
     success: bool,
     client: ClientWithSecret,
+    /// With a secret only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     warning: Option<&'static str>,
 }
 
@@ -385,13 +429,19 @@ impl ClientIssued {
 }
 
 /// A protected resource.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ResourceBody {
+    #[schema(format = Uuid)]
     id: String,
+    /// The canonical URI: a token's `aud`.
     resource: String,
     name: String,
+    /// Sorted.
+    #[schema(value_type = Vec<String>)]
     scopes: ScopeSet,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -409,29 +459,36 @@ impl From<&Resource> for ResourceBody {
 }
 
 /// `{"resource": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OneResource {
     /// The resource.
     pub resource: ResourceBody,
 }
 
 /// `{"resources": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Resources {
     /// The resources.
     pub resources: Vec<ResourceBody>,
 }
 
 /// One audit event (DESIGN §10).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventBody {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = DateTime)]
     at: String,
     #[serde(rename = "type")]
+    #[schema(value_type = AuditType)]
     kind: &'static str,
+    #[schema(required = true, format = Uuid)]
     user_id: Option<String>,
+    #[schema(required = true)]
     client_id: Option<String>,
+    #[schema(required = true)]
     ip: Option<String>,
+    #[schema(value_type = Object)]
     details: serde_json::Value,
 }
 
@@ -450,11 +507,12 @@ impl From<&AuditEvent> for AuditEventBody {
 }
 
 /// `{"events": […], "next": cursor-or-null}`, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEvents {
     /// The page.
     pub events: Vec<AuditEventBody>,
     /// Pass as `before` for the next (older) page; `null` on the last.
+    #[schema(required = true)]
     pub next: Option<String>,
 }
 

@@ -22,6 +22,7 @@ mod invitations;
 mod logs;
 mod mcp;
 mod metrics;
+mod openapi;
 mod platform;
 mod registration;
 mod revocation;
