@@ -11,8 +11,15 @@ and consent pages (pages.Browser plays the person), token exchange, a tool call,
 write tool answers 403 insufficient_scope; the SDK re-authorizes with the union of scopes,
 the consent page appears again; then the call succeeds).
 
+With --omit-resource the client behaves like the clients that leave `resource` out (Claude Code
+has been seen to; the TypeScript SDK does without protected-resource metadata): the SDK's requests
+are sent without it (removed from the authorization URL and from every token request on the way
+out), and the checks expect Gatehouse's default resource (GATEHOUSE_DEFAULT_RESOURCE = the MCP
+server) to be granted just the same.
+
 Usage: python py_client.py --mode dcr|cimd --mcp-url URL --issuer ISSUER --redirect-uri URI
-           [--cimd-url URL --ca CA.pem]      (E2E_EMAIL / E2E_PASSWORD: the person who signs in)
+           [--cimd-url URL --ca CA.pem] [--omit-resource]
+           (E2E_EMAIL / E2E_PASSWORD: the person who signs in)
 """
 import argparse
 import os
@@ -76,6 +83,35 @@ class Wire:
         return self.log[mark:]
 
 
+def without_resource(url: str) -> str:
+    """An authorization URL with its `resource` parameter removed."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "resource"]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+class OmitResource(httpx2.AsyncBaseTransport):
+    """Sends token requests without `resource`, as clients that omit it do. The request is changed
+    in place, so the wire log (which sees the request object) records what was really sent."""
+
+    def __init__(self, token_endpoint: str) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.token_endpoint = token_endpoint
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and str(request.url) == self.token_endpoint:
+            await request.aread()
+            form = [(k, v) for k, v in urllib.parse.parse_qsl(request.content.decode()) if k != "resource"]
+            body = urllib.parse.urlencode(form).encode()
+            request.headers["content-length"] = str(len(body))
+            request._content = body
+            request.stream = httpx2.ByteStream(body)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 async def attempt(call):
     """(result, None), or (None, the exception) when the call failed."""
     try:
@@ -98,6 +134,8 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
 
     async def redirect_handler(url: str) -> None:
         # The person's browser: sign in and consent on Gatehouse's own pages.
+        if args.omit_resource:
+            url = without_resource(url)
         a = await anyio.to_thread.run_sync(browser.authorize, url)
         authorizations.append((url, a))
 
@@ -124,8 +162,11 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
     )
     wire = Wire()
     http = httpx2.AsyncClient(
-        auth=provider, timeout=httpx2.Timeout(30, read=60), event_hooks={"response": [wire.on_response]}
+        auth=provider, timeout=httpx2.Timeout(30, read=60), event_hooks={"response": [wire.on_response]},
+        transport=OmitResource(f"{issuer}/token") if args.omit_resource else None,
     )
+    # What the authorization and token requests carry as `resource`.
+    sent_resource = None if args.omit_resource else args.mcp_url
 
     def token_posts(entries: list[dict], grant: str) -> list[dict]:
         return [e for e in entries if e["method"] == "POST" and e["url"] == f"{issuer}/token"
@@ -169,8 +210,8 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
         if authorizations:
             url, a = authorizations[0]
             q = authorize_query(url)
-            c.check("authorization request: PKCE S256, state, resource = the MCP server",
-                    q.get("code_challenge_method") == "S256" and q.get("state") and q.get("resource") == args.mcp_url, q)
+            c.check(f"authorization request: PKCE S256, state, resource = {sent_resource or 'none'}",
+                    q.get("code_challenge_method") == "S256" and q.get("state") and q.get("resource") == sent_resource, q)
             c.check("authorization request asks for the challenged scope (+ offline_access)",
                     set(q.get("scope", "").split()) >= {"files:read"}, q.get("scope"))
             c.check("sign-in and consent pages were shown", a.pages == ["login", "consent"], a.pages)
@@ -178,8 +219,8 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
                     a.params.get("code") and a.params.get("state") == q.get("state") and a.params.get("iss") == issuer,
                     a.params)
         codes = token_posts(log, "authorization_code")
-        c.check("code exchanged at the token endpoint (200) with the resource",
-                [e["status"] for e in codes] == [200] and codes[0]["form"].get("resource") == args.mcp_url, codes)
+        c.check(f"code exchanged at the token endpoint (200), resource = {sent_resource or 'none'}",
+                [e["status"] for e in codes] == [200] and codes[0]["form"].get("resource") == sent_resource, codes)
         method = client_info.token_endpoint_auth_method if client_info else None
         c.check(f"the token request authenticates as registered ({method})",
                 codes and codes[0]["basic"] == (method == "client_secret_basic")
@@ -213,8 +254,8 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
         provider.context.token_expiry_time = time.time() - 1
         result = await client.call_tool("read_file", {"path": "hello.txt"})
         refreshes = token_posts(wire.since(mark), "refresh_token")
-        c.check("the SDK refreshed at the token endpoint (200), with the resource",
-                [e["status"] for e in refreshes] == [200] and refreshes[0]["form"].get("resource") == args.mcp_url, refreshes)
+        c.check(f"the SDK refreshed at the token endpoint (200), resource = {sent_resource or 'none'}",
+                [e["status"] for e in refreshes] == [200] and refreshes[0]["form"].get("resource") == sent_resource, refreshes)
         new = storage.tokens
         c.check("refresh gave a new access token and rotated the refresh token",
                 new is not None and old is not None and new.access_token != old.access_token
@@ -225,7 +266,7 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
         c.check("no new authorization for the refresh", len(authorizations) == 1, len(authorizations))
 
         # 4. Step-up: write_file needs files:write, which the token lacks.
-        notes = f"notes-python-{args.mode}.txt"
+        notes = f"notes-python-{args.mode}{'-no-resource' if args.omit_resource else ''}.txt"
         mark = wire.mark()
         result, error = await attempt(client.call_tool("write_file", {"path": notes, "content": "stepped up"}))
         step = wire.since(mark)
@@ -293,10 +334,11 @@ def main() -> int:
     ap.add_argument("--redirect-uri", required=True)
     ap.add_argument("--cimd-url")
     ap.add_argument("--ca")
+    ap.add_argument("--omit-resource", action="store_true")
     args = ap.parse_args()
     if args.mode == "cimd" and not (args.cimd_url and args.ca):
         ap.error("--mode cimd needs --cimd-url and --ca")
-    c = Checks(f"python {args.mode}")
+    c = Checks(f"python {args.mode}{' without resource' if args.omit_resource else ''}")
     try:
         anyio.run(run, args, c)
     except BaseException as e:  # the SDK raises on a failed flow: one more failed check, with the reason

@@ -11,7 +11,9 @@
 # everything on exit. Last line: `mcp e2e: N passed, M failed`; exit status 1 on any failure.
 #
 # Parts: the Python SDK with dynamic registration and with a client ID metadata document,
-# the TypeScript SDK the same two ways, the conformance suite's authorization-server
+# the TypeScript SDK the same two ways, both SDKs once more sending no `resource` (Gatehouse
+# runs with GATEHOUSE_DEFAULT_RESOURCE = the MCP server, so they must still get its tokens),
+# the conformance suite's authorization-server
 # scenarios with and without --resource. A scripted person signs in and consents on
 # Gatehouse's own pages (pages.py, and its twin in ts/client.mjs).
 #
@@ -126,7 +128,7 @@ say "start"
 GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL=memory \
 GATEHOUSE_ADMIN_EMAIL="$E2E_EMAIL" GATEHOUSE_ADMIN_PASSWORD="$E2E_PASSWORD" \
 GATEHOUSE_CIMD=true GATEHOUSE_CIMD_ALLOW_LOOPBACK=true GATEHOUSE_EXTRA_CA_FILE="$WORK/certs/ca.pem" \
-GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE=1000 RUST_LOG="${RUST_LOG:-info}" \
+GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE=1000 GATEHOUSE_DEFAULT_RESOURCE="$MCP_URL" RUST_LOG="${RUST_LOG:-info}" \
   "$GATEHOUSE" serve >"$WORK/gatehouse.log" 2>&1 &
 GH_PID=$!; PIDS+=("$GH_PID")
 wait_for gatehouse "$GH_PID" curl -fsS --max-time 2 "$BASE/readyz"
@@ -160,6 +162,10 @@ part "typescript SDK, dynamic registration" 180 \
 part "typescript SDK, client ID metadata document" 180 \
   "$NODE" ts/client.mjs --mcp-url "$MCP_URL" --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI" \
   --cimd-url "$CIMD_BASE/clients/typescript.json"
+part "python SDK sending no resource (GATEHOUSE_DEFAULT_RESOURCE)" 180 \
+  "$PY" py_client.py --mode dcr --omit-resource --mcp-url "$MCP_URL" --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI"
+part "typescript SDK sending no resource (GATEHOUSE_DEFAULT_RESOURCE)" 180 \
+  "$NODE" ts/client.mjs --omit-resource --mcp-url "$MCP_URL" --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI"
 part "conformance suite, authorization server (platform API audience)" 300 \
   "$PY" conformance.py --node "$NODE" --cli "$CONFORMANCE" --issuer "$ISSUER" --client-id "$CONF_CLIENT_ID" \
   --port "$CONF_PORT" --out "$WORK/conformance-platform" --label platform

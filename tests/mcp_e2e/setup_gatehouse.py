@@ -3,7 +3,8 @@
 - registers the test MCP server as a protected resource (its URI and the scopes it accepts);
 - creates the confidential client the MCP server uses for token introspection;
 - registers a public client for the conformance suite through dynamic registration,
-  with the suite's callback http://127.0.0.1:<port>/callback.
+  with the suite's callback http://127.0.0.1:<port>/callback, and pins its default
+  resource to the platform API (the server-wide default is the MCP server).
 
 Prints one JSON object: {"rs_client_id", "rs_client_secret", "conformance_client_id"}.
 
@@ -74,13 +75,24 @@ def main() -> int:
     if res.status_code != 201:
         print(f"conformance client registration failed: {res.status_code} {res.text}", file=sys.stderr)
         return 1
+    conformance_id = res.json()["client_id"]
+    # Gatehouse runs with GATEHOUSE_DEFAULT_RESOURCE = the MCP server; the suite's run without
+    # --resource is about the platform API, so this client is pinned to it by its own default.
+    res = http.patch(
+        f"{base}/api/v1/oauth/clients/{conformance_id}",
+        headers=admin,
+        json={"default_resource": f"{base}/api/v1"},
+    )
+    if res.status_code != 200:
+        print(f"pinning the conformance client failed: {res.status_code} {res.text}", file=sys.stderr)
+        return 1
 
     print(
         json.dumps(
             {
                 "rs_client_id": rs["client_id"],
                 "rs_client_secret": rs["client_secret"],
-                "conformance_client_id": res.json()["client_id"],
+                "conformance_client_id": conformance_id,
             }
         )
     )

@@ -121,6 +121,9 @@ pub struct NewClientArgs {
     /// A token-exchange target (repeat).
     #[arg(long = "exchange-target")]
     exchange_targets: Vec<String>,
+    /// What its authorization requests get when they name no resource.
+    #[arg(long)]
+    default_resource: Option<String>,
     /// Let a confidential client skip PKCE.
     #[arg(long)]
     no_pkce: bool,
@@ -408,6 +411,7 @@ pub async fn clients(gh: &Gatehouse, cmd: ClientsCommand) -> anyhow::Result<()> 
                 grant_types: (!a.grant_types.is_empty()).then_some(a.grant_types),
                 resource: a.resource,
                 exchange_targets: (!a.exchange_targets.is_empty()).then_some(a.exchange_targets),
+                default_resource: a.default_resource,
             };
             let (client, secret) = gh.create_client(&op, new).await?;
             if a.output.json {

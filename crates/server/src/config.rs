@@ -83,6 +83,10 @@ pub struct Config {
     /// `GATEHOUSE_OTLP_ENDPOINT`: an OTLP/HTTP collector (its base URL, as
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`) to send traces to; unset, none are.
     pub otlp_endpoint: Option<String>,
+    /// `GATEHOUSE_DEFAULT_RESOURCE`: the registered resource URI that
+    /// dynamically registered and metadata-document clients get when an
+    /// authorization request names no `resource` (docs/mcp.md).
+    pub default_resource: Option<String>,
 }
 
 /// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
@@ -192,6 +196,7 @@ impl Default for Config {
             metrics_addr: None,
             audit_retention_days: 90,
             otlp_endpoint: None,
+            default_resource: None,
         }
     }
 }
@@ -233,6 +238,7 @@ impl fmt::Debug for Config {
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
+            .field("default_resource", &self.default_resource)
             .finish()
     }
 }
@@ -319,6 +325,10 @@ impl Config {
         if let Some(endpoint) = &self.otlp_endpoint {
             crate::telemetry::traces_url(endpoint)?;
         }
+        if let Some(r) = &self.default_resource {
+            gatehouse_core::resource::canonical_resource(r)
+                .map_err(|e| anyhow::anyhow!("GATEHOUSE_DEFAULT_RESOURCE: {e}"))?;
+        }
         if !(1..=1000).contains(&self.database_pool_size) {
             anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");
         }
@@ -355,6 +365,23 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_default_resource_must_be_a_canonicalizable_uri() {
+        for bad in ["mcp", "http://mcp.example.com/mcp", "https://a.example/#x"] {
+            let c = Config {
+                default_resource: Some(bad.into()),
+                ..Config::default()
+            };
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("GATEHOUSE_DEFAULT_RESOURCE"), "{bad}: {e}");
+        }
+        let c = Config {
+            default_resource: Some("https://MCP.example.com/mcp/".into()),
+            ..Config::default()
+        };
+        assert!(c.validate().is_ok());
     }
 
     #[test]

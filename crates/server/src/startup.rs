@@ -81,6 +81,11 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
     settings.sign_in =
         gatehouse_core::throttle::ThrottlePolicy::with_per_minute(config.login_attempts_per_minute);
     settings.audit_retention = time::Duration::days(config.audit_retention_days.into());
+    // Validated at load; kept canonical so it compares byte for byte.
+    settings.default_resource = config
+        .default_resource
+        .as_deref()
+        .and_then(|r| gatehouse_core::resource::canonical_resource(r).ok());
     settings
 }
 
@@ -222,6 +227,13 @@ impl Application {
             }
             Ok(None) => {}
             Err(e) => anyhow::bail!("cannot create the first administrator: {e}"),
+        }
+        if gatehouse.default_resource_is_usable().await == Some(false) {
+            tracing::warn!(
+                resource = config.default_resource.as_deref().unwrap_or_default(),
+                "GATEHOUSE_DEFAULT_RESOURCE is not a registered resource: authorization requests \
+                 that name no resource will fail with invalid_target until it is registered"
+            );
         }
         spawn_purger(gatehouse.clone());
         let state = AppState::new(

@@ -9,8 +9,13 @@
 // spoiled, the server answers 401, the SDK refreshes), and a scope step-up (write_file
 // answers 403 insufficient_scope; a second authorization with files:write; then success).
 //
+// With --omit-resource it behaves like the clients that leave `resource` out (as this SDK does
+// when it finds no protected-resource metadata): `resource` is removed from the authorization URL
+// and from every token request on the way out, and the checks expect Gatehouse's default resource
+// (GATEHOUSE_DEFAULT_RESOURCE = the MCP server) to be granted just the same.
+//
 // Usage: node client.mjs --mcp-url URL --issuer ISSUER --redirect-uri URI [--cimd-url URL]
-//        (E2E_EMAIL / E2E_PASSWORD: the person who signs in)
+//        [--omit-resource]      (E2E_EMAIL / E2E_PASSWORD: the person who signs in)
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
@@ -24,6 +29,7 @@ const { values: args } = parseArgs({
     issuer: { type: 'string' },
     'redirect-uri': { type: 'string' },
     'cimd-url': { type: 'string' },
+    'omit-resource': { type: 'boolean', default: false },
   },
 });
 const MCP = args['mcp-url'];
@@ -31,8 +37,12 @@ const ISSUER = args.issuer;
 const REDIRECT = args['redirect-uri'];
 const CIMD = args['cimd-url'];
 const MODE = CIMD ? 'cimd' : 'dcr';
-const PART = `typescript ${MODE}`;
-const NOTES = `notes-typescript-${MODE}.txt`;
+const OMIT = args['omit-resource'];
+const PART = `typescript ${MODE}${OMIT ? ' without resource' : ''}`;
+const NOTES = `notes-typescript-${MODE}${OMIT ? '-no-resource' : ''}.txt`;
+// What the authorization and token requests carry as `resource` (null: none).
+const SENT = OMIT ? null : MCP;
+const SENT_NAME = SENT || 'none';
 
 // ---- checks -----------------------------------------------------------------------------
 let passed = 0;
@@ -196,6 +206,7 @@ class Provider {
     if (scope === 'all' || scope === 'verifier') this.verifier = undefined;
   }
   async redirectToAuthorization(url) {
+    if (OMIT) url.searchParams.delete('resource');
     const result = await this.browser.authorize(url.toString());
     this.authorizations.push({ url: url.toString(), result });
   }
@@ -213,7 +224,16 @@ class Provider {
 // ---- the wire: every request the SDK makes ------------------------------------------------
 const wire = [];
 async function wireFetch(input, init = {}) {
-  const req = new Request(input, init);
+  let req = new Request(input, init);
+  if (OMIT && req.method === 'POST' && req.url === `${ISSUER}/token`) {
+    // The original request's headers keep the form content type fetch inferred.
+    const headers = new Headers(req.headers);
+    const body = new URLSearchParams(await req.text());
+    body.delete('resource');
+    init = { ...init, headers, body: body.toString() };
+    input = req.url;
+    req = new Request(input, init);
+  }
   let form = {};
   if ((req.headers.get('content-type') || '').startsWith('application/x-www-form-urlencoded')) {
     form = Object.fromEntries(new URLSearchParams(await req.clone().text()));
@@ -265,8 +285,8 @@ async function main() {
   const auth1 = provider.authorizations[0];
   if (auth1) {
     const q = new URL(auth1.url).searchParams;
-    check('authorization request: PKCE S256, state, resource = the MCP server, scope files:read',
-      q.get('code_challenge_method') === 'S256' && q.get('state') && q.get('resource') === MCP
+    check(`authorization request: PKCE S256, state, resource = ${SENT_NAME}, scope files:read`,
+      q.get('code_challenge_method') === 'S256' && q.get('state') && q.get('resource') === SENT
         && q.get('scope')?.split(' ').includes('files:read'), Object.fromEntries(q));
     check('sign-in and consent pages were shown', auth1.result.pages.join() === 'login,consent', auth1.result.pages);
     check('the redirect carries code, state and iss = issuer',
@@ -275,8 +295,8 @@ async function main() {
   }
   await firstTransport.finishAuth(provider.lastCode());
   const codes = tokenPosts(wire, 'authorization_code');
-  check('code exchanged at the token endpoint (200) with the resource',
-    codes.length === 1 && codes[0].status === 200 && codes[0].form.resource === MCP, codes);
+  check(`code exchanged at the token endpoint (200), resource = ${SENT_NAME}`,
+    codes.length === 1 && codes[0].status === 200 && (codes[0].form.resource ?? null) === SENT, codes);
   const at = claims(provider.stored?.access_token);
   check('the access token is for the MCP server, from Gatehouse', at.aud === MCP && at.iss === ISSUER, at);
   check('a refresh token was issued', Boolean(provider.stored?.refresh_token), provider.stored);
@@ -301,8 +321,8 @@ async function main() {
   result = await client.callTool({ name: 'read_file', arguments: { path: 'hello.txt' } });
   const refreshes = tokenPosts(wire.slice(mark), 'refresh_token');
   check('the spoiled token was refused with 401', wire.slice(mark).some((e) => e.url.startsWith(MCP) && e.status === 401));
-  check('the SDK refreshed (200) with the resource',
-    refreshes.length === 1 && refreshes[0].status === 200 && refreshes[0].form.resource === MCP, refreshes);
+  check(`the SDK refreshed (200), resource = ${SENT_NAME}`,
+    refreshes.length === 1 && refreshes[0].status === 200 && (refreshes[0].form.resource ?? null) === SENT, refreshes);
   check('refresh rotated the refresh token and kept aud',
     provider.stored.refresh_token && provider.stored.refresh_token !== before.refresh_token
       && claims(provider.stored.access_token).aud === MCP, provider.stored);

@@ -212,6 +212,15 @@ impl Client {
             .unwrap_or_default()
     }
 
+    /// The resource an administrator set for this client's authorization
+    /// requests that name none, kept as `default_resource` in its metadata
+    /// (a registered resource URI, or the platform API's audience).
+    pub fn default_resource(&self) -> Option<&str> {
+        self.metadata
+            .get("default_resource")
+            .and_then(serde_json::Value::as_str)
+    }
+
     /// Whether the client may use `grant`.
     pub fn may_use(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

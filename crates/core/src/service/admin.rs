@@ -42,6 +42,9 @@ pub struct NewClient {
     /// having approved that audience: registered resource URIs, or the
     /// platform API's.
     pub exchange_targets: Option<Vec<String>>,
+    /// The resource its authorization requests get when they name none: a
+    /// registered resource URI, or the platform API's audience.
+    pub default_resource: Option<String>,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -63,6 +66,8 @@ pub struct ClientPatch {
     pub resource: Option<String>,
     /// New token-exchange targets; an empty list clears them.
     pub exchange_targets: Option<Vec<String>>,
+    /// New default resource; an empty string clears it.
+    pub default_resource: Option<String>,
 }
 
 fn parse_redirects(raw: &[String], uses_code: bool) -> Result<Vec<RedirectUri>, ApiError> {
@@ -199,6 +204,19 @@ impl Gatehouse {
         Ok(out)
     }
 
+    /// A client's `default_resource` in canonical form: a registered
+    /// resource, or the platform API's audience (which lets an admin client
+    /// keep platform tokens whatever the server-wide default says).
+    async fn default_resource(&self, raw: &str) -> Result<String, ApiError> {
+        match self.resolve_resource(raw).await {
+            Ok(Some(r)) => Ok(r.uri),
+            Ok(None) => Ok(self.settings.api_audience.clone()),
+            Err(e) => Err(ApiError::Unprocessable(
+                format!("default_resource: {}", e.description).into(),
+            )),
+        }
+    }
+
     /// Sets or clears one key of a client's metadata object.
     fn set_metadata(client: &mut Client, key: &str, value: Option<serde_json::Value>) {
         if !client.metadata.is_object() {
@@ -280,6 +298,10 @@ impl Gatehouse {
                 Self::set_metadata(&mut client, "exchange_targets", Some(targets.into()));
             }
         }
+        if let Some(raw) = &req.default_resource {
+            let uri = self.default_resource(raw).await?;
+            Self::set_metadata(&mut client, "default_resource", Some(uri.into()));
+        }
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client registered");
         self.audit(
@@ -358,6 +380,13 @@ impl Gatehouse {
             let targets = self.exchange_targets(&t).await?;
             let value = (!targets.is_empty()).then(|| targets.into());
             Self::set_metadata(&mut client, "exchange_targets", value);
+        }
+        if let Some(raw) = patch.default_resource {
+            let value = match raw.as_str() {
+                "" => None,
+                raw => Some(self.default_resource(raw).await?.into()),
+            };
+            Self::set_metadata(&mut client, "default_resource", value);
         }
         if let Some(p) = patch.require_pkce {
             if !p && !client.is_confidential() {

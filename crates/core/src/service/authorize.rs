@@ -247,7 +247,7 @@ impl Gatehouse {
                 OAuthError::invalid_request("request objects are not supported"),
             );
         }
-        req.resource = match self.resource_param(&params).await {
+        req.resource = match self.authorization_resource(&params, &req.client).await {
             Ok(r) => r,
             Err(e) => return fail(&req, e),
         };

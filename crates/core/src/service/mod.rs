@@ -154,6 +154,12 @@ pub struct Settings {
     pub sign_in: crate::throttle::ThrottlePolicy,
     /// How long audit events are kept (`GATEHOUSE_AUDIT_RETENTION_DAYS`).
     pub audit_retention: Duration,
+    /// The resource self-registered clients get when an authorization
+    /// request names none (`GATEHOUSE_DEFAULT_RESOURCE`): MCP clients that
+    /// omit `resource` would otherwise get a platform-API token their MCP
+    /// server refuses. Admin-registered clients are the platform's own apps
+    /// and keep the platform API unless they carry a `default_resource`.
+    pub default_resource: Option<String>,
 }
 
 impl Settings {
@@ -173,6 +179,7 @@ impl Settings {
             registration_token: None,
             sign_in: crate::throttle::ThrottlePolicy::default(),
             audit_retention: Duration::days(90),
+            default_resource: None,
         }
     }
 }

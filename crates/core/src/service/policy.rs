@@ -32,17 +32,53 @@ fn invalid_target(d: &'static str) -> OAuthError {
 }
 
 impl Gatehouse {
-    /// Reads the `resource` parameter (RFC 8707): `None` for the platform API
-    /// (absent, or naming the API itself), otherwise a registered resource.
+    /// The resource an authorization request is for: the one it names;
+    /// else the client's own `default_resource`; else, for self-registered
+    /// clients, `GATEHOUSE_DEFAULT_RESOURCE`; else the platform API. The
+    /// default is resolved like a named resource, so aud, scopes, consent
+    /// and refresh all behave as if the client had sent it.
     ///
     /// # Errors
-    /// `invalid_target` for a malformed, repeated or unknown resource.
-    pub(crate) async fn resource_param(
+    /// `invalid_target` for a malformed, repeated or unknown resource,
+    /// including a default that names a resource no longer registered.
+    pub(crate) async fn authorization_resource(
         &self,
         params: &Params,
+        client: &Client,
     ) -> Result<Option<Resource>, OAuthError> {
-        let raw = super::token::request_resource(params)?;
-        self.resolve_resource_opt(raw.as_deref()).await
+        if let Some(named) = super::token::request_resource(params)? {
+            return self.resolve_resource(&named).await;
+        }
+        let Some(default) = self.default_resource_for(client) else {
+            return Ok(None);
+        };
+        self.resolve_resource(default).await.map_err(|e| {
+            tracing::warn!(client_id = %client.id, resource = default, error = %e.description,
+                "the default resource is not registered");
+            invalid_target(
+                "the request names no resource and this server's default resource is not \
+                 registered; an administrator must register it",
+            )
+        })
+    }
+
+    /// The resource `client` is given when it names none (see
+    /// [`Gatehouse::authorization_resource`]).
+    pub fn default_resource_for<'a>(&'a self, client: &'a Client) -> Option<&'a str> {
+        client.default_resource().or(match client.origin {
+            ClientOrigin::Admin => None,
+            ClientOrigin::Dynamic | ClientOrigin::Metadata => {
+                self.settings.default_resource.as_deref()
+            }
+        })
+    }
+
+    /// Whether `GATEHOUSE_DEFAULT_RESOURCE` names a resource requests can
+    /// get (`None` when it is unset): a start warns about a default that
+    /// would fail every request relying on it.
+    pub async fn default_resource_is_usable(&self) -> Option<bool> {
+        let uri = self.settings.default_resource.as_deref()?;
+        Some(matches!(self.resolve_resource(uri).await, Ok(Some(_))))
     }
 
     /// [`Gatehouse::resolve_resource`] for an optional `resource`.

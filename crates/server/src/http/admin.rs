@@ -53,6 +53,9 @@ struct CreateClientRequest {
     is_confidential: bool,
     require_pkce: Option<bool>,
     exchange_targets: Option<Vec<String>>,
+    /// What authorization requests naming no `resource` get: a registered
+    /// resource URI, or the platform API's audience.
+    default_resource: Option<String>,
 }
 
 fn yes() -> bool {
@@ -97,6 +100,7 @@ async fn create_client(
         grant_types: b.grant_types,
         resource: b.resource,
         exchange_targets: b.exchange_targets,
+        default_resource: b.default_resource,
     };
     let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
     Ok(no_store(
@@ -160,6 +164,8 @@ struct PatchClientRequest {
     grant_types: Option<Vec<String>>,
     resource: Option<String>,
     exchange_targets: Option<Vec<String>>,
+    /// Empty clears it.
+    default_resource: Option<String>,
 }
 
 /// Changes a client, with the rules of creation.
@@ -196,6 +202,7 @@ async fn update_client(
         grant_types: b.grant_types,
         resource: b.resource,
         exchange_targets: b.exchange_targets,
+        default_resource: b.default_resource,
     };
     let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
     Ok(HttpResponse::Ok().json(wire::OneClient {

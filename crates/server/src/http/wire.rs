@@ -323,6 +323,9 @@ pub struct ClientBody {
     #[schema(required = true)]
     resource: Option<String>,
     exchange_targets: Vec<String>,
+    /// What its authorization requests get when they name no resource.
+    #[schema(required = true)]
+    default_resource: Option<String>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -353,6 +356,7 @@ impl From<&Client> for ClientBody {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            default_resource: c.default_resource().map(str::to_owned),
             created_at: ts(c.created_at),
             updated_at: ts(c.updated_at),
         }

@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod csrf;
 mod dcr;
+mod default_resource;
 mod durability;
 mod errors;
 mod exchange;
