@@ -346,6 +346,8 @@ mod tests {
             metadata_expires_at: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
+            last_used_at: None,
+            registration_key: None,
         }
     }
 

@@ -171,6 +171,8 @@ pub fn client_from_document(
         metadata_expires_at: Some(now + ttl),
         created_at: now,
         updated_at: now,
+        last_used_at: None,
+        registration_key: None,
     })
 }
 

@@ -106,6 +106,7 @@ pub mod secret;
 pub mod service;
 pub mod text;
 pub mod throttle;
+pub mod usage;
 
 #[cfg(test)]
 mod testing;

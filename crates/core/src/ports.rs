@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::model::{
-    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Invitation, Membership,
-    OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, User,
-    UserId,
+    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf, Invitation,
+    Membership, OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Session,
+    StoredKey, Usage, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -272,14 +272,26 @@ pub trait TokenStore: Send + Sync {
     -> Result<u64, StoreError>;
 
     /// Disconnects one app: revokes every active grant `user` gave `client`
-    /// (with its refresh tokens), atomically, leaving the user's other
-    /// grants and sessions alone. Returns how many grants were active.
+    /// (with its refresh tokens) and forgets the user's remembered consent
+    /// to it, atomically, leaving the user's other grants and sessions
+    /// alone; the next authorization asks again. Returns how many grants
+    /// were active.
     async fn revoke_client_grants(
         &self,
         user: UserId,
         client: &ClientId,
         at: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+
+    /// The active grants of a user or of a client, newest first.
+    async fn active_grants(&self, of: &GrantsOf) -> Result<Vec<Grant>, StoreError>;
+
+    /// Moves the last-used times of the named grants and clients forward:
+    /// each keeps the later of its stored time and the recorded one, so
+    /// batches from several instances may arrive in any order. Records
+    /// naming a deleted grant or client are ignored. Called with a batch
+    /// about once a minute, never per request.
+    async fn record_use(&self, uses: &[Usage]) -> Result<(), StoreError>;
 
     /// Puts an access token's `jti` on the deny list until it would expire
     /// anyway.

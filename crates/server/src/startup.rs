@@ -337,6 +337,9 @@ impl Application {
         if !self.audit.flush(Duration::from_secs(10)).await {
             tracing::warn!("audit events still queued at shutdown were not all stored");
         }
+        if let Err(e) = self.gatehouse.flush_usage().await {
+            tracing::warn!(error = %e, "last-used times recorded since the last minute were not stored");
+        }
         result
     }
 
@@ -346,8 +349,9 @@ impl Application {
     }
 }
 
-/// Once a minute, off the request path: re-reads the signing keys and drops
-/// expired codes, tokens and sessions.
+/// Once a minute, off the request path: re-reads the signing keys, writes
+/// the minute's last-used times, and drops expired codes, tokens and
+/// sessions.
 fn spawn_purger(gatehouse: Arc<Gatehouse>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -358,6 +362,9 @@ fn spawn_purger(gatehouse: Arc<Gatehouse>) {
             // instance, so every instance signs with the newest key.
             if let Err(e) = gatehouse.reload_keys().await {
                 tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+            if let Err(e) = gatehouse.flush_usage().await {
+                tracing::warn!(error = %e, "storing last-used times failed; kept for the next minute");
             }
             match gatehouse.purge_expired().await {
                 Ok(0) => {}

@@ -139,6 +139,8 @@ pub async fn a_client_record_keeps_every_registration_field(s: Stores) {
             "extensions": {"nested": {"depth": 2, "ratio": 0.5, "on": true, "none": null}}
         }),
         metadata_expires_at: Some(at + Duration::hours(24)),
+        last_used_at: Some(at - Duration::minutes(3)),
+        registration_key: Some(fixtures::token_hash()),
         ..fixtures::client()
     };
     s.clients.insert_client(&dynamic).await.expect("insert");

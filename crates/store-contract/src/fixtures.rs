@@ -56,6 +56,8 @@ pub fn client() -> Client {
         metadata_expires_at: None,
         created_at: at,
         updated_at: at,
+        last_used_at: None,
+        registration_key: None,
     }
 }
 
@@ -148,6 +150,7 @@ pub fn grant(client: &Client, user: &User) -> Grant {
         resource: None,
         created_at: now(),
         revoked_at: None,
+        last_used_at: None,
     }
 }
 

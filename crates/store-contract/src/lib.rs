@@ -47,6 +47,7 @@ mod keys;
 mod orgs;
 mod purge;
 mod resources;
+mod usage;
 mod users;
 
 pub use audit::*;
@@ -60,6 +61,7 @@ pub use keys::*;
 pub use orgs::*;
 pub use purge::*;
 pub use resources::*;
+pub use usage::*;
 pub use users::*;
 
 /// One adapter's ports, as the server would hold them.
@@ -207,6 +209,10 @@ macro_rules! contract_tests {
             a_grace_replay_retires_the_branch_it_replaces
             revoking_a_users_tokens_ends_their_grants_and_sessions
             disconnecting_an_app_revokes_only_its_grants
+            // Connected apps.
+            live_grants_are_listed_per_user_and_per_client_newest_first
+            last_used_times_only_move_forward
+            disconnecting_an_app_forgets_only_its_consent
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

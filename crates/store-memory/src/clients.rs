@@ -32,7 +32,12 @@ impl ClientRepo for MemoryStore {
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
         match self.inner.clients.get_mut(&client.id) {
             Some(mut stored) => {
-                *stored = client.clone();
+                // The caller's copy may predate the last usage batch.
+                let last_used_at = stored.last_used_at.max(client.last_used_at);
+                *stored = Client {
+                    last_used_at,
+                    ..client.clone()
+                };
                 Ok(())
             }
             None => Err(StoreError::NotFound("client")),

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use gatehouse_core::model::{
-    AuthorizationCode, ClientId, Consent, Grant, GrantId, RefreshToken, Session, UserId,
+    AuthorizationCode, ClientId, Consent, Grant, GrantId, GrantsOf, RefreshToken, Session, Usage,
+    UserId,
 };
 use gatehouse_core::ports::{CodeRedemption, Rotation, StoreError, TokenStore};
 use gatehouse_core::secret::TokenHash;
@@ -206,10 +207,44 @@ impl TokenStore for MemoryStore {
             .filter(|g| g.user_id == user && &g.client_id == client)
             .map(|g| g.id)
             .collect();
-        Ok(families
+        let revoked = families
             .into_iter()
             .filter(|id| self.revoke_family(*id, at))
-            .count() as u64)
+            .count() as u64;
+        self.inner.consents.remove(&(user, client.clone()));
+        Ok(revoked)
+    }
+
+    async fn active_grants(&self, of: &GrantsOf) -> Result<Vec<Grant>, StoreError> {
+        let mut out: Vec<Grant> = self
+            .inner
+            .grants
+            .iter()
+            .filter(|g| {
+                g.is_active()
+                    && match of {
+                        GrantsOf::User(u) => g.user_id == *u,
+                        GrantsOf::Client(c) => g.client_id == *c,
+                    }
+            })
+            .map(|g| g.clone())
+            .collect();
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    async fn record_use(&self, uses: &[Usage]) -> Result<(), StoreError> {
+        for u in uses {
+            if let Some(g) = u.grant_id
+                && let Some(mut grant) = self.inner.grants.get_mut(&g)
+            {
+                grant.last_used_at = grant.last_used_at.max(Some(u.at));
+            }
+            if let Some(mut client) = self.inner.clients.get_mut(&u.client_id) {
+                client.last_used_at = client.last_used_at.max(Some(u.at));
+            }
+        }
+        Ok(())
     }
 
     async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> Result<bool, StoreError> {

@@ -128,6 +128,11 @@ pub struct ClientRow {
     pub metadata_expires_at: Option<DbTime>,
     pub created_at: DbTime,
     pub updated_at: DbTime,
+    /// Only ever moved forward by `record_use`: an update carrying a stale
+    /// copy must not move it back.
+    #[diesel(skip_update)]
+    pub last_used_at: Option<DbTime>,
+    pub registration_key: Option<Vec<u8>>,
 }
 
 impl ClientRow {
@@ -159,6 +164,8 @@ impl ClientRow {
             metadata_expires_at: c.metadata_expires_at.map(DbTime),
             created_at: DbTime(c.created_at),
             updated_at: DbTime(c.updated_at),
+            last_used_at: c.last_used_at.map(DbTime),
+            registration_key: c.registration_key.as_ref().map(hash_bytes),
         }
     }
 
@@ -195,6 +202,11 @@ impl ClientRow {
             metadata_expires_at: time_of(self.metadata_expires_at),
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
+            last_used_at: time_of(self.last_used_at),
+            registration_key: self
+                .registration_key
+                .map(|h| hash_of(&h, WHAT))
+                .transpose()?,
         })
     }
 }
@@ -402,6 +414,7 @@ pub struct GrantRow {
     pub resource: Option<String>,
     pub created_at: DbTime,
     pub revoked_at: Option<DbTime>,
+    pub last_used_at: Option<DbTime>,
 }
 
 impl GrantRow {
@@ -414,6 +427,7 @@ impl GrantRow {
             resource: g.resource.clone(),
             created_at: DbTime(g.created_at),
             revoked_at: g.revoked_at.map(DbTime),
+            last_used_at: g.last_used_at.map(DbTime),
         }
     }
 
@@ -427,6 +441,7 @@ impl GrantRow {
             resource: self.resource,
             created_at: self.created_at.0,
             revoked_at: time_of(self.revoked_at),
+            last_used_at: time_of(self.last_used_at),
         })
     }
 }

@@ -25,6 +25,8 @@ diesel::table! {
         metadata_expires_at -> Nullable<SqlTime>,
         created_at -> SqlTime,
         updated_at -> SqlTime,
+        last_used_at -> Nullable<SqlTime>,
+        registration_key -> Nullable<Binary>,
     }
 }
 
@@ -114,6 +116,7 @@ diesel::table! {
         resource -> Nullable<Text>,
         created_at -> SqlTime,
         revoked_at -> Nullable<SqlTime>,
+        last_used_at -> Nullable<SqlTime>,
     }
 }
 

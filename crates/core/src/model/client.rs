@@ -183,6 +183,17 @@ pub struct Client {
     pub created_at: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
+    /// When it last got or used a token, to about a minute (see
+    /// [`crate::model::Grant::last_used_at`]); what idle self-registered
+    /// clients are reaped by. Stores keep the later of the stored and the
+    /// written value, so an update carrying a stale copy never moves it
+    /// back.
+    pub last_used_at: Option<OffsetDateTime>,
+    /// For public dynamic registrations: SHA-256 of what identifies the
+    /// software (name, redirect URIs with loopback ports dropped,
+    /// `software_id`, grant types), so the same software registering again
+    /// gets this client back instead of a new row (docs/mcp.md).
+    pub registration_key: Option<TokenHash>,
 }
 
 impl Client {

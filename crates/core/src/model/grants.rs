@@ -29,6 +29,11 @@ pub struct Grant {
     pub created_at: OffsetDateTime,
     /// Set once the family is revoked (logout, revocation, reuse detection).
     pub revoked_at: Option<OffsetDateTime>,
+    /// When a token of this grant was last issued or used, to about a
+    /// minute: uses are remembered in memory and written in batches
+    /// ([`crate::ports::TokenStore::record_use`]), so a token request never
+    /// pays a durable write for it. `None` until the first batch.
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl Grant {
@@ -36,6 +41,27 @@ impl Grant {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
     }
+}
+
+/// One use of a client (and of a grant, when a user is behind it), as
+/// recorded for the "last used" times users and admins see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// The client that used a token.
+    pub client_id: ClientId,
+    /// The grant the token belongs to; `None` for client-credentials tokens.
+    pub grant_id: Option<GrantId>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Whose grants to list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GrantsOf {
+    /// Everything one user authorized.
+    User(UserId),
+    /// Everything one client was given.
+    Client(ClientId),
 }
 
 /// An authorization code, as stored (the code itself only as a hash).

@@ -557,6 +557,12 @@ impl Gatehouse {
                 "the password was changed after this token was issued".into(),
             ));
         }
+        // A third-party app acting on the platform API is using its grant.
+        if claims.grant_id.is_some()
+            && let Ok(id) = crate::model::ClientId::parse(&claims.client_id)
+        {
+            self.usage.record(&id, claims.grant_id, self.now());
+        }
         let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
         Ok(Caller {
             user,

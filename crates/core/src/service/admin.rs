@@ -291,6 +291,8 @@ impl Gatehouse {
             metadata_expires_at: None,
             created_at: now,
             updated_at: now,
+            last_used_at: None,
+            registration_key: None,
         };
         if let Some(targets) = &req.exchange_targets {
             let targets = self.exchange_targets(targets).await?;

@@ -204,6 +204,8 @@ pub struct Gatehouse {
     verified: quick_cache::sync::Cache<crate::secret::TokenHash, Arc<AccessClaims>>,
     /// Failed password checks, per account and address.
     pub(crate) throttle: crate::throttle::SignInThrottle,
+    /// Token uses not yet written (see [`crate::usage`]).
+    pub(crate) usage: crate::usage::UsageLog,
 }
 
 /// How many verified access tokens [`Gatehouse`] remembers (a few hundred
@@ -262,6 +264,7 @@ impl Gatehouse {
         Ok((
             Self {
                 throttle,
+                usage: crate::usage::UsageLog::default(),
                 ports,
                 settings,
                 keyring: RwLock::new(Arc::new(keyring)),
@@ -357,6 +360,29 @@ impl Gatehouse {
             .purge_audit(now - self.settings.audit_retention)
             .await?;
         Ok(tokens + audit)
+    }
+
+    /// Writes the last-used times recorded since the previous call, as one
+    /// batch; called about once a minute and at shutdown. Returns how many
+    /// grants and clients were touched. A failed batch is kept for the
+    /// next call.
+    ///
+    /// # Errors
+    /// A store failure.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn flush_usage(&self) -> Result<usize, StoreError> {
+        let batch = self.usage.drain();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let n = batch.len();
+        match self.ports.tokens.record_use(&batch).await {
+            Ok(()) => Ok(n),
+            Err(e) => {
+                self.usage.restore(batch);
+                Err(e)
+            }
+        }
     }
 
     /// Logs `event` at `gatehouse::audit` and hands it to the audit sink.

@@ -208,6 +208,8 @@ impl Gatehouse {
             metadata_expires_at: None,
             created_at: now,
             updated_at: now,
+            last_used_at: None,
+            registration_key: None,
         };
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, "client registered dynamically");

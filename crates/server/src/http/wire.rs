@@ -330,6 +330,10 @@ pub struct ClientBody {
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+    /// When it last got or used a token, to about a minute; `null` if
+    /// never.
+    #[schema(format = DateTime, required = true)]
+    last_used_at: Option<String>,
 }
 
 impl From<&Client> for ClientBody {
@@ -359,6 +363,7 @@ impl From<&Client> for ClientBody {
             default_resource: c.default_resource().map(str::to_owned),
             created_at: ts(c.created_at),
             updated_at: ts(c.updated_at),
+            last_used_at: c.last_used_at.map(ts),
         }
     }
 }
@@ -589,6 +594,8 @@ mod tests {
             metadata_expires_at: None,
             created_at: at(),
             updated_at: at(),
+            last_used_at: Some(at()),
+            registration_key: None,
         }
     }
 

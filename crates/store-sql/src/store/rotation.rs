@@ -227,6 +227,9 @@ macro_rules! __sql_rotation {
                 )
                 .execute(c)
                 .await?;
+                diesel::delete(consents::table.find((user, &client)))
+                    .execute(c)
+                    .await?;
                 Ok::<_, diesel::result::Error>(u64::try_from(revoked).unwrap_or(0))
             })
             .await

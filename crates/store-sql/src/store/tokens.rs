@@ -154,6 +154,70 @@ macro_rules! __sql_tokens {
                 .await
             }
 
+            async fn active_grants(&self, of: &GrantsOf) -> Result<Vec<Grant>, StoreError> {
+                let of = of.clone();
+                self.read(async move |conn: &mut $connection| {
+                    let active = grants::table.filter(grants::revoked_at.is_null());
+                    let rows = match of {
+                        GrantsOf::User(u) => {
+                            active
+                                .filter(grants::user_id.eq(DbUuid(u.0)))
+                                .order((grants::created_at.desc(), grants::id.desc()))
+                                .select(GrantRow::as_select())
+                                .load(&mut *conn)
+                                .await
+                        }
+                        GrantsOf::Client(c) => {
+                            active
+                                .filter(grants::client_id.eq(c.as_str().to_owned()))
+                                .order((grants::created_at.desc(), grants::id.desc()))
+                                .select(GrantRow::as_select())
+                                .load(&mut *conn)
+                                .await
+                        }
+                    }
+                    .map_err(error::unexpected)?;
+                    rows.into_iter().map(GrantRow::into_domain).collect()
+                })
+                .await
+            }
+
+            async fn record_use(&self, uses: &[Usage]) -> Result<(), StoreError> {
+                let uses = uses.to_vec();
+                self.write(async move |conn: &mut $connection| {
+                    let c: &mut $connection = &mut *conn;
+                    $tx(c, async move |c| {
+                        for u in &uses {
+                            let at = Some(DbTime(u.at));
+                            if let Some(g) = u.grant_id {
+                                diesel::update(grants::table.find(DbUuid(g.0)))
+                                    .filter(
+                                        grants::last_used_at
+                                            .is_null()
+                                            .or(grants::last_used_at.lt(at)),
+                                    )
+                                    .set(grants::last_used_at.eq(at))
+                                    .execute(c)
+                                    .await?;
+                            }
+                            diesel::update(clients::table.find(u.client_id.as_str()))
+                                .filter(
+                                    clients::last_used_at
+                                        .is_null()
+                                        .or(clients::last_used_at.lt(at)),
+                                )
+                                .set(clients::last_used_at.eq(at))
+                                .execute(c)
+                                .await?;
+                        }
+                        DbResult::Ok(())
+                    })
+                    .await
+                    .map_err(error::unexpected)
+                })
+                .await
+            }
+
             async fn revoke_access_token(
                 &self,
                 jti: uuid::Uuid,

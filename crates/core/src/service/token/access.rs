@@ -128,6 +128,7 @@ impl Gatehouse {
         refresh_token: Option<Secret>,
         now: OffsetDateTime,
     ) -> Result<TokenResponse, OAuthError> {
+        self.usage.record(&client.id, Some(grant.id), now);
         let access = self.issue_access_token(AccessTokenSpec {
             sub: &grant.user_id.to_string(),
             client_id: client.id.as_str(),

@@ -38,6 +38,7 @@ impl Gatehouse {
             ));
         }
         let now = self.now();
+        self.usage.record(&client.id, None, now);
         let access = self.issue_access_token(AccessTokenSpec {
             sub: client.id.as_str(),
             client_id: client.id.as_str(),

@@ -114,6 +114,7 @@ impl Gatehouse {
             resource: code.resource.clone(),
             created_at: now,
             revoked_at: None,
+            last_used_at: Some(now),
         };
         // Refresh tokens go to clients registered for the refresh grant,
         // whether or not they asked for offline_access (see scope.rs).

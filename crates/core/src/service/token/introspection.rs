@@ -83,6 +83,9 @@ impl Gatehouse {
             {
                 return Ok(inactive);
             }
+            if let Ok(id) = crate::model::ClientId::parse(&claims.client_id) {
+                self.usage.record(&id, claims.grant_id, now);
+            }
             let mut out = serde_json::json!({
                 "active": true,
                 "scope": claims.scope,

@@ -1,0 +1,200 @@
+//! Contracts of what users and admins see of connected apps: the live
+//! grants of a user or a client, their last-used times, and disconnecting.
+
+use gatehouse_core::model::{Client, Grant, GrantsOf, Usage};
+use time::Duration;
+
+use crate::{Stores, fixtures};
+
+/// `active_grants` lists a user's (or a client's) live grants, newest
+/// first, and nothing revoked or belonging to someone else.
+pub async fn live_grants_are_listed_per_user_and_per_client_newest_first(s: Stores) {
+    let (client, ann, first, _) = fixtures::active_grant(&s, "ann@example.com").await;
+    let second = Grant {
+        created_at: first.created_at + Duration::seconds(5),
+        resource: Some("https://mcp.example.com/mcp".to_owned()),
+        ..fixtures::grant(&client, &ann)
+    };
+    s.tokens.create_grant(&second, None).await.expect("second");
+    let revoked = fixtures::grant(&client, &ann);
+    s.tokens.create_grant(&revoked, None).await.expect("third");
+    s.tokens
+        .revoke_grant(revoked.id, fixtures::now())
+        .await
+        .expect("revoke");
+    let other = fixtures::client();
+    s.clients.insert_client(&other).await.expect("other client");
+    let elsewhere = Grant {
+        created_at: first.created_at - Duration::seconds(5),
+        ..fixtures::grant(&other, &ann)
+    };
+    s.tokens
+        .create_grant(&elsewhere, None)
+        .await
+        .expect("other");
+    let bob = fixtures::user("bob@example.com");
+    s.users.insert_user(&bob).await.expect("bob");
+    let bobs = fixtures::grant(&client, &bob);
+    s.tokens.create_grant(&bobs, None).await.expect("bob's");
+
+    let ids = |gs: Vec<Grant>| gs.into_iter().map(|g| g.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s
+            .tokens
+            .active_grants(&GrantsOf::User(ann.id))
+            .await
+            .expect("ann's")),
+        vec![second.id, first.id, elsewhere.id]
+    );
+    let listed = s
+        .tokens
+        .active_grants(&GrantsOf::User(ann.id))
+        .await
+        .expect("ann's");
+    assert_eq!(listed[0], second, "a listed grant reads back whole");
+    let mut of_client = ids(s
+        .tokens
+        .active_grants(&GrantsOf::Client(client.id.clone()))
+        .await
+        .expect("the client's"));
+    of_client.sort();
+    let mut expected = vec![second.id, first.id, bobs.id];
+    expected.sort();
+    assert_eq!(of_client, expected);
+    assert!(
+        s.tokens
+            .active_grants(&GrantsOf::User(fixtures::user("nobody@example.com").id))
+            .await
+            .expect("nobody's")
+            .is_empty()
+    );
+}
+
+/// `record_use` moves grants' and clients' last-used times forward only,
+/// whatever order batches arrive in, ignores vanished records, and an
+/// update carrying a stale client copy does not move the time back.
+pub async fn last_used_times_only_move_forward(s: Stores) {
+    let (client, _, grant, _) = fixtures::active_grant(&s, "ann@example.com").await;
+    let t0 = fixtures::now();
+    let at = |m: i64| t0 + Duration::minutes(m);
+    let used = |m: i64| Usage {
+        client_id: client.id.clone(),
+        grant_id: Some(grant.id),
+        at: at(m),
+    };
+    s.tokens.record_use(&[used(5)]).await.expect("first batch");
+    s.tokens
+        .record_use(&[used(3), used(4)])
+        .await
+        .expect("an older batch from another instance");
+    let stored_grant = s
+        .tokens
+        .get_grant(grant.id)
+        .await
+        .expect("get")
+        .expect("grant");
+    assert_eq!(stored_grant.last_used_at, Some(at(5)));
+    let stored_client = s
+        .clients
+        .get_client(&client.id)
+        .await
+        .expect("get")
+        .expect("client");
+    assert_eq!(stored_client.last_used_at, Some(at(5)));
+
+    // A user-less token moves only its client.
+    s.tokens
+        .record_use(&[Usage {
+            client_id: client.id.clone(),
+            grant_id: None,
+            at: at(7),
+        }])
+        .await
+        .expect("client only");
+    assert_eq!(
+        s.tokens
+            .get_grant(grant.id)
+            .await
+            .expect("get")
+            .expect("grant")
+            .last_used_at,
+        Some(at(5))
+    );
+
+    // An update made with a copy read before the batches keeps the time.
+    let renamed = Client {
+        name: "Renamed".to_owned(),
+        ..client.clone()
+    };
+    s.clients.update_client(&renamed).await.expect("update");
+    let stored_client = s
+        .clients
+        .get_client(&client.id)
+        .await
+        .expect("get")
+        .expect("client");
+    assert_eq!(stored_client.name, "Renamed");
+    assert_eq!(stored_client.last_used_at, Some(at(7)));
+
+    // Vanished grants and clients are skipped, and the rest of the batch
+    // still lands.
+    let gone = fixtures::client();
+    s.tokens
+        .record_use(&[
+            Usage {
+                client_id: gone.id.clone(),
+                grant_id: Some(fixtures::grant(&gone, &fixtures::user("x@example.com")).id),
+                at: at(9),
+            },
+            used(10),
+        ])
+        .await
+        .expect("a batch naming deleted records");
+    assert_eq!(
+        s.tokens
+            .get_grant(grant.id)
+            .await
+            .expect("get")
+            .expect("grant")
+            .last_used_at,
+        Some(at(10))
+    );
+    assert!(s.clients.get_client(&gone.id).await.expect("get").is_none());
+}
+
+/// Disconnecting an app forgets the user's consent to it (the next
+/// authorization asks again) and nobody else's.
+pub async fn disconnecting_an_app_forgets_only_its_consent(s: Stores) {
+    let (client, ann, _, _) = fixtures::active_grant(&s, "ann@example.com").await;
+    let other = fixtures::client();
+    s.clients.insert_client(&other).await.expect("other client");
+    let bob = fixtures::user("bob@example.com");
+    s.users.insert_user(&bob).await.expect("bob");
+    for (user, c) in [(&ann, &client), (&ann, &other), (&bob, &client)] {
+        s.tokens
+            .put_consent(&fixtures::consent(user, c, "profile"))
+            .await
+            .expect("consent");
+    }
+    s.tokens
+        .revoke_client_grants(ann.id, &client.id, fixtures::now())
+        .await
+        .expect("disconnect");
+    assert!(
+        s.tokens
+            .get_consent(ann.id, &client.id)
+            .await
+            .expect("get")
+            .is_none(),
+        "the app's consent is forgotten"
+    );
+    for (user, c) in [(&ann, &other), (&bob, &client)] {
+        assert!(
+            s.tokens
+                .get_consent(user.id, &c.id)
+                .await
+                .expect("get")
+                .is_some()
+        );
+    }
+}
