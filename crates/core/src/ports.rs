@@ -332,6 +332,10 @@ pub trait TokenStore: Send + Sync {
     /// Ends a session.
     async fn delete_session(&self, hash: &TokenHash) -> Result<(), StoreError>;
 
+    /// Ends every browser session of `user` ("sign out everywhere"),
+    /// leaving their grants alone. Returns how many there were.
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
+
     /// Drops codes, refresh tokens, deny-list entries and sessions that
     /// expired before `now`. Returns how many records went.
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;

@@ -213,6 +213,7 @@ macro_rules! contract_tests {
             live_grants_are_listed_per_user_and_per_client_newest_first
             last_used_times_only_move_forward
             disconnecting_an_app_forgets_only_its_consent
+            signing_out_everywhere_ends_only_that_users_sessions
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

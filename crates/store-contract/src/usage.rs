@@ -198,3 +198,49 @@ pub async fn disconnecting_an_app_forgets_only_its_consent(s: Stores) {
         );
     }
 }
+
+/// Signing out everywhere ends every session of one user and nothing else:
+/// not their grants, not anyone else's sessions.
+pub async fn signing_out_everywhere_ends_only_that_users_sessions(s: Stores) {
+    let (_, ann, grant, _) = fixtures::active_grant(&s, "ann@example.com").await;
+    let bob = fixtures::user("bob@example.com");
+    s.users.insert_user(&bob).await.expect("bob");
+    let anns = [fixtures::session(&ann), fixtures::session(&ann)];
+    let bobs = fixtures::session(&bob);
+    for session in anns.iter().chain([&bobs]) {
+        s.tokens.put_session(session).await.expect("session");
+    }
+    assert_eq!(
+        s.tokens
+            .delete_user_sessions(ann.id)
+            .await
+            .expect("sign out"),
+        2
+    );
+    let now = fixtures::now();
+    for session in &anns {
+        assert!(
+            s.tokens
+                .get_session(&session.hash, now)
+                .await
+                .expect("get")
+                .is_none()
+        );
+    }
+    assert!(
+        s.tokens
+            .get_session(&bobs.hash, now)
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert!(
+        s.tokens
+            .get_grant(grant.id)
+            .await
+            .expect("get")
+            .expect("grant")
+            .is_active(),
+        "connected apps stay connected"
+    );
+}

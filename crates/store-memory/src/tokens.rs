@@ -320,6 +320,12 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        let before = self.inner.sessions.len();
+        self.inner.sessions.retain(|_, s| s.user_id != user);
+        Ok(before.saturating_sub(self.inner.sessions.len()) as u64)
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut purged = 0u64;
         let mut keep = |expires_at: OffsetDateTime| {

@@ -162,6 +162,20 @@ impl Gatehouse {
             created_at: now,
             updated_at: now,
         };
+        self.first_party_caller(user, scope, None)
+    }
+
+    /// A caller acting through Gatehouse itself (its sign-in, its pages, its
+    /// command line), as a token from `/api/v1/auth/login` would: the
+    /// services' rules for the platform's own sign-in apply, which no
+    /// third-party app's token meets.
+    pub(crate) fn first_party_caller(
+        &self,
+        user: User,
+        scope: ScopeSet,
+        source: Option<IpAddr>,
+    ) -> Caller {
+        let now = self.now();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             sub: user.id.to_string(),
@@ -169,20 +183,18 @@ impl Gatehouse {
             exp: (now + time::Duration::minutes(5)).unix_timestamp(),
             iat: now.unix_timestamp(),
             jti: uuid::Uuid::new_v4(),
-            // Gatehouse itself, as its own sign-in is: the operator may
-            // set passwords, which no third-party app may.
             client_id: super::PLATFORM_CLIENT_ID.into(),
             scope: scope.to_string(),
             grant_id: None,
             act: None,
             nbf: None,
-            epoch: None,
+            epoch: Some(user.sign_in_epoch),
         };
         Caller {
             user,
             scope,
             claims,
-            source: None,
+            source,
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod apps;
 mod audit_log;
 mod authorize;
 mod directory;
@@ -21,6 +22,7 @@ use time::{Duration, OffsetDateTime};
 
 pub use accounts::{AdminPassword, Caller, LoginResponse, OPERATOR_EMAIL, PLATFORM_CLIENT_ID};
 pub use admin::{ClientPatch, NewClient};
+pub use apps::ConnectedApp;
 pub use audit_log::{AuditPage, AuditParams, DEFAULT_PAGE};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
 pub use directory::{MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch};

@@ -94,6 +94,9 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(M::POST, "/invitations/{org_id}/decline", decline_invitation),
         Endpoint::new(M::GET, "/audit", audit),
     ]
+    .into_iter()
+    .chain(super::apps::endpoints())
+    .collect()
 }
 
 pub(super) fn no_store(

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod apps;
 pub mod client_addr;
 pub mod errors;
 pub mod oauth;

@@ -23,7 +23,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use super::schemas::{ApiErrorBody, OAuthErrorBody};
-use super::{AppState, admin, api, oauth};
+use super::{AppState, admin, api, apps, oauth};
 
 /// Paths served by the same handlers as a documented path, as
 /// `(alias, documented)`: the document lists them too, with the same
@@ -82,6 +82,10 @@ const ALIASES: &[(&str, &str)] = &[
         api::accept_invitation,
         api::decline_invitation,
         api::audit,
+        apps::my_grants,
+        apps::disconnect_mine,
+        apps::user_grants,
+        apps::disconnect_users,
         admin::list_clients,
         admin::create_client,
         admin::get_client,
@@ -120,6 +124,7 @@ const ALIASES: &[(&str, &str)] = &[
         (name = "organizations", description = "Organizations and their members."),
         (name = "invitations", description = "Invitations to organizations."),
         (name = "audit", description = "The audit log (platform admins)."),
+        (name = "apps", description = "Connected apps: what a user authorized, and disconnecting it."),
         (name = "clients", description = "Admin: the OAuth client registry."),
         (name = "resources", description = "Admin: the protected-resource registry (RFC 8707, RFC 9728)."),
         (name = "oauth", description = "Token, revocation, introspection and userinfo."),

@@ -22,7 +22,7 @@ use super::schemas::{
 };
 
 /// RFC 3339, as every timestamp in the API is written.
-fn ts(t: OffsetDateTime) -> String {
+pub(super) fn ts(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 

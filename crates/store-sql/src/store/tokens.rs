@@ -349,6 +349,19 @@ macro_rules! __sql_tokens {
                 .await
             }
 
+            async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    let deleted = diesel::delete(
+                        sessions::table.filter(sessions::user_id.eq(DbUuid(user.0))),
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(error::unexpected)?;
+                    Ok(u64::try_from(deleted).unwrap_or(0))
+                })
+                .await
+            }
+
             async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
                 let now = DbTime(now);
                 let mut purged = 0u64;
