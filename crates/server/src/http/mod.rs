@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, shared state and extractors.
 
+pub mod account;
 pub mod admin;
 pub mod api;
 pub mod apps;
@@ -251,6 +252,9 @@ fn root_endpoints() -> Vec<Endpoint> {
         )
         .machine(),
     ]
+    .into_iter()
+    .chain(account::endpoints())
+    .collect()
 }
 
 /// Endpoints below the issuer ([`OAUTH_SCOPE`]), the admin API's included.

@@ -352,12 +352,15 @@ async fn read_body(mut payload: web::Payload) -> Result<Bytes, OAuthError> {
 
 /// Reads a form body of at most [`MAX_BODY`] bytes; anything larger is an
 /// `invalid_request`, not a dropped connection.
-async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Params, OAuthError> {
+pub(super) async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Params, OAuthError> {
     let buf = read_body(payload).await?;
     form_params(req, &buf)
 }
 
-fn redirect(status: StatusCode, url: &str) -> HttpResponse {
+pub(super) fn redirect(status: StatusCode, url: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::LOCATION, url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -389,7 +392,10 @@ fn authorize_failure(e: AuthorizeError, status: StatusCode) -> HttpResponse {
     }
 }
 
-async fn session_user(state: &AppState, req: &HttpRequest) -> Option<gatehouse_core::model::User> {
+pub(super) async fn session_user(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Option<gatehouse_core::model::User> {
     let cookie = req.cookie(pages::session_cookie(state))?;
     match state.gatehouse.session_user(cookie.value()).await {
         Ok(u) => u,

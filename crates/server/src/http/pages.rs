@@ -112,7 +112,7 @@ fn session_binding(session: &str) -> String {
 }
 
 /// The sign-in form's CSRF token, and the cookie to set if it is new.
-fn login_csrf(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+pub fn login_csrf(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
     let name = csrf_cookie(state);
     let (value, new) = match req.cookie(name) {
         Some(c) if c.value().len() >= 32 => (c.value().to_owned(), None),
@@ -125,7 +125,7 @@ fn login_csrf(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'st
 }
 
 /// The CSRF token of the forms shown to the holder of `session`.
-fn session_csrf(state: &AppState, session: &str) -> String {
+pub fn session_csrf(state: &AppState, session: &str) -> String {
     state.gatehouse.csrf_token(&session_binding(session))
 }
 
@@ -193,7 +193,7 @@ pub fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> 
     res.body(body)
 }
 
-fn render(t: &impl Template) -> String {
+pub fn render(t: &impl Template) -> String {
     t.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "template rendering failed");
         "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned()

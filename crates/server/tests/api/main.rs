@@ -5,6 +5,7 @@
 // A failed unwrap in a test is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod admin;
 mod apps;
 mod audit;
