@@ -154,6 +154,25 @@ impl ClientRepo for CachedClients {
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.cache.write(id, self.inner.delete_client(id)).await
     }
+
+    async fn client_by_registration_key(
+        &self,
+        key: &crate::secret::TokenHash,
+    ) -> Result<Option<Client>, StoreError> {
+        self.inner.client_by_registration_key(key).await
+    }
+
+    async fn delete_idle_clients(
+        &self,
+        idle_before: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClientId>, StoreError> {
+        let gone = self.inner.delete_idle_clients(idle_before, limit).await?;
+        for id in &gone {
+            self.cache.invalidate(id);
+        }
+        Ok(gone)
+    }
 }
 
 /// [`UserRepo`] with `get_user` (the bearer check's lookup) served from

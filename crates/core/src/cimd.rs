@@ -85,6 +85,88 @@ pub fn is_metadata_client_id(client_id: &str) -> bool {
         && !path.split('/').any(sneaky)
 }
 
+/// Which hosts may publish client metadata documents
+/// (`GATEHOUSE_CIMD_ALLOWED_HOSTS` / `GATEHOUSE_CIMD_DENIED_HOSTS`): an
+/// operator who only wants known MCP clients lists their hosts; one who
+/// wants everyone but a nuisance denies it. Denial wins over allowance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostPolicy {
+    allowed: Vec<HostPattern>,
+    denied: Vec<HostPattern>,
+}
+
+/// `example.com` (that host only) or `*.example.com` (any host below it,
+/// not `example.com` itself). Compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HostPattern {
+    /// Lower-cased, without the `*.`.
+    host: String,
+    subdomains: bool,
+}
+
+impl HostPattern {
+    fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim().to_ascii_lowercase();
+        let (host, subdomains) = match raw.strip_prefix("*.") {
+            Some(rest) => (rest.to_owned(), true),
+            None => (raw.clone(), false),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+            return Err(format!("'{raw}' is not a host name or a *.domain pattern"));
+        }
+        Ok(Self { host, subdomains })
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        if self.subdomains {
+            host.strip_suffix(&self.host)
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+        } else {
+            host == self.host
+        }
+    }
+}
+
+impl HostPolicy {
+    /// Parses the two comma-separated lists (either may be empty).
+    ///
+    /// # Errors
+    /// Which entry is not a host name or `*.domain` pattern.
+    pub fn parse(allowed: &str, denied: &str) -> Result<Self, String> {
+        let list = |raw: &str| {
+            raw.split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(HostPattern::parse)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            allowed: list(allowed)?,
+            denied: list(denied)?,
+        })
+    }
+
+    /// Whether documents at `client_id`'s host may be used: not denied,
+    /// and allowed when an allow list is set.
+    pub fn permits(&self, client_id: &str) -> bool {
+        let Some(host) = Url::parse(client_id)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        else {
+            return false;
+        };
+        let host = host.trim_end_matches('.');
+        !self.denied.iter().any(|p| p.matches(host))
+            && (self.allowed.is_empty() || self.allowed.iter().any(|p| p.matches(host)))
+    }
+}
+
 /// Validates a fetched document and turns it into a client record: the
 /// shared metadata rules ([`ClientMetadata::parse`]) plus the draft's and
 /// the MCP specification's own: the document names itself, holds no secret,
@@ -179,6 +261,38 @@ pub fn client_from_document(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn host_patterns_match_a_host_or_what_is_below_a_domain() {
+        let p = super::HostPolicy::parse("claude.ai, *.Example.com", "bad.example.com").unwrap();
+        for (id, ok) in [
+            ("https://claude.ai/oauth/client.json", true),
+            ("https://CLAUDE.ai./oauth/client.json", true),
+            ("https://evil-claude.ai/c.json", false),
+            ("https://api.claude.ai/c.json", false),
+            ("https://tools.example.com/c.json", true),
+            ("https://a.b.example.com/c.json", true),
+            ("https://example.com/c.json", false),
+            ("https://notexample.com/c.json", false),
+            ("https://bad.example.com/c.json", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(p.permits(id), ok, "{id}");
+        }
+        let open = super::HostPolicy::parse("", "*.evil.test").unwrap();
+        assert!(open.permits("https://anyone.example/c.json"));
+        assert!(!open.permits("https://x.evil.test/c.json"));
+        for bad in [
+            "*",
+            "*.",
+            "exa mple.com",
+            "https://x.com",
+            "-x.com",
+            "*.*.com",
+        ] {
+            assert!(super::HostPolicy::parse(bad, "").is_err(), "{bad}");
+        }
+    }
 
     use super::*;
     use crate::model::validate_name;

@@ -89,6 +89,9 @@ pub struct OAuthError {
     pub code: ErrorCode,
     /// `error_description`: for developers, never containing secrets.
     pub description: Cow<'static, str>,
+    /// Set when the request was refused for its rate: seconds until it
+    /// may be tried again (HTTP 429 with `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -97,6 +100,16 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Refused for its rate (RFC 6585 429): `temporarily_unavailable`,
+    /// to be tried again in `secs` seconds.
+    pub fn too_many_requests(d: impl Into<Cow<'static, str>>, secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs.max(1)),
+            ..Self::new(ErrorCode::TemporarilyUnavailable, d)
         }
     }
 

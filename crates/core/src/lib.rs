@@ -99,6 +99,7 @@ pub mod params;
 pub mod password;
 pub mod pkce;
 pub mod ports;
+pub mod rate;
 pub mod redirect;
 pub mod resource;
 pub mod scope;

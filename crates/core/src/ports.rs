@@ -88,6 +88,25 @@ pub trait ClientRepo: Send + Sync {
     /// Deletes a client and, with it, its codes, grants, refresh tokens and
     /// consents. Returns whether it existed.
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+
+    /// The oldest dynamically registered client carrying `key` as its
+    /// [`Client::registration_key`], if any.
+    async fn client_by_registration_key(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<Client>, StoreError>;
+
+    /// Deletes, with their records as [`ClientRepo::delete_client`] does,
+    /// the self-registered clients (dynamic and metadata-document) that
+    /// hold no active grant and were last used (or, never used, created)
+    /// before `idle_before`. At most `limit` go per call, oldest created
+    /// first, so
+    /// a reap never holds the store long. Returns their ids.
+    async fn delete_idle_clients(
+        &self,
+        idle_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClientId>, StoreError>;
 }
 
 /// Platform users.

@@ -395,7 +395,9 @@ fn print_clients(clients: &[gatehouse_core::model::Client], output: Output) -> a
 pub async fn clients(gh: &Gatehouse, cmd: ClientsCommand) -> anyhow::Result<()> {
     let op = gh.operator();
     match cmd {
-        ClientsCommand::List(output) => print_clients(&gh.list_clients(&op).await?, output),
+        ClientsCommand::List(output) => {
+            print_clients(&gh.list_clients(&op, &Default::default()).await?, output)
+        }
         ClientsCommand::Create(a) => {
             let new = NewClient {
                 name: a.name,

@@ -87,6 +87,21 @@ pub struct Config {
     /// dynamically registered and metadata-document clients get when an
     /// authorization request names no `resource` (docs/mcp.md).
     pub default_resource: Option<String>,
+    /// `GATEHOUSE_REGISTRATIONS_PER_ADDRESS_PER_HOUR`: dynamic registrations
+    /// that create a client, per client address (IPv6: per /64) and hour;
+    /// the same software registering again does not count. 0: no limit.
+    pub registrations_per_address_per_hour: u32,
+    /// `GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS`: dynamic and metadata-document
+    /// clients with no live grant, unused this many days, are deleted. 0:
+    /// never.
+    pub dynamic_client_idle_days: u32,
+    /// `GATEHOUSE_CIMD_ALLOWED_HOSTS`: comma-separated hosts (`*.example.com`
+    /// for any host below it) that may publish client metadata documents;
+    /// empty: any.
+    pub cimd_allowed_hosts: String,
+    /// `GATEHOUSE_CIMD_DENIED_HOSTS`: hosts whose documents are refused,
+    /// whatever the allow list says.
+    pub cimd_denied_hosts: String,
 }
 
 /// Where the data lives: `GATEHOUSE_DATABASE_URL`, parsed once at load, so
@@ -197,6 +212,10 @@ impl Default for Config {
             audit_retention_days: 90,
             otlp_endpoint: None,
             default_resource: None,
+            registrations_per_address_per_hour: 20,
+            dynamic_client_idle_days: 30,
+            cimd_allowed_hosts: String::new(),
+            cimd_denied_hosts: String::new(),
         }
     }
 }
@@ -239,6 +258,13 @@ impl fmt::Debug for Config {
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
             .field("default_resource", &self.default_resource)
+            .field(
+                "registrations_per_address_per_hour",
+                &self.registrations_per_address_per_hour,
+            )
+            .field("dynamic_client_idle_days", &self.dynamic_client_idle_days)
+            .field("cimd_allowed_hosts", &self.cimd_allowed_hosts)
+            .field("cimd_denied_hosts", &self.cimd_denied_hosts)
             .finish()
     }
 }
@@ -329,10 +355,28 @@ impl Config {
             gatehouse_core::resource::canonical_resource(r)
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_DEFAULT_RESOURCE: {e}"))?;
         }
+        self.cimd_hosts()?;
+        if self.registrations_per_address_per_hour > 100_000 {
+            anyhow::bail!("GATEHOUSE_REGISTRATIONS_PER_ADDRESS_PER_HOUR must be at most 100000");
+        }
+        if self.dynamic_client_idle_days > 3650 {
+            anyhow::bail!("GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS must be at most 3650");
+        }
         if !(1..=1000).contains(&self.database_pool_size) {
             anyhow::bail!("GATEHOUSE_DATABASE_POOL_SIZE must be between 1 and 1000");
         }
         Ok(())
+    }
+
+    /// The CIMD host lists, parsed.
+    ///
+    /// # Errors
+    /// Which entry of which variable is not a host or `*.domain` pattern.
+    pub fn cimd_hosts(&self) -> anyhow::Result<gatehouse_core::cimd::HostPolicy> {
+        gatehouse_core::cimd::HostPolicy::parse(&self.cimd_allowed_hosts, "")
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_CIMD_ALLOWED_HOSTS: {e}"))?;
+        gatehouse_core::cimd::HostPolicy::parse(&self.cimd_allowed_hosts, &self.cimd_denied_hosts)
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_CIMD_DENIED_HOSTS: {e}"))
     }
 
     /// The public base URL without a trailing slash, given the bound address.
@@ -368,6 +412,40 @@ mod tests {
     }
 
     #[test]
+    fn host_lists_name_the_variable_with_the_bad_entry() {
+        let c = Config {
+            cimd_allowed_hosts: "claude.ai, *.".into(),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("GATEHOUSE_CIMD_ALLOWED_HOSTS")
+        );
+        let c = Config {
+            cimd_denied_hosts: "evil .test".into(),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("GATEHOUSE_CIMD_DENIED_HOSTS")
+        );
+        let c = Config {
+            cimd_allowed_hosts: "claude.ai,*.example.com".into(),
+            cimd_denied_hosts: "bad.example.com".into(),
+            ..Config::default()
+        };
+        assert!(
+            c.cimd_hosts()
+                .unwrap()
+                .permits("https://x.example.com/c.json")
+        );
+    }
+
+    #[test]
     fn a_default_resource_must_be_a_canonicalizable_uri() {
         for bad in ["mcp", "http://mcp.example.com/mcp", "https://a.example/#x"] {
             let c = Config {
@@ -396,6 +474,8 @@ mod tests {
         );
         assert_eq!(c.registration, RegistrationPolicy::Open);
         assert_eq!(c.database_pool_size, 10);
+        assert_eq!(c.registrations_per_address_per_hour, 20);
+        assert_eq!(c.dynamic_client_idle_days, 30);
         assert!(c.validate().is_ok());
     }
 

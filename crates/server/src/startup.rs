@@ -86,6 +86,11 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
         .default_resource
         .as_deref()
         .and_then(|r| gatehouse_core::resource::canonical_resource(r).ok());
+    settings.registrations_per_hour = config.registrations_per_address_per_hour;
+    settings.client_idle = (config.dynamic_client_idle_days > 0)
+        .then(|| time::Duration::days(config.dynamic_client_idle_days.into()));
+    // Validated at load.
+    settings.cimd_hosts = config.cimd_hosts().unwrap_or_default();
     settings
 }
 

@@ -214,6 +214,8 @@ macro_rules! contract_tests {
             last_used_times_only_move_forward
             disconnecting_an_app_forgets_only_its_consent
             signing_out_everywhere_ends_only_that_users_sessions
+            a_registration_key_finds_the_oldest_dynamic_client
+            idle_self_registered_clients_are_reaped_and_nothing_else
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

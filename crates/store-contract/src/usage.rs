@@ -1,8 +1,9 @@
 //! Contracts of what users and admins see of connected apps: the live
-//! grants of a user or a client, their last-used times, and disconnecting.
+//! grants of a user or a client, their last-used times, and disconnecting;
+//! and the registration hygiene built on them (reuse and reaping).
 
-use gatehouse_core::model::{Client, Grant, GrantsOf, Usage};
-use time::Duration;
+use gatehouse_core::model::{Client, ClientOrigin, Grant, GrantsOf, Usage};
+use time::{Duration, OffsetDateTime};
 
 use crate::{Stores, fixtures};
 
@@ -242,5 +243,148 @@ pub async fn signing_out_everywhere_ends_only_that_users_sessions(s: Stores) {
             .expect("grant")
             .is_active(),
         "connected apps stay connected"
+    );
+}
+
+/// A dynamic client with the same software's registration key is found
+/// (the oldest, if several); admin clients with the key are not.
+pub async fn a_registration_key_finds_the_oldest_dynamic_client(s: Stores) {
+    let key = fixtures::token_hash();
+    let at = fixtures::now();
+    let dynamic = |created: OffsetDateTime| Client {
+        origin: ClientOrigin::Dynamic,
+        registration_key: Some(key),
+        created_at: created,
+        ..fixtures::client()
+    };
+    let newer = dynamic(at);
+    let older = dynamic(at - Duration::hours(1));
+    let admin = Client {
+        origin: ClientOrigin::Admin,
+        created_at: at - Duration::hours(2),
+        ..dynamic(at)
+    };
+    for c in [&newer, &older, &admin] {
+        s.clients.insert_client(c).await.expect("insert");
+    }
+    assert_eq!(
+        s.clients
+            .client_by_registration_key(&key)
+            .await
+            .expect("find"),
+        Some(older)
+    );
+    assert_eq!(
+        s.clients
+            .client_by_registration_key(&fixtures::token_hash())
+            .await
+            .expect("find"),
+        None
+    );
+}
+
+/// Reaping deletes self-registered clients idle since the cutoff with no
+/// live grant, with their records, oldest created first and at most
+/// `limit`; it
+/// never touches admin clients, clients in use, or live grants.
+pub async fn idle_self_registered_clients_are_reaped_and_nothing_else(s: Stores) {
+    let now = fixtures::now();
+    let cutoff = now - Duration::days(30);
+    let old = now - Duration::days(40);
+    let client =
+        |origin: ClientOrigin, created: OffsetDateTime, used: Option<OffsetDateTime>| Client {
+            origin,
+            created_at: created,
+            last_used_at: used,
+            ..fixtures::client()
+        };
+    let user = fixtures::user("ann@example.com");
+    s.users.insert_user(&user).await.expect("user");
+    let idle_dynamic = client(ClientOrigin::Dynamic, old, None);
+    let idle_metadata = client(
+        ClientOrigin::Metadata,
+        old + Duration::hours(1),
+        Some(old + Duration::days(1)),
+    );
+    let revoked_only = client(ClientOrigin::Dynamic, old - Duration::days(1), Some(old));
+    let admin = client(ClientOrigin::Admin, old, None);
+    let in_use = client(ClientOrigin::Dynamic, old, Some(old));
+    let recently_used = client(ClientOrigin::Metadata, old, Some(now - Duration::days(1)));
+    let new = client(ClientOrigin::Dynamic, now, None);
+    for c in [
+        &idle_dynamic,
+        &idle_metadata,
+        &revoked_only,
+        &admin,
+        &in_use,
+        &recently_used,
+        &new,
+    ] {
+        s.clients.insert_client(c).await.expect("insert");
+    }
+    let live = fixtures::grant(&in_use, &user);
+    s.tokens
+        .create_grant(&live, Some(fixtures::refresh(&live)))
+        .await
+        .expect("live");
+    let dead = fixtures::grant(&revoked_only, &user);
+    s.tokens
+        .create_grant(&dead, Some(fixtures::refresh(&dead)))
+        .await
+        .expect("dead");
+    s.tokens.revoke_grant(dead.id, old).await.expect("revoke");
+    s.tokens
+        .put_consent(&fixtures::consent(&user, &idle_dynamic, "profile"))
+        .await
+        .expect("consent");
+
+    let first = s
+        .clients
+        .delete_idle_clients(cutoff, 2)
+        .await
+        .expect("reap");
+    assert_eq!(
+        first,
+        vec![revoked_only.id.clone(), idle_dynamic.id.clone()],
+        "oldest first, at most the limit"
+    );
+    let rest = s
+        .clients
+        .delete_idle_clients(cutoff, 100)
+        .await
+        .expect("reap");
+    assert_eq!(rest, vec![idle_metadata.id.clone()]);
+    assert!(
+        s.clients
+            .delete_idle_clients(cutoff, 100)
+            .await
+            .expect("reap")
+            .is_empty()
+    );
+    for gone in [&idle_dynamic, &idle_metadata, &revoked_only] {
+        assert!(s.clients.get_client(&gone.id).await.expect("get").is_none());
+    }
+    for kept in [&admin, &in_use, &recently_used, &new] {
+        assert!(s.clients.get_client(&kept.id).await.expect("get").is_some());
+    }
+    assert!(
+        s.tokens.get_grant(dead.id).await.expect("get").is_none(),
+        "its grants went too"
+    );
+    assert!(
+        s.tokens
+            .get_consent(user.id, &idle_dynamic.id)
+            .await
+            .expect("get")
+            .is_none(),
+        "and its consents"
+    );
+    assert!(
+        s.tokens
+            .get_grant(live.id)
+            .await
+            .expect("get")
+            .expect("live")
+            .is_active()
     );
 }

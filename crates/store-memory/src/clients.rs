@@ -2,8 +2,10 @@
 
 use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
-use gatehouse_core::model::{Client, ClientId, Resource, ResourceId};
+use gatehouse_core::model::{Client, ClientId, ClientOrigin, Resource, ResourceId};
 use gatehouse_core::ports::{ClientRepo, ResourceRepo, StoreError};
+use gatehouse_core::secret::TokenHash;
+use time::OffsetDateTime;
 
 use crate::MemoryStore;
 
@@ -52,6 +54,54 @@ impl ClientRepo for MemoryStore {
         self.inner.consents.retain(|(_, client), _| client != id);
         self.remove_grants_where(|g| g.client_id == *id);
         Ok(existed)
+    }
+
+    async fn client_by_registration_key(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<Client>, StoreError> {
+        Ok(self
+            .inner
+            .clients
+            .iter()
+            .filter(|c| {
+                c.origin == ClientOrigin::Dynamic && c.registration_key.as_ref() == Some(key)
+            })
+            .map(|c| c.clone())
+            .min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))))
+    }
+
+    async fn delete_idle_clients(
+        &self,
+        idle_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClientId>, StoreError> {
+        let mut idle: Vec<(OffsetDateTime, ClientId)> = self
+            .inner
+            .clients
+            .iter()
+            .filter(|c| {
+                c.origin != ClientOrigin::Admin
+                    && c.last_used_at.unwrap_or(c.created_at) < idle_before
+            })
+            .map(|c| (c.created_at, c.id.clone()))
+            .filter(|(_, id)| {
+                !self
+                    .inner
+                    .grants
+                    .iter()
+                    .any(|g| g.client_id == *id && g.is_active())
+            })
+            .collect();
+        idle.sort();
+        idle.truncate(limit as usize);
+        let mut gone = Vec::with_capacity(idle.len());
+        for (_, id) in idle {
+            if self.delete_client(&id).await? {
+                gone.push(id);
+            }
+        }
+        Ok(gone)
     }
 }
 

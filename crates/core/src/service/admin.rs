@@ -47,6 +47,24 @@ pub struct NewClient {
     pub default_resource: Option<String>,
 }
 
+/// Which clients [`Gatehouse::list_clients`] returns; the default is all.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFilter {
+    /// Only clients registered this way.
+    pub origin: Option<crate::model::ClientOrigin>,
+    /// Only clients unused (never, or last) for at least this many days.
+    pub unused_days: Option<u32>,
+}
+
+impl ClientFilter {
+    fn admits(&self, c: &Client, now: time::OffsetDateTime) -> bool {
+        self.origin.is_none_or(|o| c.origin == o)
+            && self.unused_days.is_none_or(|d| {
+                c.last_used_at.unwrap_or(c.created_at) <= now - time::Duration::days(d.into())
+            })
+    }
+}
+
 /// A partial update; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ClientPatch {
@@ -321,9 +339,42 @@ impl Gatehouse {
     /// # Errors
     /// 403 for non-admins.
     #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
-    pub async fn list_clients(&self, caller: &Caller) -> Result<Vec<Client>, ApiError> {
+    pub async fn list_clients(
+        &self,
+        caller: &Caller,
+        filter: &ClientFilter,
+    ) -> Result<Vec<Client>, ApiError> {
         caller.require_admin()?;
-        Ok(self.ports.clients.list_clients().await?)
+        let now = self.now();
+        let mut clients = self.ports.clients.list_clients().await?;
+        clients.retain(|c| filter.admits(c, now));
+        Ok(clients)
+    }
+
+    /// Deletes the self-registered clients (dynamic, metadata document)
+    /// with no live grant and unused for `idle_days` (0: every such client
+    /// not in use), with their records: what an admin does by hand that
+    /// `GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS` does every minute. Returns how
+    /// many went.
+    ///
+    /// # Errors
+    /// 403 for non-admins; 422 for more than 3650 days.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
+    pub async fn delete_idle_clients(
+        &self,
+        caller: &Caller,
+        idle_days: u32,
+    ) -> Result<u64, ApiError> {
+        caller.require_admin()?;
+        if idle_days > 3650 {
+            return Err(ApiError::Unprocessable(
+                "idle_days must be at most 3650".into(),
+            ));
+        }
+        let cutoff = self.now() - time::Duration::days(idle_days.into());
+        Ok(self
+            .reap_idle_clients(cutoff, "deleted by an administrator as idle")
+            .await?)
     }
 
     /// One client.

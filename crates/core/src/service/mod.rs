@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 
 pub use accounts::{AdminPassword, Caller, LoginResponse, OPERATOR_EMAIL, PLATFORM_CLIENT_ID};
-pub use admin::{ClientPatch, NewClient};
+pub use admin::{ClientFilter, ClientPatch, NewClient};
 pub use apps::ConnectedApp;
 pub use audit_log::{AuditPage, AuditParams, DEFAULT_PAGE};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
@@ -162,6 +162,15 @@ pub struct Settings {
     /// server refuses. Admin-registered clients are the platform's own apps
     /// and keep the platform API unless they carry a `default_resource`.
     pub default_resource: Option<String>,
+    /// Dynamic registrations that may create a client per address and hour
+    /// (`GATEHOUSE_REGISTRATIONS_PER_ADDRESS_PER_HOUR`); 0: no limit.
+    pub registrations_per_hour: u32,
+    /// Self-registered clients (dynamic, metadata document) with no live
+    /// grant and unused this long are deleted
+    /// (`GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS`); `None`: never.
+    pub client_idle: Option<Duration>,
+    /// Hosts allowed or denied to publish client metadata documents.
+    pub cimd_hosts: crate::cimd::HostPolicy,
 }
 
 impl Settings {
@@ -182,6 +191,9 @@ impl Settings {
             sign_in: crate::throttle::ThrottlePolicy::default(),
             audit_retention: Duration::days(90),
             default_resource: None,
+            registrations_per_hour: 20,
+            client_idle: Some(Duration::days(30)),
+            cimd_hosts: crate::cimd::HostPolicy::default(),
         }
     }
 }
@@ -208,6 +220,8 @@ pub struct Gatehouse {
     pub(crate) throttle: crate::throttle::SignInThrottle,
     /// Token uses not yet written (see [`crate::usage`]).
     pub(crate) usage: crate::usage::UsageLog,
+    /// Client-creating dynamic registrations per address.
+    pub(crate) registrations: crate::rate::HourlyBudget,
 }
 
 /// How many verified access tokens [`Gatehouse`] remembers (a few hundred
@@ -267,6 +281,7 @@ impl Gatehouse {
             Self {
                 throttle,
                 usage: crate::usage::UsageLog::default(),
+                registrations: crate::rate::HourlyBudget::new(settings.registrations_per_hour),
                 ports,
                 settings,
                 keyring: RwLock::new(Arc::new(keyring)),
@@ -349,19 +364,67 @@ impl Gatehouse {
         Ok(kid)
     }
 
-    /// Removes expired codes, tokens and sessions, and forgets sign-in
-    /// failures old enough not to matter.
+    /// Removes expired codes, tokens and sessions, self-registered clients
+    /// idle longer than `GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS`, and forgets
+    /// sign-in failures old enough not to matter.
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = self.now();
         self.throttle.prune(now);
+        self.registrations.prune(now);
+        let reaped = match self.settings.client_idle {
+            Some(idle) => self.reap_idle_clients(now - idle, "idle").await?,
+            None => 0,
+        };
         let tokens = self.ports.tokens.purge_expired(now).await?;
         let audit = self
             .ports
             .audit_log
             .purge_audit(now - self.settings.audit_retention)
             .await?;
-        Ok(tokens + audit)
+        Ok(tokens + audit + reaped)
+    }
+
+    /// Deletes self-registered clients with no live grant, unused since
+    /// `idle_before`, in batches, each with a `client.deleted` audit event
+    /// giving `reason`. Returns how many went.
+    ///
+    /// # Errors
+    /// A store failure (what was deleted before it stays deleted).
+    pub(crate) async fn reap_idle_clients(
+        &self,
+        idle_before: OffsetDateTime,
+        reason: &'static str,
+    ) -> Result<u64, StoreError> {
+        const BATCH: u32 = 500;
+        let mut total = 0u64;
+        loop {
+            let gone = self
+                .ports
+                .clients
+                .delete_idle_clients(idle_before, BATCH)
+                .await?;
+            for id in &gone {
+                self.audit(
+                    AuditEvent::new(AuditKind::ClientDeleted, self.now())
+                        .client(id)
+                        .detail("reason", reason),
+                )
+                .await;
+            }
+            total += gone.len() as u64;
+            if gone.len() < BATCH as usize {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(
+                clients = total,
+                reason,
+                "idle self-registered clients deleted"
+            );
+        }
+        Ok(total)
     }
 
     /// Writes the last-used times recorded since the previous call, as one

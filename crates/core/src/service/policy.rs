@@ -174,6 +174,14 @@ impl Gatehouse {
         if !is_metadata_client_id(id.as_str()) {
             return Ok(stored);
         }
+        // Checked on every use, not only the first fetch, so tightening the
+        // lists takes effect for clients already stored.
+        if !self.settings.cimd_hosts.permits(id.as_str()) {
+            tracing::info!(client_id = %id, "client metadata document host not allowed");
+            return Err(OAuthError::invalid_client(
+                "client metadata documents from this host are not accepted here",
+            ));
+        }
         let now = self.now();
         if let Some(c) = &stored
             && c.origin == ClientOrigin::Metadata

@@ -132,23 +132,76 @@ fn parse_metadata(body: &Value) -> Result<Metadata, OAuthError> {
     })
 }
 
+/// What identifies the software behind a public registration, hashed:
+/// its name, grant types, application type, `software_id`, and redirect
+/// URIs with loopback ports dropped (a native client picks a new port each
+/// run, and loopback redirects match any port anyway, RFC 8252 §7.3).
+/// Confidential clients get `None`: each holds its own secret, so two
+/// registrations are two clients.
+fn registration_key(m: &Metadata) -> Option<TokenHash> {
+    if m.auth_method != TokenEndpointAuthMethod::None {
+        return None;
+    }
+    let mut redirects: Vec<String> = m
+        .redirect_uris
+        .iter()
+        .map(|r| match url::Url::parse(r.as_str()) {
+            Ok(mut u) if r.is_loopback() => {
+                let _ = u.set_port(None);
+                u.to_string()
+            }
+            _ => r.as_str().to_owned(),
+        })
+        .collect();
+    redirects.sort();
+    redirects.dedup();
+    let mut grants: Vec<&str> = m.grant_types.iter().map(|g| g.as_str()).collect();
+    grants.sort_unstable();
+    let software = m
+        .extra
+        .get("software_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // Length-prefixed fields: no two different tuples hash alike.
+    let mut canonical = String::from("gatehouse/registration/v1");
+    for field in [
+        m.name.as_str(),
+        m.application_type.as_str(),
+        software,
+        &grants.join(" "),
+        &redirects.join(" "),
+    ] {
+        canonical.push_str(&format!("\n{}:{field}", field.len()));
+    }
+    Some(TokenHash::of(&canonical))
+}
+
 fn invalid_token(d: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidToken, d)
 }
 
 impl Gatehouse {
     /// Registers a client (RFC 7591 §3). `bearer` is the initial access
-    /// token, if one was presented.
+    /// token, if one was presented; `source` the client's address.
+    ///
+    /// The same public software registering again (see
+    /// [`registration_key`]) gets its earlier client back, with the new
+    /// registration's metadata and a new registration access token, rather
+    /// than another row: MCP clients re-register on every install and often
+    /// every run. A registration that would create a client spends the
+    /// address's hourly budget (`GATEHOUSE_REGISTRATIONS_PER_ADDRESS_PER_HOUR`).
     ///
     /// # Errors
     /// `invalid_token` when the policy needs an initial access token and
     /// none valid was given; `invalid_redirect_uri` and
-    /// `invalid_client_metadata` for bad metadata.
+    /// `invalid_client_metadata` for bad metadata; a 429
+    /// `temporarily_unavailable` when the address's budget is spent.
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn register_client(
         &self,
         bearer: Option<&str>,
         body: &Value,
+        source: Option<std::net::IpAddr>,
     ) -> Result<Value, OAuthError> {
         match self.settings.registration {
             RegistrationPolicy::Off => {
@@ -188,9 +241,37 @@ impl Gatehouse {
             ));
         }
         let now = self.now();
+        let registration_token = Secret::generate("gtreg_");
+        let key = registration_key(&m);
+        if let Some(key) = &key
+            && let Some(mut client) = self.ports.clients.client_by_registration_key(key).await?
+        {
+            client.redirect_uris = m.redirect_uris;
+            client.allowed_scopes = m.scope;
+            client.metadata = m.extra;
+            client.registration_token_hash = Some(registration_token.hash());
+            client.updated_at = now;
+            self.ports.clients.update_client(&client).await?;
+            tracing::info!(client_id = %client.id, "the same software registered again; its client was reused");
+            self.audit(
+                AuditEvent::new(AuditKind::ClientUpdated, now)
+                    .client(&client.id)
+                    .ip(source)
+                    .detail("origin", "dynamic_registration")
+                    .detail("reused", true),
+            )
+            .await;
+            return Ok(self.registration_response(&client, None, Some(&registration_token)));
+        }
+        if let Err(wait) = self.registrations.spend(source, now) {
+            tracing::info!(source = ?source, "registration refused: the address's hourly budget is spent");
+            return Err(OAuthError::too_many_requests(
+                "too many client registrations from this address; try again later",
+                u64::try_from(wait.whole_seconds()).unwrap_or(1) + 1,
+            ));
+        }
         let secret =
             (m.auth_method != TokenEndpointAuthMethod::None).then(|| Secret::generate("secret_"));
-        let registration_token = Secret::generate("gtreg_");
         let client = Client {
             id: ClientId::generate(),
             secret_hash: secret.as_ref().map(Secret::hash),
@@ -209,13 +290,14 @@ impl Gatehouse {
             created_at: now,
             updated_at: now,
             last_used_at: None,
-            registration_key: None,
+            registration_key: key,
         };
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, "client registered dynamically");
         self.audit(
             AuditEvent::new(AuditKind::ClientCreated, now)
                 .client(&client.id)
+                .ip(source)
                 .detail("origin", "dynamic_registration"),
         )
         .await;

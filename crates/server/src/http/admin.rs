@@ -3,8 +3,9 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::Method;
-use actix_web::web::{Data, Json, Path};
-use gatehouse_core::service::{ClientPatch, NewClient, ResourceInput};
+use actix_web::web::{Data, Json, Path, Query};
+use gatehouse_core::model::ClientOrigin as Origin;
+use gatehouse_core::service::{ClientFilter, ClientPatch, NewClient, ResourceInput};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -22,6 +23,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::new(M::GET, "/clients", list_clients),
         Endpoint::new(M::POST, "/clients", create_client),
+        Endpoint::new(M::POST, "/clients/delete-idle", delete_idle_clients),
         Endpoint::new(M::GET, "/clients/{client_id}", get_client),
         Endpoint::new(M::PATCH, "/clients/{client_id}", update_client),
         Endpoint::new(M::DELETE, "/clients/{client_id}", delete_client),
@@ -109,24 +111,101 @@ async fn create_client(
     ))
 }
 
-/// Every client: admin-registered, dynamic and metadata-document ones.
+/// `GET /api/v1/oauth/clients` filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ClientQuery {
+    /// Only clients registered this way: `admin`, `dynamic` or `metadata`.
+    #[param(value_type = Option<super::schemas::ClientOrigin>)]
+    origin: Option<String>,
+    /// Only clients unused (never, or last) for at least this many days.
+    #[param(minimum = 0, maximum = 3650)]
+    unused_days: Option<u32>,
+}
+
+/// Every client: admin-registered, dynamic and metadata-document ones,
+/// optionally filtered by origin and by how long they went unused.
 #[utoipa::path(
     get,
     path = "/api/v1/oauth/clients",
     tag = "clients",
     security(("bearer" = [])),
+    params(ClientQuery),
     responses(
         (status = 200, description = "The clients, oldest first.", body = wire::Clients),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 500, response = ServerError),
     )
 )]
-async fn list_clients(state: Data<AppState>, caller: Authed) -> ApiResult {
-    let clients = state.gatehouse.list_clients(&caller.0).await?;
+async fn list_clients(state: Data<AppState>, caller: Authed, q: Query<ClientQuery>) -> ApiResult {
+    let filter = client_filter(&q)?;
+    let clients = state.gatehouse.list_clients(&caller.0, &filter).await?;
     Ok(HttpResponse::Ok().json(wire::Clients {
         clients: clients.iter().map(Into::into).collect(),
     }))
+}
+
+fn client_filter(q: &ClientQuery) -> Result<ClientFilter, gatehouse_core::ApiError> {
+    let bad = |m: &'static str| gatehouse_core::ApiError::BadRequest(m.into());
+    Ok(ClientFilter {
+        origin: match q.origin.as_deref().filter(|o| !o.is_empty()) {
+            None => None,
+            Some(o) => Some(
+                Origin::parse(o).ok_or_else(|| bad("origin must be admin, dynamic or metadata"))?,
+            ),
+        },
+        unused_days: match q.unused_days {
+            Some(d) if d > 3650 => return Err(bad("unused_days must be at most 3650")),
+            d => d,
+        },
+    })
+}
+
+/// `POST /api/v1/oauth/clients/delete-idle`.
+#[derive(Deserialize, ToSchema)]
+struct DeleteIdleRequest {
+    /// Unused for at least this many days (0: every self-registered client
+    /// holding no live grant).
+    #[schema(minimum = 0, maximum = 3650)]
+    idle_days: u32,
+}
+
+/// `{"deleted": n}`.
+#[derive(serde::Serialize, ToSchema)]
+struct Deleted {
+    deleted: u64,
+}
+
+/// Deletes the self-registered clients (dynamic, metadata document) that
+/// hold no live grant and went unused for `idle_days`, with their records.
+/// Admin-registered clients are never deleted this way.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/clients/delete-idle",
+    tag = "clients",
+    request_body = DeleteIdleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many were deleted.", body = Deleted),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = ServerError),
+    )
+)]
+async fn delete_idle_clients(
+    state: Data<AppState>,
+    caller: Authed,
+    b: Json<DeleteIdleRequest>,
+) -> ApiResult {
+    let deleted = state
+        .gatehouse
+        .delete_idle_clients(&caller.0, b.idle_days)
+        .await?;
+    Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }
 
 /// One client. Never its secret.

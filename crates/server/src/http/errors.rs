@@ -47,6 +47,9 @@ pub fn oauth_status(code: ErrorCode) -> StatusCode {
 
 impl ResponseError for OAuthFailure {
     fn status_code(&self) -> StatusCode {
+        if self.error.retry_after.is_some() {
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
         oauth_status(self.error.code)
     }
 
@@ -54,6 +57,9 @@ impl ResponseError for OAuthFailure {
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));
+        if let Some(secs) = self.error.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         if self.error.code == ErrorCode::InvalidClient && self.basic {
             res.insert_header((
                 header::WWW_AUTHENTICATE,

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::errors::{ApiFailure, OAuthFailure};
 use super::openapi::{
     InvalidClient, InvalidRegistrationToken, OAuthBadRequest, OAuthServerError,
-    RegistrationDisabled, ServerError, Unauthorized,
+    RegistrationDisabled, RegistrationThrottled, ServerError, Unauthorized,
 };
 use super::pages;
 use super::schemas::{
@@ -166,6 +166,7 @@ async fn read_json(
         (status = 400, response = OAuthBadRequest),
         (status = 401, response = InvalidRegistrationToken),
         (status = 403, response = RegistrationDisabled),
+        (status = 429, response = RegistrationThrottled),
         (status = 500, response = OAuthServerError),
     )
 )]
@@ -177,7 +178,7 @@ pub async fn register(
     let body = read_json(&http, body).await?;
     let doc = state
         .gatehouse
-        .register_client(super::bearer_token(&http), &body)
+        .register_client(super::bearer_token(&http), &body, state.client_ip(&http))
         .await?;
     Ok(no_store(HttpResponse::Created().json(doc)))
 }

@@ -88,6 +88,7 @@ const ALIASES: &[(&str, &str)] = &[
         apps::disconnect_users,
         admin::list_clients,
         admin::create_client,
+        admin::delete_idle_clients,
         admin::get_client,
         admin::update_client,
         admin::delete_client,
@@ -114,6 +115,7 @@ const ALIASES: &[(&str, &str)] = &[
             InvalidClient,
             InvalidRegistrationToken,
             RegistrationDisabled,
+            RegistrationThrottled,
             OAuthServerError,
         ),
     ),
@@ -452,6 +454,13 @@ reusable_response!(
     RegistrationDisabled, OAuthErrorBody,
     "`GATEHOUSE_REGISTRATION=off`: `access_denied`.",
     []
+);
+reusable_response!(
+    /// 429 from registration.
+    RegistrationThrottled, OAuthErrorBody,
+    "The address's hourly budget of new registrations \
+     (`GATEHOUSE_REGISTRATIONS_PER_ADDRESS_PER_HOUR`) is spent: `temporarily_unavailable`.",
+    [RETRY_AFTER]
 );
 reusable_response!(
     /// 500 from an OAuth endpoint.

@@ -11,7 +11,7 @@ use crate::helpers::*;
 
 /// Every event, newest first, once `want` types are all in (the queue to
 /// the store is asynchronous).
-async fn events_once(app: &TestApp, want: &[&str]) -> Vec<Value> {
+pub async fn events_once(app: &TestApp, want: &[&str]) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let res = app

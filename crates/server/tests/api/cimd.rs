@@ -341,3 +341,44 @@ async fn with_cimd_off_url_client_ids_are_unknown() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_lists_decide_whose_documents_are_fetched_at_all() {
+    let docs = doc_server().await;
+    let id = docs.client_id();
+    docs.answer("200 OK", "max-age=600", &document(&id));
+    // (allowed, denied, usable)
+    for (allowed, denied, usable) in [
+        ("claude.ai,*.example.com", "", false),
+        ("", "127.0.0.1", false),
+        ("127.0.0.1", "127.0.0.1", false),
+        ("claude.ai, 127.0.0.1", "*.evil.test", true),
+    ] {
+        let mut cfg = config();
+        cfg.cimd_allow_loopback = true;
+        cfg.extra_ca_file = Some(docs.ca_file.to_string_lossy().into_owned());
+        cfg.cimd_allowed_hosts = allowed.into();
+        cfg.cimd_denied_hosts = denied.into();
+        let app = spawn_with(cfg).await;
+        let before = docs.hits.load(Ordering::SeqCst);
+        let res = browser()
+            .get(app.authorize_url(&id, &pkce(), "profile", "s"))
+            .send()
+            .await
+            .unwrap();
+        let fetched = docs.hits.load(Ordering::SeqCst) - before;
+        if usable {
+            assert_eq!(res.status(), StatusCode::OK, "{allowed} / {denied}");
+            assert!(res.text().await.unwrap().contains("Doc App"));
+            assert_eq!(fetched, 1);
+        } else {
+            assert_eq!(
+                res.status(),
+                StatusCode::BAD_REQUEST,
+                "{allowed} / {denied}"
+            );
+            assert!(res.text().await.unwrap().contains("not accepted here"));
+            assert_eq!(fetched, 0, "refused before any request leaves Gatehouse");
+        }
+    }
+}

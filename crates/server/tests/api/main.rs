@@ -21,6 +21,7 @@ mod errors;
 mod exchange;
 mod flow;
 mod helpers;
+mod hygiene;
 mod invitations;
 mod logs;
 mod mcp;

@@ -76,6 +76,69 @@ macro_rules! __sql_clients {
                 })
                 .await
             }
+            async fn client_by_registration_key(
+                &self,
+                key: &TokenHash,
+            ) -> Result<Option<Client>, StoreError> {
+                let key = hash_bytes(key);
+                self.read(async move |conn: &mut $connection| {
+                    found(
+                        clients::table
+                            .filter(clients::registration_key.eq(&key))
+                            .filter(clients::origin.eq(ClientOrigin::Dynamic.as_str()))
+                            .order((clients::created_at.asc(), clients::id.asc()))
+                            .select(ClientRow::as_select())
+                            .first(&mut *conn)
+                            .await,
+                    )
+                })
+                .await
+            }
+
+            async fn delete_idle_clients(
+                &self,
+                idle_before: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<ClientId>, StoreError> {
+                let cutoff = DbTime(idle_before);
+                self.write(async move |conn: &mut $connection| {
+                    let c: &mut $connection = &mut *conn;
+                    let ids: Vec<String> = $tx(c, async move |c| {
+                        let live = diesel::dsl::exists(
+                            grants::table
+                                .filter(grants::client_id.eq(clients::id))
+                                .filter(grants::revoked_at.is_null()),
+                        );
+                        let ids: Vec<String> = clients::table
+                            .filter(clients::origin.ne(ClientOrigin::Admin.as_str()))
+                            .filter(
+                                clients::last_used_at
+                                    .lt(Some(cutoff))
+                                    .or(clients::last_used_at
+                                        .is_null()
+                                        .and(clients::created_at.lt(cutoff))),
+                            )
+                            .filter(diesel::dsl::not(live))
+                            .order((clients::created_at.asc(), clients::id.asc()))
+                            .limit(i64::from(limit))
+                            .select(clients::id)
+                            .load(c)
+                            .await?;
+                        // Codes, grants (with refresh tokens) and consents go
+                        // with them through ON DELETE CASCADE.
+                        diesel::delete(clients::table.filter(clients::id.eq_any(&ids)))
+                            .execute(c)
+                            .await?;
+                        DbResult::Ok(ids)
+                    })
+                    .await
+                    .map_err(error::unexpected)?;
+                    ids.iter()
+                        .map(|id| ClientId::parse(id).map_err(|_| error::corrupt("client")))
+                        .collect()
+                })
+                .await
+            }
         }
 
         #[async_trait::async_trait]

@@ -86,8 +86,8 @@ macro_rules! sql_store {
         use diesel_async::AsyncConnection as _;
         use diesel_async::RunQueryDsl;
         use gatehouse_core::model::{
-            AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf,
-            Invitation, Membership, OrgId, OrgRole, Organization, RefreshToken, Resource,
+            AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant, GrantId,
+            GrantsOf, Invitation, Membership, OrgId, OrgRole, Organization, RefreshToken, Resource,
             ResourceId, Role, Session, StoredKey, Usage, User, UserId,
         };
         use gatehouse_core::ports::{
