@@ -164,6 +164,44 @@ impl Gatehouse {
         Ok(sessions)
     }
 
+    /// The live grants a client holds, each with its user (`None` if the
+    /// user went meanwhile), newest first: for an administrator looking at
+    /// one client.
+    ///
+    /// # Errors
+    /// 403 for non-admins; 404 for an unknown client.
+    #[tracing::instrument(level = "info", skip_all, fields(user = %caller.user.id))]
+    pub async fn client_grants(
+        &self,
+        caller: &Caller,
+        client: &str,
+    ) -> Result<Vec<(crate::model::Grant, Option<User>)>, ApiError> {
+        let client = self.get_client(caller, client).await?;
+        let grants = self
+            .ports
+            .tokens
+            .active_grants(&GrantsOf::Client(client.id))
+            .await?;
+        let mut out = Vec::with_capacity(grants.len());
+        for g in grants {
+            let user = self.ports.users.get_user(g.user_id).await?;
+            out.push((g, user));
+        }
+        Ok(out)
+    }
+
+    /// Every organization, for an administrator.
+    ///
+    /// # Errors
+    /// 403 for non-admins.
+    pub async fn all_orgs(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::model::Organization>, ApiError> {
+        caller.require_admin()?;
+        Ok(self.ports.orgs.list_orgs().await?)
+    }
+
     async fn existing_user(&self, id: &str) -> Result<UserId, ApiError> {
         let id = UserId::parse(id).ok_or(ApiError::NotFound("user"))?;
         self.ports

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod apps;
 pub mod client_addr;
+pub mod console;
 pub mod errors;
 pub mod oauth;
 pub mod observe;
@@ -254,6 +255,7 @@ fn root_endpoints() -> Vec<Endpoint> {
     ]
     .into_iter()
     .chain(account::endpoints())
+    .chain(console::endpoints())
     .collect()
 }
 

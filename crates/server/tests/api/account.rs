@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// A browser signed in on the account pages.
-async fn signed_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
+pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
     let b = browser();
     let page = b.get(app.url("/account")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -22,7 +22,7 @@ async fn signed_in(app: &TestApp, email: &str, password: &str) -> reqwest::Clien
     b
 }
 
-async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (StatusCode, String) {
+pub async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (StatusCode, String) {
     let res = b.get(app.url(path)).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
@@ -144,7 +144,7 @@ async fn an_app_disconnected_on_the_page_loses_its_tokens() {
 }
 
 /// The session-bound CSRF token on a page.
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     Form::parse(html, "/account/sign-out")
         .fields
         .into_iter()

@@ -13,6 +13,7 @@ mod browser;
 mod cimd;
 mod cli;
 mod concurrency;
+mod console;
 mod csrf;
 mod dcr;
 mod default_resource;
