@@ -1,9 +1,13 @@
 //! A real browser (headless Chromium through WebDriver) signs in, consents,
-//! and lands on the client's redirect with a code. It also keeps the
-//! screenshots in docs/ current, so people can see the pages.
+//! and lands on the client's redirect with a code; then walks the account
+//! pages and the admin console as a person would. Every page is checked
+//! with axe-core (no serious or critical accessibility violation), and the
+//! screenshots in docs/screenshots are taken here, so they show the pages
+//! as they are.
 //!
-//! Needs `chromium` and `chromium-driver` (Debian packages). Without them
-//! the test fails under CI (`CI=true`) and is skipped, loudly, elsewhere.
+//! Needs `chromium` and `chromium-driver` (Debian packages) and axe-core
+//! (`npm ci --prefix tests/axe`). Without them the tests fail under CI
+//! (`CI=true`) and are skipped, loudly, elsewhere.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -55,20 +59,8 @@ fn screenshots_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
-    let Some(driver) = start_driver() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "chromium and chromedriver are required under CI (apt-get install chromium chromium-driver)"
-            );
-        }
-        eprintln!("SKIPPED: chromium/chromedriver not installed; the browser test did not run");
-        return;
-    };
-    let app = spawn().await;
-    let client = app.seed_client().await;
-
+/// A headless Chromium session through `driver`.
+async fn session(driver: &Driver) -> fantoccini::Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -94,7 +86,87 @@ async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    let b = browser.expect("chromedriver accepts a session");
+    browser.expect("chromedriver accepts a session")
+}
+
+/// axe-core's source (`npm ci --prefix tests/axe`), or `None` (after
+/// saying why) where it is not installed; under CI its absence fails.
+fn axe_or_skip() -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/axe/node_modules/axe-core/axe.min.js");
+    let src = std::fs::read_to_string(&path).ok();
+    if src.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("axe-core is required under CI: npm ci --prefix tests/axe");
+        }
+        eprintln!(
+            "SKIPPED: axe-core not installed (npm ci --prefix tests/axe); pages not checked for accessibility"
+        );
+    }
+    src
+}
+
+/// Runs axe-core on the page shown and fails on any serious or critical
+/// violation, naming each with the elements it was found on.
+async fn assert_accessible(b: &fantoccini::Client, axe: Option<&str>, page: &str) {
+    let Some(src) = axe else {
+        return;
+    };
+    b.execute(src, vec![]).await.unwrap();
+    let found = b
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { resultTypes: ['violations'] })
+                 .then(r => done({
+                   checked: r.passes.length,
+                   problems: r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(' ')).join(', ')}`),
+                 }))
+                 .catch(e => done({ checked: 0, problems: ['axe failed: ' + e] }));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let problems: Vec<String> = serde_json::from_value(found["problems"].clone()).unwrap();
+    assert!(problems.is_empty(), "{page}: {problems:#?}");
+    assert!(
+        found["checked"].as_u64().unwrap_or(0) > 5,
+        "{page}: axe ran no checks: {found}"
+    );
+}
+
+/// Loads `path` and waits for `css` to be on the page.
+async fn visit(b: &fantoccini::Client, app: &TestApp, path: &str, css: &str) {
+    b.goto(&app.url(path)).await.unwrap();
+    b.wait().for_element(Locator::Css(css)).await.unwrap();
+}
+
+/// The browser and driver, or `None` (after saying why) where they are not
+/// installed; under CI their absence fails the test.
+fn driver_or_skip() -> Option<Driver> {
+    let driver = start_driver();
+    if driver.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "chromium and chromedriver are required under CI (apt-get install chromium chromium-driver)"
+            );
+        }
+        eprintln!("SKIPPED: chromium/chromedriver not installed; the browser test did not run");
+    }
+    driver
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let axe = axe_or_skip();
+    let app = spawn().await;
+    let client = app.seed_client().await;
+
+    let b = session(&driver).await;
 
     let p = pkce();
     let url = app.authorize_url(&client.id, &p, SEED_SCOPES, "browser-state");
@@ -106,6 +178,7 @@ async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
     let dir = screenshots_dir();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("login.png"), b.screenshot().await.unwrap()).unwrap();
+    assert_accessible(&b, axe.as_deref(), "sign-in").await;
 
     b.find(Locator::Css("input[name=email]"))
         .await
@@ -135,6 +208,7 @@ async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
     assert!(page.contains("MCP File Server"));
     assert!(page.contains("See your email address"));
     std::fs::write(dir.join("consent.png"), b.screenshot().await.unwrap()).unwrap();
+    assert_accessible(&b, axe.as_deref(), "consent").await;
     allow.click().await.unwrap();
 
     // Nothing listens on the client's port: the browser shows an error page,
@@ -153,5 +227,169 @@ async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
     let code = query(&landed, "code").expect("a code in the redirect");
     let res = app.exchange(&client, &code, &p).await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_manages_their_apps_and_an_admin_the_console_in_a_real_browser() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let axe = axe_or_skip();
+    let app = spawn().await;
+    // Something to look at: a resource, two connected apps, an organization.
+    crate::mcp::register_resource(&app, crate::mcp::MCP, &["files:read", "files:write"]).await;
+    let seed = app.seed_client().await;
+    let t = app.tokens(&seed, "profile email").await;
+    let agent: serde_json::Value = app
+        .http
+        .post(format!("{}/register", app.issuer))
+        .json(
+            &json!({"client_name": "Claude Code", "redirect_uris": [REDIRECT],
+                      "token_endpoint_auth_method": "none",
+                      "grant_types": ["authorization_code", "refresh_token"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agent = TestClient {
+        id: agent["client_id"].as_str().unwrap().to_owned(),
+        secret: None,
+    };
+    let p = pkce();
+    let code = crate::mcp::code_with(
+        &app,
+        &agent.id,
+        &p,
+        &[("resource", crate::mcp::MCP), ("scope", "files:read")],
+    )
+    .await;
+    assert!(app.exchange(&agent, &code, &p).await.status().is_success());
+    app.http
+        .post(app.url("/api/v1/organizations"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    app.create_user("bob@example.com", "bob-password-long-enough")
+        .await;
+
+    let b = session(&driver).await;
+    let dir = screenshots_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    // Signing in from /account/apps comes back there.
+    visit(&b, &app, "/account/apps", "input[name=email]").await;
+    assert_accessible(&b, axe.as_deref(), "account sign-in").await;
+    b.find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN_EMAIL)
+        .await
+        .unwrap();
+    b.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    b.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("ul.cards"))
+        .await
+        .unwrap();
+    let html = b.source().await.unwrap();
+    assert!(html.contains("Claude Code") && html.contains("MCP File Server"));
+    std::fs::write(dir.join("account-apps.png"), b.screenshot().await.unwrap()).unwrap();
+    assert_accessible(&b, axe.as_deref(), "connected apps").await;
+
+    // Disconnect the file server app: it disappears, and its tokens die.
+    b.find(Locator::Css(
+        "button[aria-label='Disconnect MCP File Server']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    b.wait()
+        .for_element(Locator::Css("div.note.ok"))
+        .await
+        .unwrap();
+    let html = b.source().await.unwrap();
+    assert!(html.contains("The app was disconnected") && !html.contains("MCP File Server"));
+    let res = app
+        .refresh(&seed, t["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::BAD_REQUEST);
+
+    visit(&b, &app, "/account", "input[name=current_password]").await;
+    std::fs::write(dir.join("account.png"), b.screenshot().await.unwrap()).unwrap();
+    assert_accessible(&b, axe.as_deref(), "account").await;
+
+    for (path, css, shot) in [
+        ("/admin/clients", "table", "admin-clients.png"),
+        ("/admin/resources", "ul.cards", "admin-resources.png"),
+        ("/admin/users", "table", "admin-users.png"),
+        ("/admin/organizations", "table", "admin-organizations.png"),
+        ("/admin/audit", "table", "admin-audit.png"),
+    ] {
+        visit(&b, &app, path, css).await;
+        std::fs::write(dir.join(shot), b.screenshot().await.unwrap()).unwrap();
+        assert_accessible(&b, axe.as_deref(), path).await;
+    }
+    // A client's page and a user's page, reached by their links.
+    visit(&b, &app, "/admin/clients", "table").await;
+    b.find(Locator::LinkText("Claude Code"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("dl.facts"))
+        .await
+        .unwrap();
+    assert!(b.source().await.unwrap().contains(ADMIN_EMAIL));
+    assert_accessible(&b, axe.as_deref(), "a client").await;
+    visit(&b, &app, "/admin/users", "table").await;
+    b.find(Locator::LinkText("bob@example.com"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("select#role"))
+        .await
+        .unwrap();
+    std::fs::write(dir.join("admin-user.png"), b.screenshot().await.unwrap()).unwrap();
+    assert_accessible(&b, axe.as_deref(), "a user").await;
+    // The console works without JavaScript's help: promote Bob by the form.
+    b.find(Locator::Css("select#role option[value=admin]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::Css("form[action$='/role'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("div.note.ok"))
+        .await
+        .unwrap();
+    assert!(b.source().await.unwrap().contains("<dd>admin</dd>"));
     b.close().await.unwrap();
 }
