@@ -194,20 +194,42 @@ pub(super) fn iso(t: OffsetDateTime) -> String {
 
 /// What the nav and notices of every signed-in page need.
 pub(super) struct Frame<'a> {
+    /// Which tab is current.
+    pub active: &'a str,
     pub csrf: &'a str,
     pub is_admin: bool,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
+impl<'a> Frame<'a> {
+    pub(super) fn new(signed: &'a SignedIn, active: &'a str, notice: Option<&'a str>) -> Self {
+        Self {
+            active,
+            csrf: &signed.csrf,
+            is_admin: signed.caller.is_admin(),
+            notice,
+            error: None,
+        }
+    }
+}
+
+/// The value of an `Ok`, or returns the page in the `Err` from the handler:
+/// the shape of every page handler's first steps (signed in? CSRF?).
+macro_rules! or_page {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(page) => return page,
+        }
+    };
+}
+pub(super) use or_page;
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
-    active: &'a str,
-    csrf: &'a str,
-    is_admin: bool,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     name: &'a str,
     email: &'a str,
     email_verified: bool,
@@ -219,11 +241,7 @@ struct AccountPage<'a> {
 fn account_page(signed: &SignedIn, status: StatusCode, frame: Frame<'_>) -> HttpResponse {
     let u: &User = &signed.caller.user;
     let page = AccountPage {
-        active: "account",
-        csrf: frame.csrf,
-        is_admin: frame.is_admin,
-        notice: frame.notice,
-        error: frame.error,
+        frame,
         name: &u.name,
         email: u.email.as_str(),
         email_verified: u.email_verified,
@@ -250,13 +268,11 @@ async fn account(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> 
             return sign_in_page(&state, &req, StatusCode::OK, "/account", message, vec![]);
         }
     };
-    let frame = Frame {
-        csrf: &signed.csrf,
-        is_admin: signed.caller.is_admin(),
-        notice: done.notice(),
-        error: None,
-    };
-    account_page(&signed, StatusCode::OK, frame)
+    account_page(
+        &signed,
+        StatusCode::OK,
+        Frame::new(&signed, "account", done.notice()),
+    )
 }
 
 /// `POST /account/login`: the sign-in form of the account and admin pages.
@@ -298,15 +314,25 @@ async fn sign_in(state: Data<AppState>, req: HttpRequest, body: web::Payload) ->
         }
     };
     tracing::info!(user = %user.id, "signed in on the account pages");
+    let mut res = redirect(StatusCode::SEE_OTHER, &next);
+    set_session_cookie(&state, &req, &mut res, &session);
+    res
+}
+
+/// Hands the browser its new session cookie with `res`.
+fn set_session_cookie(
+    state: &AppState,
+    req: &HttpRequest,
+    res: &mut HttpResponse,
+    session: &gatehouse_core::secret::Secret,
+) {
     let cookie = pages::cookie(
-        &state,
-        &req,
-        pages::session_cookie(&state),
+        state,
+        req,
+        pages::session_cookie(state),
         session.expose().to_owned(),
     );
-    let mut res = redirect(StatusCode::SEE_OTHER, &next);
     let _ = res.add_cookie(&cookie);
-    res
 }
 
 /// How a failed form action is told on the page: a status and one
@@ -351,10 +377,7 @@ async fn change_password(
     body: web::Payload,
 ) -> HttpResponse {
     let form = read_form(&req, body).await.unwrap_or_default();
-    let signed = match signed_in_form(&state, &req, &form, "/account").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(signed_in_form(&state, &req, &form, "/account").await);
     let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
     let patch = UserPatch {
         password: Some(field("new_password").unwrap_or_default()),
@@ -378,10 +401,8 @@ async fn change_password(
                 e => failure(e),
             };
             let frame = Frame {
-                csrf: &signed.csrf,
-                is_admin: signed.caller.is_admin(),
-                notice: None,
                 error: Some(&text),
+                ..Frame::new(&signed, "account", None)
             };
             return account_page(&signed, status, frame);
         }
@@ -390,15 +411,7 @@ async fn change_password(
     // just proved the password stays signed in here, on a new session.
     let mut res = redirect(StatusCode::SEE_OTHER, "/account?done=password");
     match state.gatehouse.start_session(&user).await {
-        Ok(session) => {
-            let cookie = pages::cookie(
-                &state,
-                &req,
-                pages::session_cookie(&state),
-                session.expose().to_owned(),
-            );
-            let _ = res.add_cookie(&cookie);
-        }
+        Ok(session) => set_session_cookie(&state, &req, &mut res, &session),
         Err(e) => tracing::warn!(error = %e, "no new session after a password change"),
     }
     res
@@ -427,10 +440,7 @@ async fn sign_out_everywhere(
     body: web::Payload,
 ) -> HttpResponse {
     let form = read_form(&req, body).await.unwrap_or_default();
-    let signed = match signed_in_form(&state, &req, &form, "/account").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(signed_in_form(&state, &req, &form, "/account").await);
     if let Err(e) = state.gatehouse.sign_out_everywhere(&signed.caller).await {
         let (status, text) = failure(&e);
         return pages::error_page(status, "Sign-out failed", &text);
@@ -489,20 +499,13 @@ impl AppView {
 #[derive(Template)]
 #[template(path = "apps.html")]
 struct AppsPage<'a> {
-    active: &'a str,
-    csrf: &'a str,
-    is_admin: bool,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     apps: Vec<AppView>,
 }
 
 /// `GET /account/apps`.
 async fn apps(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> HttpResponse {
-    let signed = match signed_in(&state, &req, "/account/apps").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(signed_in(&state, &req, "/account/apps").await);
     let apps = match state.gatehouse.my_apps(&signed.caller).await {
         Ok(a) => a,
         Err(e) => {
@@ -512,11 +515,7 @@ async fn apps(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> Htt
     };
     let api = &state.gatehouse.settings().api_audience;
     let page = AppsPage {
-        active: "apps",
-        csrf: &signed.csrf,
-        is_admin: signed.caller.is_admin(),
-        notice: done.notice(),
-        error: None,
+        frame: Frame::new(&signed, "apps", done.notice()),
         apps: apps.iter().map(|a| AppView::new(a, api)).collect(),
     };
     pages::html(StatusCode::OK, pages::render(&page), vec![])
@@ -530,10 +529,7 @@ async fn disconnect(
     body: web::Payload,
 ) -> HttpResponse {
     let form = read_form(&req, body).await.unwrap_or_default();
-    let signed = match signed_in_form(&state, &req, &form, "/account/apps").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(signed_in_form(&state, &req, &form, "/account/apps").await);
     match state.gatehouse.disconnect_my_app(&signed.caller, &id).await {
         Ok(_) => redirect(StatusCode::SEE_OTHER, "/account/apps?done=disconnected"),
         Err(ApiError::NotFound(_)) => redirect(StatusCode::SEE_OTHER, "/account/apps?done=gone"),

@@ -19,7 +19,7 @@ use gatehouse_core::service::{AuditParams, ClientFilter, NewUser, ResourceInput,
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Deserialize;
 
-use super::account::{AppView, SignedIn, failure, signed_in, signed_in_form, when};
+use super::account::{AppView, Frame, SignedIn, failure, or_page, signed_in, signed_in_form, when};
 use super::oauth::{read_form, redirect};
 use super::{AppState, Endpoint, pages};
 
@@ -140,10 +140,8 @@ fn origin_label(o: ClientOrigin) -> &'static str {
 
 /// `GET /admin`.
 async fn home(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match admin(&state, &req, "/admin").await {
-        Ok(_) => redirect(StatusCode::SEE_OTHER, "/admin/clients"),
-        Err(page) => page,
-    }
+    or_page!(admin(&state, &req, "/admin").await);
+    redirect(StatusCode::SEE_OTHER, "/admin/clients")
 }
 
 struct ClientRow {
@@ -158,10 +156,7 @@ struct ClientRow {
 #[derive(Template)]
 #[template(path = "admin_clients.html")]
 struct ClientsPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     origin: String,
     unused_days: String,
     clients: Vec<ClientRow>,
@@ -176,10 +171,7 @@ struct ClientQuery {
 
 /// `GET /admin/clients`.
 async fn clients(state: Data<AppState>, req: HttpRequest, q: Query<ClientQuery>) -> HttpResponse {
-    let signed = match admin(&state, &req, "/admin/clients").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, "/admin/clients").await);
     let origin = q.origin.clone().unwrap_or_default();
     let unused = q.unused_days.clone().unwrap_or_default();
     let mut error = None;
@@ -204,10 +196,10 @@ async fn clients(state: Data<AppState>, req: HttpRequest, q: Query<ClientQuery>)
         done: q.done.clone(),
     };
     let page = ClientsPage {
-        section: "clients",
-        csrf: &signed.csrf,
-        notice: done.notice(),
-        error,
+        frame: Frame {
+            error,
+            ..Frame::new(&signed, "clients", done.notice())
+        },
         origin,
         unused_days: unused,
         clients: list
@@ -233,10 +225,7 @@ async fn clients(state: Data<AppState>, req: HttpRequest, q: Query<ClientQuery>)
 
 /// `POST /admin/clients/delete-idle`.
 async fn delete_idle(state: Data<AppState>, req: HttpRequest, body: web::Payload) -> HttpResponse {
-    let (signed, form) = match admin_form(&state, &req, body, "/admin/clients").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, form) = or_page!(admin_form(&state, &req, body, "/admin/clients").await);
     let Ok(days) = field(&form, "idle_days").trim().parse::<u32>() else {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
@@ -266,10 +255,7 @@ struct GrantRow {
 #[derive(Template)]
 #[template(path = "admin_client.html")]
 struct ClientPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     id: String,
     id_path: String,
     name: String,
@@ -285,10 +271,7 @@ struct ClientPage<'a> {
 async fn client(state: Data<AppState>, req: HttpRequest, id: Path<String>) -> HttpResponse {
     let id = client_id_of(&id);
     let next = format!("/admin/clients/{}", path_segment(&id));
-    let signed = match admin(&state, &req, &next).await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, &next).await);
     let gh = &state.gatehouse;
     let (c, grants) = match (
         gh.get_client(&signed.caller, &id).await,
@@ -298,10 +281,7 @@ async fn client(state: Data<AppState>, req: HttpRequest, id: Path<String>) -> Ht
         (Err(e), _) | (_, Err(e)) => return failed("Client", &e),
     };
     let page = ClientPage {
-        section: "clients",
-        csrf: &signed.csrf,
-        notice: None,
-        error: None,
+        frame: Frame::new(&signed, "clients", None),
         id_path: path_segment(c.id.as_str()),
         id: c.id.as_str().to_owned(),
         name: c.name.clone(),
@@ -345,10 +325,7 @@ async fn delete_client(
     id: Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, _) = match admin_form(&state, &req, body, "/admin/clients").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, _) = or_page!(admin_form(&state, &req, body, "/admin/clients").await);
     match state
         .gatehouse
         .delete_client(&signed.caller, &client_id_of(&id))
@@ -369,28 +346,19 @@ struct ResourceRow {
 #[derive(Template)]
 #[template(path = "admin_resources.html")]
 struct ResourcesPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     resources: Vec<ResourceRow>,
 }
 
 /// `GET /admin/resources`.
 async fn resources(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> HttpResponse {
-    let signed = match admin(&state, &req, "/admin/resources").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, "/admin/resources").await);
     let list = match state.gatehouse.list_resources(&signed.caller).await {
         Ok(l) => l,
         Err(e) => return failed("Resources", &e),
     };
     let page = ResourcesPage {
-        section: "resources",
-        csrf: &signed.csrf,
-        notice: done.notice(),
-        error: None,
+        frame: Frame::new(&signed, "resources", done.notice()),
         resources: list
             .iter()
             .map(|r| ResourceRow {
@@ -414,10 +382,7 @@ async fn create_resource(
     req: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, form) = match admin_form(&state, &req, body, "/admin/resources").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, form) = or_page!(admin_form(&state, &req, body, "/admin/resources").await);
     let input = ResourceInput {
         resource: Some(field(&form, "resource").trim().to_owned()),
         name: Some(field(&form, "name").to_owned()),
@@ -436,10 +401,7 @@ async fn update_resource(
     id: Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, form) = match admin_form(&state, &req, body, "/admin/resources").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, form) = or_page!(admin_form(&state, &req, body, "/admin/resources").await);
     let input = ResourceInput {
         scopes: Some(scope_list(field(&form, "scopes"))),
         ..ResourceInput::default()
@@ -461,10 +423,7 @@ async fn delete_resource(
     id: Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, _) = match admin_form(&state, &req, body, "/admin/resources").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, _) = or_page!(admin_form(&state, &req, body, "/admin/resources").await);
     match state.gatehouse.delete_resource(&signed.caller, &id).await {
         Ok(()) => redirect(StatusCode::SEE_OTHER, "/admin/resources?done=deleted"),
         Err(e) => failed("Delete resource", &e),
@@ -482,28 +441,19 @@ struct UserRow {
 #[derive(Template)]
 #[template(path = "admin_users.html")]
 struct UsersPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     users: Vec<UserRow>,
 }
 
 /// `GET /admin/users`.
 async fn users(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> HttpResponse {
-    let signed = match admin(&state, &req, "/admin/users").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, "/admin/users").await);
     let list = match state.gatehouse.list_users(&signed.caller, None).await {
         Ok(l) => l,
         Err(e) => return failed("Users", &e),
     };
     let page = UsersPage {
-        section: "users",
-        csrf: &signed.csrf,
-        notice: done.notice(),
-        error: None,
+        frame: Frame::new(&signed, "users", done.notice()),
         users: list
             .iter()
             .map(|u| UserRow {
@@ -520,10 +470,7 @@ async fn users(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> Ht
 
 /// `POST /admin/users`.
 async fn create_user(state: Data<AppState>, req: HttpRequest, body: web::Payload) -> HttpResponse {
-    let (signed, form) = match admin_form(&state, &req, body, "/admin/users").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, form) = or_page!(admin_form(&state, &req, body, "/admin/users").await);
     let new = NewUser {
         email: field(&form, "email").to_owned(),
         name: field(&form, "name").to_owned(),
@@ -543,10 +490,7 @@ async fn create_user(state: Data<AppState>, req: HttpRequest, body: web::Payload
 #[derive(Template)]
 #[template(path = "admin_user.html")]
 struct UserPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     id: String,
     email: String,
     name: String,
@@ -562,10 +506,8 @@ async fn user(
     id: Path<String>,
     done: Query<Done>,
 ) -> HttpResponse {
-    let signed = match admin(&state, &req, &format!("/admin/users/{}", path_segment(&id))).await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed =
+        or_page!(admin(&state, &req, &format!("/admin/users/{}", path_segment(&id))).await);
     let gh = &state.gatehouse;
     let (u, apps) = match (
         gh.get_user(&signed.caller, &id).await,
@@ -576,10 +518,7 @@ async fn user(
     };
     let api = &gh.settings().api_audience;
     let page = UserPage {
-        section: "users",
-        csrf: &signed.csrf,
-        notice: done.notice(),
-        error: None,
+        frame: Frame::new(&signed, "users", done.notice()),
         id: u.id.to_string(),
         email: u.email.as_str().to_owned(),
         name: u.name.clone(),
@@ -614,10 +553,7 @@ async fn set_role(
     id: Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, form) = match admin_form(&state, &req, body, "/admin/users").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, form) = or_page!(admin_form(&state, &req, body, "/admin/users").await);
     let Some(role) = Role::parse(field(&form, "role")) else {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
@@ -639,10 +575,7 @@ async fn reset_password(
     id: Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, form) = match admin_form(&state, &req, body, "/admin/users").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, form) = or_page!(admin_form(&state, &req, body, "/admin/users").await);
     let patch = UserPatch {
         password: Some(field(&form, "new_password").to_owned()),
         ..UserPatch::default()
@@ -657,10 +590,7 @@ async fn delete_user(
     id: Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, _) = match admin_form(&state, &req, body, "/admin/users").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, _) = or_page!(admin_form(&state, &req, body, "/admin/users").await);
     match state.gatehouse.delete_user(&signed.caller, &id).await {
         Ok(()) => redirect(StatusCode::SEE_OTHER, "/admin/users?done=deleted"),
         Err(e) => failed("Delete user", &e),
@@ -674,10 +604,7 @@ async fn disconnect(
     path: Path<(String, String)>,
     body: web::Payload,
 ) -> HttpResponse {
-    let (signed, _) = match admin_form(&state, &req, body, "/admin/users").await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (signed, _) = or_page!(admin_form(&state, &req, body, "/admin/users").await);
     let (id, grant) = path.into_inner();
     match state
         .gatehouse
@@ -701,28 +628,19 @@ struct OrgRow {
 #[derive(Template)]
 #[template(path = "admin_orgs.html")]
 struct OrgsPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     orgs: Vec<OrgRow>,
 }
 
 /// `GET /admin/organizations`.
 async fn orgs(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let signed = match admin(&state, &req, "/admin/organizations").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, "/admin/organizations").await);
     let list = match state.gatehouse.all_orgs(&signed.caller).await {
         Ok(l) => l,
         Err(e) => return failed("Organizations", &e),
     };
     let page = OrgsPage {
-        section: "organizations",
-        csrf: &signed.csrf,
-        notice: None,
-        error: None,
+        frame: Frame::new(&signed, "organizations", None),
         orgs: list
             .iter()
             .map(|o| OrgRow {
@@ -745,10 +663,7 @@ struct MemberRow {
 #[derive(Template)]
 #[template(path = "admin_org.html")]
 struct OrgPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     name: String,
     members: Vec<MemberRow>,
     invitations: Vec<MemberRow>,
@@ -757,10 +672,7 @@ struct OrgPage<'a> {
 /// `GET /admin/organizations/{id}`.
 async fn org(state: Data<AppState>, req: HttpRequest, id: Path<String>) -> HttpResponse {
     let next = format!("/admin/organizations/{}", path_segment(&id));
-    let signed = match admin(&state, &req, &next).await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, &next).await);
     let gh = &state.gatehouse;
     let (o, members, invited) = match (
         gh.get_org(&signed.caller, &id).await,
@@ -785,10 +697,7 @@ async fn org(state: Data<AppState>, req: HttpRequest, id: Path<String>) -> HttpR
         });
     }
     let page = OrgPage {
-        section: "organizations",
-        csrf: &signed.csrf,
-        notice: None,
-        error: None,
+        frame: Frame::new(&signed, "organizations", None),
         name: o.0.name.clone(),
         members: members
             .iter()
@@ -817,10 +726,7 @@ struct EventRow {
 #[derive(Template)]
 #[template(path = "admin_audit.html")]
 struct AuditPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+    frame: Frame<'a>,
     kinds: Vec<String>,
     kind: String,
     user_id: String,
@@ -832,10 +738,7 @@ struct AuditPage<'a> {
 /// `GET /admin/audit`: the log, newest first, filtered and paged as the
 /// API is (`type`, `user_id`, `client_id`, `before`).
 async fn audit(state: Data<AppState>, req: HttpRequest, q: Query<AuditParams>) -> HttpResponse {
-    let signed = match admin(&state, &req, "/admin/audit").await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
+    let signed = or_page!(admin(&state, &req, "/admin/audit").await);
     let (page, error) = match q.query() {
         Ok(query) => match state.gatehouse.audit_events(&signed.caller, &query).await {
             Ok(p) => (Some(p), None),
@@ -891,10 +794,10 @@ async fn audit(state: Data<AppState>, req: HttpRequest, q: Query<AuditParams>) -
         .and_then(|p| p.next.as_ref())
         .map(|c| filters(Some(c.encode())));
     let body = AuditPage {
-        section: "audit",
-        csrf: &signed.csrf,
-        notice: None,
-        error: error.as_deref(),
+        frame: Frame {
+            error: error.as_deref(),
+            ..Frame::new(&signed, "audit", None)
+        },
         kinds: AuditKind::ALL
             .iter()
             .map(|k| k.as_str().to_owned())

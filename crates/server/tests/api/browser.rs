@@ -136,6 +136,25 @@ async fn assert_accessible(b: &fantoccini::Client, axe: Option<&str>, page: &str
     );
 }
 
+/// Types the admin's email and password into the sign-in form shown and
+/// submits it, as a person would.
+async fn sign_in_as_admin(b: &fantoccini::Client) {
+    for (field, value) in [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)] {
+        b.find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    b.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Loads `path` and waits for `css` to be on the page.
 async fn visit(b: &fantoccini::Client, app: &TestApp, path: &str, css: &str) {
     b.goto(&app.url(path)).await.unwrap();
@@ -180,24 +199,7 @@ async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
     std::fs::write(dir.join("login.png"), b.screenshot().await.unwrap()).unwrap();
     assert_accessible(&b, axe.as_deref(), "sign-in").await;
 
-    b.find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_EMAIL)
-        .await
-        .unwrap();
-    b.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_as_admin(&b).await;
 
     let allow = b
         .wait()
@@ -284,24 +286,7 @@ async fn a_person_manages_their_apps_and_an_admin_the_console_in_a_real_browser(
     // Signing in from /account/apps comes back there.
     visit(&b, &app, "/account/apps", "input[name=email]").await;
     assert_accessible(&b, axe.as_deref(), "account sign-in").await;
-    b.find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_EMAIL)
-        .await
-        .unwrap();
-    b.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_as_admin(&b).await;
     b.wait()
         .for_element(Locator::Css("ul.cards"))
         .await
