@@ -1,6 +1,8 @@
 //! What durable storage promises, proven on the real `gatehouse` binary:
-//! a restart loses nothing (SQLite, the default, and PostgreSQL), and two
-//! processes on one PostgreSQL behave as one server.
+//! a restart loses nothing (SQLite, the default, and PostgreSQL), the
+//! control plane (connected apps, Disconnect, registration reuse and
+//! reaping) works on each, and two processes on one PostgreSQL behave as
+//! one server.
 //!
 //! Unlike the rest of this binary these tests start separate processes, since
 //! a restart and a second instance are process-level events. Every server
@@ -336,6 +338,99 @@ impl Drop for Instance {
 }
 
 /// The token response's `access_token` and `refresh_token`.
+impl Instance {
+    /// The control plane on this store: the last-used times written at the
+    /// previous stop, connected apps and Disconnect, a re-registration
+    /// reusing its client, and reaping.
+    async fn connected_apps_and_registration_hygiene(&self, admin: &str) {
+        let apps = |token: String| {
+            let req = self
+                .http
+                .get(self.url("/api/v1/me/grants"))
+                .bearer_auth(token);
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap()["grants"].clone() }
+        };
+        // Connect an app now, beside the family the reuse revoked.
+        let client = self.register(admin).await;
+        let p = pkce();
+        let code = self.code(&client, &p).await;
+        let (_, refresh) = tokens_of(self.exchange(&client, &code, &p).await).await;
+        let listed = apps(admin.to_owned()).await;
+        let app = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["client_id"] == client.id)
+            .unwrap_or_else(|| panic!("{listed}"))
+            .clone();
+        assert!(app["last_used_at"].is_string(), "{app}");
+        let res = self
+            .http
+            .delete(self.url(&format!(
+                "/api/v1/me/grants/{}",
+                app["id"].as_str().unwrap()
+            )))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            self.refresh(&client, &refresh).await.status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert!(
+            !apps(admin.to_owned())
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["client_id"] == client.id)
+        );
+
+        // The same public software registers twice: one client.
+        let register = |port: u16| {
+            let req = self
+                .http
+                .post(self.url("/api/v1/oauth/register"))
+                .json(&json!({
+                    "client_name": "Durable agent",
+                    "redirect_uris": [format!("http://127.0.0.1:{port}/cb")],
+                    "token_endpoint_auth_method": "none",
+                }));
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap()["client_id"].clone() }
+        };
+        let first = register(4000).await;
+        assert_eq!(register(4001).await, first);
+        // Unused and holding no grant: reaped on demand.
+        let res = self
+            .http
+            .post(self.url("/api/v1/oauth/clients/delete-idle"))
+            .bearer_auth(admin)
+            .json(&json!({"idle_days": 0}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.json::<Value>().await.unwrap()["deleted"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+        let gone = self
+            .http
+            .get(self.url(&format!(
+                "/api/v1/oauth/clients/{}",
+                first.as_str().unwrap()
+            )))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    }
+}
+
 async fn tokens_of(res: reqwest::Response) -> (String, String) {
     assert_eq!(res.status(), StatusCode::OK, "token request failed");
     let body: Value = res.json().await.unwrap();
@@ -416,6 +511,7 @@ async fn a_restart_keeps_everything(database_url: Option<&str>, dir: Option<&Pat
         StatusCode::BAD_REQUEST,
         "reuse of the old token revoked the whole family"
     );
+    second.connected_apps_and_registration_hygiene(&admin).await;
     let stopped = second.stop().await;
     assert!(
         stopped.success(),
