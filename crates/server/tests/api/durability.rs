@@ -624,6 +624,37 @@ async fn two_instances_on_one_postgres_act_as_one_server() {
         );
     }
 
+    // An app disconnected on A is disconnected on B at once: its access
+    // token and its refresh token both stop working there.
+    let p = pkce();
+    let code = a.code(&client, &p).await;
+    let (access, refresh) = tokens_of(a.exchange(&client, &code, &p).await).await;
+    assert_eq!(b.userinfo(&access).await, StatusCode::OK);
+    let grants: Value = b
+        .http
+        .get(b.url("/api/v1/me/grants"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = grants["grants"][0]["id"].as_str().unwrap().to_owned();
+    let res = a
+        .http
+        .delete(a.url(&format!("/api/v1/me/grants/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(b.userinfo(&access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.refresh(&client, &refresh).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
     for instance in [a, b] {
         let stopped = instance.stop().await;
         assert!(
