@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf, Invitation,
-    Membership, OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Session,
-    StoredKey, Usage, User, UserId,
+    Membership, OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Revocation,
+    Session, StoredKey, Usage, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -312,6 +312,21 @@ pub trait TokenStore: Send + Sync {
     /// about once a minute, never per request.
     async fn record_use(&self, uses: &[Usage]) -> Result<(), StoreError>;
 
+    /// Appends revocations to the log resource servers read, assigning
+    /// each its `seq`, increasing in append order.
+    async fn append_revocations(&self, revocations: &[Revocation]) -> Result<(), StoreError>;
+
+    /// The revocations with `seq` above `after`, oldest first, at most
+    /// `limit`, leaving out those appended at or after `settled_before`
+    /// (an append committing late must not be skipped by a reader that
+    /// already saw a later `seq`).
+    async fn revocations_after(
+        &self,
+        after: i64,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Revocation>, StoreError>;
+
     /// Puts an access token's `jti` on the deny list until it would expire
     /// anyway.
     async fn revoke_access_token(
@@ -355,8 +370,8 @@ pub trait TokenStore: Send + Sync {
     /// leaving their grants alone. Returns how many there were.
     async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
 
-    /// Drops codes, refresh tokens, deny-list entries and sessions that
-    /// expired before `now`. Returns how many records went.
+    /// Drops codes, refresh tokens, deny-list entries, sessions and
+    /// revocations that expired before `now`. Returns how many records went.
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 

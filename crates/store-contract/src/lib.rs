@@ -216,6 +216,7 @@ macro_rules! contract_tests {
             signing_out_everywhere_ends_only_that_users_sessions
             a_registration_key_finds_the_oldest_dynamic_client
             idle_self_registered_clients_are_reaped_and_nothing_else
+            revocations_are_read_in_order_after_a_cursor_and_purged_once_expired
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

@@ -2,7 +2,9 @@
 //! grants of a user or a client, their last-used times, and disconnecting;
 //! and the registration hygiene built on them (reuse and reaping).
 
-use gatehouse_core::model::{Client, ClientOrigin, Grant, GrantsOf, Usage};
+use gatehouse_core::model::{
+    Client, ClientOrigin, Grant, GrantId, GrantsOf, Revocation, RevokedSubject, Usage,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::{Stores, fixtures};
@@ -386,5 +388,109 @@ pub async fn idle_self_registered_clients_are_reaped_and_nothing_else(s: Stores)
             .expect("get")
             .expect("live")
             .is_active()
+    );
+}
+
+/// The revocation log: appended in order with increasing `seq` whatever the
+/// subject kind, read after a cursor with a limit and without entries not
+/// yet settled, and purged once expired, with `seq` still increasing after.
+pub async fn revocations_are_read_in_order_after_a_cursor_and_purged_once_expired(s: Stores) {
+    let t0 = fixtures::now();
+    let user = fixtures::user("ann@example.com").id;
+    let client = fixtures::client().id;
+    let subjects = [
+        RevokedSubject::Grant {
+            grant: GrantId::new(),
+            user,
+            client: client.clone(),
+        },
+        RevokedSubject::App {
+            user,
+            client: client.clone(),
+        },
+        RevokedSubject::User { user },
+        RevokedSubject::Client { client },
+    ];
+    let entries: Vec<Revocation> = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| Revocation {
+            id: uuid::Uuid::new_v4(),
+            seq: 0,
+            at: t0 + Duration::seconds(i as i64),
+            subject: subject.clone(),
+            reason: format!("reason {i}"),
+            expires_at: t0 + Duration::hours(1) + Duration::seconds(i as i64),
+        })
+        .collect();
+    s.tokens
+        .append_revocations(&entries[..1])
+        .await
+        .expect("append");
+    s.tokens
+        .append_revocations(&entries[1..])
+        .await
+        .expect("append");
+    let later = t0 + Duration::days(1);
+    let all = s
+        .tokens
+        .revocations_after(0, later, 100)
+        .await
+        .expect("read");
+    assert_eq!(all.len(), 4);
+    for (read, written) in all.iter().zip(&entries) {
+        assert_eq!(
+            Revocation {
+                seq: 0,
+                ..read.clone()
+            },
+            *written,
+            "read back whole"
+        );
+    }
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "seq increases");
+    let page = s
+        .tokens
+        .revocations_after(all[0].seq, later, 2)
+        .await
+        .expect("read");
+    assert_eq!(
+        page.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![entries[1].id, entries[2].id]
+    );
+    let settled = s
+        .tokens
+        .revocations_after(0, entries[2].at, 100)
+        .await
+        .expect("read");
+    assert_eq!(settled.len(), 2, "entries at or after the horizon wait");
+
+    // Past the first two entries' expiry: they go, the rest stay.
+    s.tokens
+        .purge_expired(t0 + Duration::hours(1) + Duration::milliseconds(1500))
+        .await
+        .expect("purge");
+    let left = s
+        .tokens
+        .revocations_after(0, later, 100)
+        .await
+        .expect("read");
+    assert_eq!(
+        left.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![entries[2].id, entries[3].id]
+    );
+    let next = Revocation {
+        id: uuid::Uuid::new_v4(),
+        ..entries[0].clone()
+    };
+    s.tokens.append_revocations(&[next]).await.expect("append");
+    let last = s
+        .tokens
+        .revocations_after(0, later, 100)
+        .await
+        .expect("read");
+    assert!(
+        last.last().expect("one").seq > all[3].seq,
+        "no seq is reused"
     );
 }

@@ -93,6 +93,11 @@ struct Inner {
     resource_uris: DashMap<String, ResourceId>,
     /// The audit log, in order of appending. Never held across an `.await`.
     audit: std::sync::Mutex<Vec<gatehouse_core::audit::AuditEvent>>,
+    /// The revocation log, in `seq` order. Never held across an `.await`.
+    revocations: std::sync::Mutex<Vec<gatehouse_core::model::Revocation>>,
+    /// The last `seq` given, only ever increasing (changed under the log's
+    /// lock).
+    last_revocation_seq: std::sync::atomic::AtomicI64,
 }
 
 /// Striped locks serializing refresh-token rotations per family: families
@@ -119,6 +124,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The revocation log, locked (a poisoned lock still holds a valid
+    /// list).
+    fn revocation_log(&self) -> std::sync::MutexGuard<'_, Vec<gatehouse_core::model::Revocation>> {
+        self.inner
+            .revocations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The audit log, locked (a poisoned lock still holds a valid list).

@@ -2,9 +2,11 @@
 //! and revocable records.
 
 use async_trait::async_trait;
+use std::sync::atomic::Ordering;
+
 use gatehouse_core::model::{
-    AuthorizationCode, ClientId, Consent, Grant, GrantId, GrantsOf, RefreshToken, Session, Usage,
-    UserId,
+    AuthorizationCode, ClientId, Consent, Grant, GrantId, GrantsOf, RefreshToken, Revocation,
+    Session, Usage, UserId,
 };
 use gatehouse_core::ports::{CodeRedemption, Rotation, StoreError, TokenStore};
 use gatehouse_core::secret::TokenHash;
@@ -341,7 +343,37 @@ impl TokenStore for MemoryStore {
             .denied_access_tokens
             .retain(|_, expires_at| keep(*expires_at));
         self.inner.sessions.retain(|_, s| keep(s.expires_at));
+        self.revocation_log().retain(|r| keep(r.expires_at));
         Ok(purged)
+    }
+
+    async fn append_revocations(&self, revocations: &[Revocation]) -> Result<(), StoreError> {
+        let mut log = self.revocation_log();
+        // Past the highest ever given, even after a purge emptied the log.
+        for r in revocations {
+            let seq = self
+                .inner
+                .last_revocation_seq
+                .fetch_add(1, Ordering::SeqCst)
+                + 1;
+            log.push(Revocation { seq, ..r.clone() });
+        }
+        Ok(())
+    }
+
+    async fn revocations_after(
+        &self,
+        after: i64,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        Ok(self
+            .revocation_log()
+            .iter()
+            .filter(|r| r.seq > after && r.at < settled_before)
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 }
 

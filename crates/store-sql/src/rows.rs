@@ -11,8 +11,8 @@ use gatehouse_core::audit::{AuditEvent, AuditKind};
 use gatehouse_core::model::{
     ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
     GrantId, GrantType, Invitation, Membership, OrgId, OrgRole, Organization, PasswordHash,
-    RefreshToken, Resource, ResourceId, Role, Session, StoredKey, TokenEndpointAuthMethod, User,
-    UserId,
+    RefreshToken, Resource, ResourceId, Revocation, RevokedSubject, Role, Session, StoredKey,
+    TokenEndpointAuthMethod, User, UserId,
 };
 use gatehouse_core::pkce::CodeChallenge;
 use gatehouse_core::ports::StoreError;
@@ -25,7 +25,7 @@ use crate::codec::{DbJson, DbList, DbTime, DbUuid};
 use crate::error;
 use crate::schema::{
     audit_events, authorization_codes, clients, consents, grants, invitations, memberships,
-    organizations, refresh_tokens, resources, sessions, signing_keys, users,
+    organizations, refresh_tokens, resources, revocations, sessions, signing_keys, users,
 };
 
 pub type DbResult<T> = Result<T, diesel::result::Error>;
@@ -655,6 +655,93 @@ impl AuditRow {
                 .map(|ip| ip.parse().map_err(|_| corrupt()))
                 .transpose()?,
             details: self.details.0,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = revocations)]
+pub struct NewRevocationRow {
+    pub id: DbUuid,
+    pub at: DbTime,
+    pub kind: &'static str,
+    pub grant_id: Option<DbUuid>,
+    pub user_id: Option<DbUuid>,
+    pub client_id: Option<String>,
+    pub reason: String,
+    pub expires_at: DbTime,
+}
+
+impl NewRevocationRow {
+    pub fn new(r: &Revocation) -> Self {
+        let (kind, grant, user, client) = match &r.subject {
+            RevokedSubject::Grant {
+                grant,
+                user,
+                client,
+            } => ("grant", Some(grant.0), Some(user.0), Some(client)),
+            RevokedSubject::App { user, client } => ("app", None, Some(user.0), Some(client)),
+            RevokedSubject::User { user } => ("user", None, Some(user.0), None),
+            RevokedSubject::Client { client } => ("client", None, None, Some(client)),
+        };
+        Self {
+            id: DbUuid(r.id),
+            at: DbTime(r.at),
+            kind,
+            grant_id: grant.map(DbUuid),
+            user_id: user.map(DbUuid),
+            client_id: client.map(|c| c.as_str().to_owned()),
+            reason: r.reason.clone(),
+            expires_at: DbTime(r.expires_at),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = revocations)]
+pub struct RevocationRow {
+    pub seq: i64,
+    pub id: DbUuid,
+    pub at: DbTime,
+    pub kind: String,
+    pub grant_id: Option<DbUuid>,
+    pub user_id: Option<DbUuid>,
+    pub client_id: Option<String>,
+    pub reason: String,
+    pub expires_at: DbTime,
+}
+
+impl RevocationRow {
+    pub fn into_domain(self) -> Result<Revocation, StoreError> {
+        let corrupt = || error::corrupt("revocation");
+        let user = || self.user_id.map(|u| UserId(u.0)).ok_or_else(corrupt);
+        let client = || {
+            self.client_id
+                .as_deref()
+                .and_then(|c| ClientId::parse(c).ok())
+                .ok_or_else(corrupt)
+        };
+        let subject = match self.kind.as_str() {
+            "grant" => RevokedSubject::Grant {
+                grant: self.grant_id.map(|g| GrantId(g.0)).ok_or_else(corrupt)?,
+                user: user()?,
+                client: client()?,
+            },
+            "app" => RevokedSubject::App {
+                user: user()?,
+                client: client()?,
+            },
+            "user" => RevokedSubject::User { user: user()? },
+            "client" => RevokedSubject::Client { client: client()? },
+            _ => return Err(corrupt()),
+        };
+        Ok(Revocation {
+            id: self.id.0,
+            seq: self.seq,
+            at: self.at.0,
+            subject,
+            reason: self.reason,
+            expires_at: self.expires_at.0,
         })
     }
 }

@@ -218,12 +218,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    revocations (seq) {
+        seq -> BigInt,
+        id -> SqlUuid,
+        at -> SqlTime,
+        kind -> Text,
+        grant_id -> Nullable<SqlUuid>,
+        user_id -> Nullable<SqlUuid>,
+        client_id -> Nullable<Text>,
+        reason -> Text,
+        expires_at -> SqlTime,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    revocations,
     clients,
     users,
     organizations,

@@ -64,6 +64,61 @@ pub enum GrantsOf {
     Client(ClientId),
 }
 
+/// Whose tokens a revocation ended: what a resource server that checks
+/// tokens itself must stop accepting (see [`Revocation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RevokedSubject {
+    /// One grant: its tokens carry `grant_id`.
+    Grant {
+        /// The grant.
+        grant: GrantId,
+        /// Its user.
+        user: UserId,
+        /// Its client.
+        client: ClientId,
+    },
+    /// Every grant a user gave one app (Disconnect).
+    App {
+        /// The user.
+        user: UserId,
+        /// The app.
+        client: ClientId,
+    },
+    /// Every grant of a user (password change, deletion, an admin's
+    /// revocation).
+    User {
+        /// The user.
+        user: UserId,
+    },
+    /// Every grant of a client (the client was deleted).
+    Client {
+        /// The client.
+        client: ClientId,
+    },
+}
+
+/// A revocation, kept so resource servers that verify tokens locally can
+/// learn of it (Gatehouse publishes these as Shared Signals events): every
+/// token of `subject` issued at or before `at` must be refused from now on.
+/// Kept only until `expires_at`, when every such token has expired anyway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    /// Unique; the published event's `jti`.
+    pub id: uuid::Uuid,
+    /// Position in the log, assigned by the store on append (0 before):
+    /// what readers page by.
+    pub seq: i64,
+    /// When the tokens were revoked.
+    pub at: OffsetDateTime,
+    /// Whose tokens.
+    pub subject: RevokedSubject,
+    /// Why, in a word (`disconnected`, `reuse_detected`, `password_changed`,
+    /// …), for the event's `reason_admin`.
+    pub reason: String,
+    /// When the entry may be dropped.
+    pub expires_at: OffsetDateTime,
+}
+
 /// An authorization code, as stored (the code itself only as a hash).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthorizationCode {

@@ -471,6 +471,13 @@ impl Gatehouse {
         if !self.ports.clients.delete_client(&client.id).await? {
             return Err(ApiError::NotFound("client"));
         }
+        self.publish_revocation(
+            crate::model::RevokedSubject::Client {
+                client: client.id.clone(),
+            },
+            "client_deleted",
+        )
+        .await;
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client deleted");
         self.audit(
             AuditEvent::new(AuditKind::ClientDeleted, self.now())
@@ -537,6 +544,14 @@ impl Gatehouse {
             Some(c) => self.ports.tokens.revoke_client_grants(user, c, now).await?,
             None => self.ports.tokens.revoke_user_tokens(user, now).await?,
         };
+        let subject = match client {
+            Some(c) => crate::model::RevokedSubject::App {
+                user,
+                client: c.clone(),
+            },
+            None => crate::model::RevokedSubject::User { user },
+        };
+        self.publish_revocation(subject, "administrator").await;
         let mut event = AuditEvent::new(AuditKind::GrantRevoked, now)
             .user(user)
             .ip(caller.source)

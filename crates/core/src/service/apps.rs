@@ -283,6 +283,14 @@ impl Gatehouse {
             .tokens
             .revoke_client_grants(user, &grant.client_id, now)
             .await?;
+        self.publish_revocation(
+            crate::model::RevokedSubject::App {
+                user,
+                client: grant.client_id.clone(),
+            },
+            "disconnected",
+        )
+        .await;
         tracing::info!(user = %user, client_id = %grant.client_id, grants = revoked, "app disconnected");
         self.audit(
             AuditEvent::new(AuditKind::GrantRevoked, now)

@@ -296,6 +296,11 @@ impl Gatehouse {
                 .tokens
                 .revoke_user_tokens(user.id, self.now())
                 .await?;
+            self.publish_revocation(
+                crate::model::RevokedSubject::User { user: user.id },
+                "password_changed",
+            )
+            .await;
             tracing::info!(user = %user.id, grants = revoked, "password changed; sessions and grants revoked");
         }
         self.audit(
@@ -348,6 +353,11 @@ impl Gatehouse {
             }
         }
         self.ports.users.delete_user(target).await?;
+        self.publish_revocation(
+            crate::model::RevokedSubject::User { user: target },
+            "user_deleted",
+        )
+        .await;
         tracing::info!(user = %target, admin = %caller.user.id, "user deleted");
         self.audit(
             AuditEvent::new(AuditKind::UserDeleted, self.now())

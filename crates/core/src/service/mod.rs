@@ -13,6 +13,7 @@ mod invitations;
 mod policy;
 mod registration;
 mod resources;
+mod signals;
 mod token;
 
 use std::fmt;
@@ -405,6 +406,11 @@ impl Gatehouse {
                 .delete_idle_clients(idle_before, BATCH)
                 .await?;
             for id in &gone {
+                self.publish_revocation(
+                    crate::model::RevokedSubject::Client { client: id.clone() },
+                    "client_deleted",
+                )
+                .await;
                 self.audit(
                     AuditEvent::new(AuditKind::ClientDeleted, self.now())
                         .client(id)

@@ -461,6 +461,13 @@ impl Gatehouse {
     ) -> Result<(), OAuthError> {
         let client = self.registered_client(client_id, token).await?;
         self.ports.clients.delete_client(&client.id).await?;
+        self.publish_revocation(
+            crate::model::RevokedSubject::Client {
+                client: client.id.clone(),
+            },
+            "client_deleted",
+        )
+        .await;
         tracing::info!(client_id = %client.id, "dynamic client deleted itself");
         self.audit(
             AuditEvent::new(AuditKind::ClientDeleted, self.now())

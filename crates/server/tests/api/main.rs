@@ -31,5 +31,6 @@ mod openapi;
 mod platform;
 mod registration;
 mod revocation;
+mod signals;
 mod signin;
 mod unvetted;

@@ -59,6 +59,7 @@ macro_rules! __sql_helpers {
             RefreshTokens,
             DeniedAccessTokens,
             Sessions,
+            Revocations,
         }
 
         /// Deletes at most `PURGE_BATCH` expired records of one kind: their
@@ -114,6 +115,17 @@ macro_rules! __sql_helpers {
                         .load(c)
                         .await?;
                     diesel::delete(sessions::table.filter(sessions::hash.eq_any(doomed)))
+                        .execute(c)
+                        .await
+                }
+                Expiring::Revocations => {
+                    let doomed: Vec<i64> = revocations::table
+                        .select(revocations::seq)
+                        .filter(revocations::expires_at.le(now))
+                        .limit(BATCH)
+                        .load(c)
+                        .await?;
+                    diesel::delete(revocations::table.filter(revocations::seq.eq_any(doomed)))
                         .execute(c)
                         .await
                 }

@@ -88,7 +88,7 @@ macro_rules! sql_store {
         use gatehouse_core::model::{
             AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant, GrantId,
             GrantsOf, Invitation, Membership, OrgId, OrgRole, Organization, RefreshToken, Resource,
-            ResourceId, Role, Session, StoredKey, Usage, User, UserId,
+            ResourceId, Revocation, Role, Session, StoredKey, Usage, User, UserId,
         };
         use gatehouse_core::ports::{
             ClientRepo, CodeRedemption, KeyStore, OrgRepo, ResourceRepo, Rotation, StoreError,
@@ -103,7 +103,7 @@ macro_rules! sql_store {
         use $crate::schema::{
             audit_events, authorization_codes, clients, consents, denied_access_tokens, grants,
             invitations, master_key, memberships, organizations, refresh_tokens, resources,
-            sessions, signing_keys, users,
+            revocations, sessions, signing_keys, users,
         };
 
         $crate::__sql_helpers! { store: $store, connection: $connection, write_transaction: $tx }

@@ -218,6 +218,55 @@ macro_rules! __sql_tokens {
                 .await
             }
 
+            async fn append_revocations(
+                &self,
+                revocations: &[Revocation],
+            ) -> Result<(), StoreError> {
+                let rows: Vec<NewRevocationRow> =
+                    revocations.iter().map(NewRevocationRow::new).collect();
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                self.write(async move |conn: &mut $connection| {
+                    let c: &mut $connection = &mut *conn;
+                    // One row per statement: SQLite cannot batch rows with
+                    // absent (NULL) columns in one VALUES list.
+                    $tx(c, async move |c| {
+                        for row in &rows {
+                            diesel::insert_into(revocations::table)
+                                .values(row)
+                                .execute(c)
+                                .await?;
+                        }
+                        DbResult::Ok(())
+                    })
+                    .await
+                    .map_err(error::unexpected)
+                })
+                .await
+            }
+
+            async fn revocations_after(
+                &self,
+                after: i64,
+                settled_before: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<Revocation>, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    let rows: Vec<RevocationRow> = revocations::table
+                        .filter(revocations::seq.gt(after))
+                        .filter(revocations::at.lt(DbTime(settled_before)))
+                        .order(revocations::seq.asc())
+                        .limit(i64::from(limit))
+                        .select(RevocationRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    rows.into_iter().map(RevocationRow::into_domain).collect()
+                })
+                .await
+            }
+
             async fn revoke_access_token(
                 &self,
                 jti: uuid::Uuid,
@@ -370,6 +419,7 @@ macro_rules! __sql_tokens {
                     Expiring::RefreshTokens,
                     Expiring::DeniedAccessTokens,
                     Expiring::Sessions,
+                    Expiring::Revocations,
                 ] {
                     loop {
                         // A connection per batch: requests get the writer

@@ -29,6 +29,7 @@ impl Gatehouse {
                 // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code means it
                 // leaked; revoke everything the first redemption issued.
                 self.ports.tokens.revoke_grant(grant, now).await?;
+                self.publish_grant_revocation(grant, "code_replay").await;
                 tracing::warn!(client_id = %client.id, grant = %grant, "authorization code replayed; grant revoked");
                 self.audit(
                     AuditEvent::new(AuditKind::GrantRevoked, now)

@@ -90,6 +90,7 @@ impl Gatehouse {
             Rotation::Rotated { grant, .. } => grant,
             Rotation::Reused(id) => {
                 self.ports.observer.refresh_reuse_detected();
+                self.publish_grant_revocation(id, "reuse_detected").await;
                 self.audit(
                     AuditEvent::new(AuditKind::RefreshReuseDetected, now)
                         .client(&client.id)

@@ -70,6 +70,15 @@ impl Gatehouse {
             Some((_, grant)) => {
                 if grant.client_id == client.id {
                     self.ports.tokens.revoke_grant(grant.id, now).await?;
+                    self.publish_revocation(
+                        crate::model::RevokedSubject::Grant {
+                            grant: grant.id,
+                            user: grant.user_id,
+                            client: grant.client_id.clone(),
+                        },
+                        "revocation",
+                    )
+                    .await;
                     tracing::info!(client_id = %client.id, grant = %grant.id, "refresh token revoked");
                     self.audit(
                         AuditEvent::new(AuditKind::GrantRevoked, now)
