@@ -308,6 +308,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(OAUTH_SCOPE)
             .app_data(api::json_config())
+            .app_data(api::query_config())
             .configure(|cfg| mount(cfg, oauth_endpoints())),
     )
     .service(

@@ -205,12 +205,16 @@ async fn admins_filter_clients_and_delete_the_idle_self_registered_ones() {
             .unwrap()),
         vec![admin_client.id.clone()]
     );
-    for bad in ["?origin=robot", "?unused_days=-1", "?unused_days=99999"] {
-        assert_eq!(
-            clients(&app, bad).await.status(),
-            StatusCode::BAD_REQUEST,
-            "{bad}"
-        );
+    for bad in [
+        "?origin=robot",
+        "?unused_days=-1",
+        "?unused_days=99999",
+        "?unused_days=null&unused_days=null",
+    ] {
+        let res = clients(&app, bad).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{bad}: {body}");
     }
 
     let delete_idle = |days: Value| {
