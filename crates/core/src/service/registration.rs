@@ -437,6 +437,19 @@ impl Gatehouse {
                 "token_endpoint_auth_method cannot switch between none and a secret; register a new client",
             ));
         }
+        // A client shared by every install of one public software (see
+        // `registration_key`) keeps what identifies it: whoever holds the
+        // newest registration token must not point the other installs'
+        // app, and the consents its users gave it, somewhere else.
+        if let Some(key) = &client.registration_key
+            && registration_key(&m).as_ref() != Some(key)
+        {
+            return Err(bad_metadata(
+                "this client is shared by every install of the same software: its name, redirect \
+                 URIs, grant types, application type and software_id cannot change; register a \
+                 new client instead",
+            ));
+        }
         client.name = m.name;
         client.redirect_uris = m.redirect_uris;
         client.auth_method = m.auth_method;

@@ -74,6 +74,42 @@ async fn the_same_public_software_registering_again_gets_its_client_back() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+    // The holder of the newest token manages the record, but cannot make
+    // the shared app something else (say, send its users' codes to another
+    // host): what identifies the software is fixed; the rest may change.
+    let id = first["client_id"].as_str().unwrap().to_owned();
+    let put = |body: Value| {
+        app.http
+            .put(format!("{}/register/{id}", app.issuer))
+            .bearer_auth(again["registration_access_token"].as_str().unwrap())
+            .json(&body)
+            .send()
+    };
+    for (field, value) in [
+        ("redirect_uris", json!(["https://evil.example/cb"])),
+        ("client_name", json!("Claude Code (new)")),
+        ("software_id", json!("someone-else")),
+    ] {
+        let mut body = native("Claude Code", 51234);
+        body["client_id"] = json!(id);
+        body[field] = value;
+        let res = put(body).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{field}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            "invalid_client_metadata"
+        );
+    }
+    let mut body = native("Claude Code", 51234);
+    body["client_id"] = json!(id);
+    body["logo_uri"] = json!("https://claude.example/logo.png");
+    let res = put(body).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["logo_uri"],
+        "https://claude.example/logo.png"
+    );
+
     // Either port works at /authorize (loopback, RFC 8252 §7.3).
     for port in [33418, 51234] {
         let url = format!(
