@@ -24,6 +24,10 @@ use crate::secret::fill_random;
 
 /// JWS `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// JWS `typ` of Security Event Tokens (RFC 8417 §2.3), which the Shared
+/// Signals transmitter signs with the same keys. Distinct types keep a SET
+/// from ever passing as an access token and the other way round.
+pub const SECURITY_EVENT_TYP: &str = "secevent+jwt";
 /// Largest token accepted for verification; larger input is hostile.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
@@ -171,11 +175,24 @@ impl Keyring {
         &self.jwks
     }
 
-    /// Signs `claims` as a compact JWS.
+    /// Signs `claims` as a compact JWS access token (`typ: at+jwt`).
     pub fn sign<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        self.sign_with_header(&self.header, claims)
+    }
+
+    /// Signs a Security Event Token (`typ: secevent+jwt`, RFC 8417).
+    pub fn sign_security_event<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        let header = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "ES256", "typ": SECURITY_EVENT_TYP, "kid": self.signer.kid})
+                .to_string(),
+        );
+        self.sign_with_header(&header, claims)
+    }
+
+    fn sign_with_header<T: Serialize>(&self, header: &str, claims: &T) -> anyhow::Result<String> {
         let payload = serde_json::to_vec(claims)?;
-        let mut token = String::with_capacity(self.header.len() + payload.len() * 4 / 3 + 92);
-        token.push_str(&self.header);
+        let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 92);
+        token.push_str(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         let sig = self
@@ -278,6 +295,20 @@ impl Verifier {
     /// # Errors
     /// Why the token is not acceptable.
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
+        self.verify_typed(token, ACCESS_TOKEN_TYP)
+    }
+
+    /// Verifies a Security Event Token (`typ: secevent+jwt`) the way
+    /// [`Verifier::verify`] verifies access tokens; an access token is
+    /// refused here, and a SET there.
+    ///
+    /// # Errors
+    /// Why the token is not acceptable.
+    pub fn verify_security_event<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
+        self.verify_typed(token, SECURITY_EVENT_TYP)
+    }
+
+    fn verify_typed<T: DeserializeOwned>(&self, token: &str, typ: &str) -> Result<T, JwtError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(JwtError::Malformed);
         }
@@ -292,8 +323,12 @@ impl Verifier {
                 .map_err(|_| JwtError::Malformed)?;
         if header.alg != "ES256"
             || !header.typ.as_deref().is_some_and(|t| {
-                t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
-                    || t.eq_ignore_ascii_case("application/at+jwt")
+                // RFC 7515 §4.1.9: `application/` may be omitted.
+                let t = t
+                    .get(..12)
+                    .filter(|p| p.eq_ignore_ascii_case("application/"))
+                    .map_or(t, |_| &t[12..]);
+                t.eq_ignore_ascii_case(typ)
             })
             || header.crit.is_some()
         {
@@ -519,6 +554,33 @@ mod tests {
         let other = ring();
         let t = other.sign(&Claims { sub: "u".into() }).unwrap();
         assert_eq!(kr.verify::<Claims>(&t).unwrap_err(), JwtError::UnknownKey);
+    }
+
+    #[test]
+    fn security_events_and_access_tokens_never_pass_for_each_other() {
+        let kr = ring();
+        let claims = Claims { sub: "u".into() };
+        let set = kr.sign_security_event(&claims).unwrap();
+        let at = kr.sign(&claims).unwrap();
+        let jwks = Verifier::from_jwks(kr.jwks());
+        assert_eq!(jwks.verify_security_event::<Claims>(&set).unwrap(), claims);
+        assert_eq!(
+            jwks.verify::<Claims>(&set).unwrap_err(),
+            JwtError::UnsupportedHeader
+        );
+        assert_eq!(
+            jwks.verify_security_event::<Claims>(&at).unwrap_err(),
+            JwtError::UnsupportedHeader
+        );
+        let long = forge(
+            serde_json::json!({"alg":"ES256","typ":"application/secevent+jwt","kid":kr.active_kid()}),
+            "{}",
+            &[0u8; 64],
+        );
+        assert_eq!(
+            jwks.verify_security_event::<Claims>(&long).unwrap_err(),
+            JwtError::BadSignature
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf, Invitation,
     Membership, OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Revocation,
-    Session, StoredKey, Usage, User, UserId,
+    Session, StoredKey, Stream, StreamId, Usage, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -431,4 +431,45 @@ pub trait KeyStore: Send + Sync {
 
     /// Whether the store answers at all (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Shared Signals event streams (one per receiving resource server
+/// instance). The events themselves are the revocation log of
+/// [`TokenStore`]; a stream is only its receiver's settings and position.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait StreamStore: Send + Sync {
+    /// Stores a new stream, with the version it carries.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if the id is taken and
+    /// [`StoreError::NotFound`] if the client does not exist.
+    async fn insert_stream(&self, stream: &Stream) -> Result<(), StoreError>;
+
+    /// Finds a stream.
+    async fn get_stream(&self, id: StreamId) -> Result<Option<Stream>, StoreError>;
+
+    /// A client's streams, oldest first.
+    async fn client_streams(&self, client: &ClientId) -> Result<Vec<Stream>, StoreError>;
+
+    /// Replaces a stream if its stored version is still `stream.version`,
+    /// storing it with `version + 1`. Returns `false`, writing nothing,
+    /// when the version moved on or the stream is gone: the caller read a
+    /// stale copy and must re-read.
+    async fn update_stream(&self, stream: &Stream) -> Result<bool, StoreError>;
+
+    /// Deletes a stream. Returns whether it existed.
+    async fn delete_stream(&self, id: StreamId) -> Result<bool, StoreError>;
+
+    /// Enabled push streams whose backoff and lease (if any) ended before
+    /// `now`, at most `limit`, longest-waiting first.
+    async fn due_push_streams(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Stream>, StoreError>;
+
+    /// Deletes poll streams last polled before `before` (their receiver is
+    /// gone). Returns how many went.
+    async fn delete_idle_streams(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod hasher;
 pub mod http;
 pub mod metrics;
+pub mod push;
 pub mod startup;
 pub mod telemetry;
 

@@ -241,6 +241,12 @@ impl Application {
             );
         }
         spawn_purger(gatehouse.clone());
+        crate::push::spawn_pusher(
+            gatehouse.clone(),
+            Arc::new(crate::push::HttpPusher::new(
+                config.extra_ca_file.as_deref(),
+            )?),
+        );
         let state = AppState::new(
             gatehouse.clone(),
             base_url.clone(),

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use gatehouse_core::audit::AuditStore;
 use gatehouse_core::ports::{
-    ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, TokenStore, UserRepo,
+    ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore, UserRepo,
 };
 
 pub mod fixtures;
@@ -47,6 +47,7 @@ mod keys;
 mod orgs;
 mod purge;
 mod resources;
+mod streams;
 mod usage;
 mod users;
 
@@ -61,6 +62,7 @@ pub use keys::*;
 pub use orgs::*;
 pub use purge::*;
 pub use resources::*;
+pub use streams::*;
 pub use usage::*;
 pub use users::*;
 
@@ -85,13 +87,15 @@ pub struct Stores {
     pub resources: Arc<dyn ResourceRepo>,
     /// The audit log.
     pub audit: Arc<dyn AuditStore>,
+    /// Shared Signals streams.
+    pub streams: Arc<dyn StreamStore>,
     /// Dropped after the ports: tears down what the factory set up for this
     /// one test (a scratch database, a temporary directory).
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Stores {
-    /// All six ports served by one adapter value.
+    /// Every port served by one adapter value.
     pub fn from_one<S>(store: S) -> Self
     where
         S: ClientRepo
@@ -101,6 +105,7 @@ impl Stores {
             + KeyStore
             + ResourceRepo
             + AuditStore
+            + StreamStore
             + 'static,
     {
         let store = Arc::new(store);
@@ -111,6 +116,7 @@ impl Stores {
             tokens: store.clone(),
             resources: store.clone(),
             audit: store.clone(),
+            streams: store.clone(),
             keys: store,
             guard: None,
         }
@@ -217,6 +223,12 @@ macro_rules! contract_tests {
             a_registration_key_finds_the_oldest_dynamic_client
             idle_self_registered_clients_are_reaped_and_nothing_else
             revocations_are_read_in_order_after_a_cursor_and_purged_once_expired
+            // Shared Signals streams.
+            streams_round_trip_per_client_and_go_with_their_client
+            a_stream_update_succeeds_only_on_the_version_read
+            a_stream_is_updated_by_exactly_one_of_racing_writers
+            only_due_enabled_push_streams_are_handed_out
+            only_poll_streams_left_unpolled_are_reaped
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

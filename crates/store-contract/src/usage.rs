@@ -410,6 +410,9 @@ pub async fn revocations_are_read_in_order_after_a_cursor_and_purged_once_expire
         },
         RevokedSubject::User { user },
         RevokedSubject::Client { client },
+        RevokedSubject::Token {
+            jti: uuid::Uuid::new_v4(),
+        },
     ];
     let entries: Vec<Revocation> = subjects
         .iter()
@@ -437,7 +440,7 @@ pub async fn revocations_are_read_in_order_after_a_cursor_and_purged_once_expire
         .revocations_after(0, later, 100)
         .await
         .expect("read");
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     for (read, written) in all.iter().zip(&entries) {
         assert_eq!(
             Revocation {
@@ -477,7 +480,7 @@ pub async fn revocations_are_read_in_order_after_a_cursor_and_purged_once_expire
         .expect("read");
     assert_eq!(
         left.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![entries[2].id, entries[3].id]
+        vec![entries[2].id, entries[3].id, entries[4].id]
     );
     let next = Revocation {
         id: uuid::Uuid::new_v4(),
@@ -490,7 +493,7 @@ pub async fn revocations_are_read_in_order_after_a_cursor_and_purged_once_expire
         .await
         .expect("read");
     assert!(
-        last.last().expect("one").seq > all[3].seq,
+        last.last().expect("one").seq > all[4].seq,
         "no seq is reused"
     );
 }

@@ -52,6 +52,7 @@ impl ClientRepo for MemoryStore {
         // request racing an earlier delete are not left behind.
         self.inner.codes.retain(|_, c| c.code.client_id != *id);
         self.inner.consents.retain(|(_, client), _| client != id);
+        self.inner.streams.retain(|_, s| s.client_id != *id);
         self.remove_grants_where(|g| g.client_id == *id);
         Ok(existed)
     }

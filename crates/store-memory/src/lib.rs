@@ -32,6 +32,7 @@ mod audit;
 mod clients;
 mod keys;
 mod orgs;
+mod streams;
 mod tokens;
 mod users;
 
@@ -42,7 +43,8 @@ use std::sync::{Arc, OnceLock};
 use dashmap::DashMap;
 use gatehouse_core::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Invitation, Membership,
-    OrgId, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, User, UserId,
+    OrgId, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, Stream, StreamId,
+    User, UserId,
 };
 use gatehouse_core::ports::StoreError;
 use gatehouse_core::secret::TokenHash;
@@ -69,6 +71,8 @@ struct StoredCode {
 #[derive(Default)]
 struct Inner {
     clients: DashMap<ClientId, Client>,
+    /// Shared Signals streams; swept when their client goes.
+    streams: DashMap<StreamId, Stream>,
     users: DashMap<UserId, User>,
     /// Unique index over `users`; locked only after `users` when both are.
     emails: DashMap<Email, UserId>,

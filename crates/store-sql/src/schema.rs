@@ -232,6 +232,28 @@ diesel::table! {
         client_id -> Nullable<Text>,
         reason -> Text,
         expires_at -> SqlTime,
+        jti -> Nullable<SqlUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    ssf_streams (id) {
+        id -> SqlUuid,
+        client_id -> Text,
+        version -> BigInt,
+        method -> Text,
+        status -> Text,
+        cursor -> BigInt,
+        settings -> SqlJson,
+        sealed_authorization -> Nullable<Binary>,
+        retry_at -> Nullable<SqlTime>,
+        lease_until -> Nullable<SqlTime>,
+        last_polled_at -> SqlTime,
+        created_at -> SqlTime,
+        updated_at -> SqlTime,
     }
 }
 
@@ -242,6 +264,7 @@ diesel::joinable!(refresh_tokens -> grants (grant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     revocations,
+    ssf_streams,
     clients,
     users,
     organizations,

@@ -95,6 +95,11 @@ pub enum RevokedSubject {
         /// The client.
         client: ClientId,
     },
+    /// One access token, revoked at `/revoke` (RFC 7009).
+    Token {
+        /// Its `jti`.
+        jti: uuid::Uuid,
+    },
 }
 
 /// A revocation, kept so resource servers that verify tokens locally can

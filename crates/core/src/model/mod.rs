@@ -11,10 +11,12 @@
 mod client;
 mod grants;
 mod people;
+mod streams;
 
 pub use client::*;
 pub use grants::*;
 pub use people::*;
+pub use streams::*;
 
 use std::fmt;
 
@@ -121,6 +123,10 @@ macro_rules! uuid_id {
     };
 }
 
+uuid_id!(
+    /// A Shared Signals event stream (`stream_id`).
+    StreamId
+);
 uuid_id!(
     /// A platform user's identifier; the `sub` of their tokens.
     UserId

@@ -14,6 +14,7 @@ mod policy;
 mod registration;
 mod resources;
 mod signals;
+pub mod ssf;
 mod token;
 
 use std::fmt;
@@ -40,7 +41,9 @@ use crate::clock::Clock;
 use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, seal_private_key};
 use crate::model::StoredKey;
 use crate::password::PasswordHasher;
-use crate::ports::{ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, TokenStore, UserRepo};
+use crate::ports::{
+    ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore, UserRepo,
+};
 use crate::secret::fill_random;
 
 /// The adapters a [`Gatehouse`] runs on.
@@ -58,6 +61,8 @@ pub struct Ports {
     pub keys: Arc<dyn KeyStore>,
     /// Protected resources.
     pub resources: Arc<dyn ResourceRepo>,
+    /// Shared Signals streams.
+    pub streams: Arc<dyn StreamStore>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Password hashing.
@@ -90,6 +95,7 @@ impl Ports {
             + TokenStore
             + KeyStore
             + ResourceRepo
+            + StreamStore
             + AuditStore
             + Clone
             + 'static,
@@ -101,6 +107,7 @@ impl Ports {
             orgs: Arc::new(store.clone()),
             tokens: Arc::new(store.clone()),
             resources: Arc::new(store.clone()),
+            streams: Arc::new(store.clone()),
             keys: Arc::new(store),
             clock,
             hasher,
@@ -366,7 +373,8 @@ impl Gatehouse {
     }
 
     /// Removes expired codes, tokens and sessions, self-registered clients
-    /// idle longer than `GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS`, and forgets
+    /// idle longer than `GATEHOUSE_DYNAMIC_CLIENT_IDLE_DAYS`, signal streams
+    /// nobody polled for a day, and forgets
     /// sign-in failures old enough not to matter.
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
@@ -377,13 +385,14 @@ impl Gatehouse {
             Some(idle) => self.reap_idle_clients(now - idle, "idle").await?,
             None => 0,
         };
+        let streams = self.reap_idle_streams().await?;
         let tokens = self.ports.tokens.purge_expired(now).await?;
         let audit = self
             .ports
             .audit_log
             .purge_audit(now - self.settings.audit_retention)
             .await?;
-        Ok(tokens + audit + reaped)
+        Ok(tokens + audit + reaped + streams)
     }
 
     /// Deletes self-registered clients with no live grant, unused since

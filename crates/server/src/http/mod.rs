@@ -12,6 +12,7 @@ pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod schemas;
+pub mod ssf;
 pub mod wire;
 
 use std::future::{Ready, ready};
@@ -252,6 +253,12 @@ fn root_endpoints() -> Vec<Endpoint> {
             oauth::api_resource_metadata,
         )
         .machine(),
+        Endpoint::new(
+            Method::GET,
+            "/.well-known/ssf-configuration/api/v1/oauth",
+            ssf::configuration,
+        )
+        .machine(),
     ]
     .into_iter()
     .chain(account::endpoints())
@@ -299,6 +306,7 @@ fn oauth_endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/userinfo", oauth::userinfo),
     ];
     all.extend(admin::endpoints());
+    all.extend(ssf::endpoints());
     all
 }
 

@@ -697,7 +697,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, Secret)>, OAut
 
 /// What an `Authorization` header value holds, for client authentication.
 #[derive(Debug, PartialEq)]
-enum Basic {
+pub(super) enum Basic {
     /// `Basic` with a decodable `id:secret`.
     Credentials(String, Secret),
     /// Another scheme (`Bearer`, …).
@@ -708,7 +708,7 @@ enum Basic {
 
 /// Decodes a Basic header value: base64 of `id:secret`, each part
 /// form-urlencoded (RFC 6749 §2.3.1), UTF-8 throughout.
-fn parse_basic(value: &str) -> Basic {
+pub(super) fn parse_basic(value: &str) -> Basic {
     let Some((scheme, rest)) = value.split_once(' ') else {
         return Basic::Malformed;
     };

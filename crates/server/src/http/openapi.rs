@@ -23,7 +23,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use super::schemas::{ApiErrorBody, OAuthErrorBody};
-use super::{AppState, admin, api, apps, oauth};
+use super::{AppState, admin, api, apps, oauth, ssf};
 
 /// Paths served by the same handlers as a documented path, as
 /// `(alias, documented)`: the document lists them too, with the same
@@ -34,6 +34,10 @@ const ALIASES: &[(&str, &str)] = &[
     (
         "/api/v1/oauth/.well-known/oauth-authorization-server",
         "/.well-known/oauth-authorization-server/api/v1/oauth",
+    ),
+    (
+        "/api/v1/oauth/.well-known/ssf-configuration",
+        "/.well-known/ssf-configuration/api/v1/oauth",
     ),
 ];
 
@@ -98,6 +102,16 @@ const ALIASES: &[(&str, &str)] = &[
         admin::get_resource,
         admin::update_resource,
         admin::delete_resource,
+        ssf::configuration,
+        ssf::create_stream,
+        ssf::read_streams,
+        ssf::update_stream,
+        ssf::replace_stream,
+        ssf::delete_stream,
+        ssf::read_status,
+        ssf::update_status,
+        ssf::verify,
+        ssf::poll,
     ),
     components(
         schemas(ApiErrorBody, OAuthErrorBody),
@@ -132,6 +146,7 @@ const ALIASES: &[(&str, &str)] = &[
         (name = "oauth", description = "Token, revocation, introspection and userinfo."),
         (name = "registration", description = "Dynamic client registration (RFC 7591, RFC 7592)."),
         (name = "discovery", description = "Authorization-server and protected-resource metadata, signing keys."),
+        (name = "signals", description = "Shared Signals transmitter (OpenID SSF 1.0, CAEP, RFC 8935/8936): revocations for resource servers that verify tokens locally."),
         (name = "health", description = "Liveness and readiness."),
         (name = "meta", description = "This document."),
     ),

@@ -9,6 +9,7 @@ mod helpers;
 mod keys;
 mod orgs;
 mod rotation;
+mod streams;
 mod tokens;
 mod users;
 
@@ -103,7 +104,7 @@ macro_rules! sql_store {
         use $crate::schema::{
             audit_events, authorization_codes, clients, consents, denied_access_tokens, grants,
             invitations, master_key, memberships, organizations, refresh_tokens, resources,
-            revocations, sessions, signing_keys, users,
+            revocations, sessions, signing_keys, ssf_streams, users,
         };
 
         $crate::__sql_helpers! { store: $store, connection: $connection, write_transaction: $tx }
@@ -114,5 +115,6 @@ macro_rules! sql_store {
         $crate::__sql_tokens! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_keys! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_audit! { store: $store, connection: $connection, write_transaction: $tx }
+        $crate::__sql_streams! { store: $store, connection: $connection, write_transaction: $tx }
     };
 }

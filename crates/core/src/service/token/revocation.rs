@@ -44,6 +44,11 @@ impl Gatehouse {
                         .tokens
                         .revoke_access_token(claims.jti, exp)
                         .await?;
+                    self.publish_revocation(
+                        crate::model::RevokedSubject::Token { jti: claims.jti },
+                        "token_revoked",
+                    )
+                    .await;
                 }
                 tracing::info!(client_id = %client.id, "access token revoked");
             }
