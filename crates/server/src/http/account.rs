@@ -18,7 +18,8 @@ use gatehouse_core::service::{Caller, ConnectedApp, UserPatch};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::oauth::{read_form, redirect, session_user};
+use super::authorize::session_user;
+use super::oauth::{read_form, redirect};
 use super::{AppState, Endpoint, pages};
 
 /// Routes at the root.

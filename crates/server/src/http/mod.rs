@@ -4,8 +4,10 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod apps;
+pub mod authorize;
 pub mod client_addr;
 pub mod console;
+pub mod discovery;
 pub mod errors;
 pub mod oauth;
 pub mod observe;
@@ -244,13 +246,13 @@ fn root_endpoints() -> Vec<Endpoint> {
         Endpoint::new(
             Method::GET,
             "/.well-known/oauth-authorization-server/api/v1/oauth",
-            oauth::metadata,
+            discovery::metadata,
         )
         .machine(),
         Endpoint::new(
             Method::GET,
             "/.well-known/oauth-protected-resource/api/v1",
-            oauth::api_resource_metadata,
+            discovery::api_resource_metadata,
         )
         .machine(),
         Endpoint::new(
@@ -272,10 +274,10 @@ fn oauth_endpoints() -> Vec<Endpoint> {
         Endpoint::new(
             Method::GET,
             "/.well-known/oauth-authorization-server",
-            oauth::metadata,
+            discovery::metadata,
         )
         .machine(),
-        Endpoint::new(Method::GET, "/jwks.json", oauth::jwks).machine(),
+        Endpoint::new(Method::GET, "/jwks.json", discovery::jwks).machine(),
         Endpoint::new(Method::POST, "/token", oauth::token).machine(),
         Endpoint::new(Method::POST, "/revoke", oauth::revoke).machine(),
         Endpoint::new(Method::POST, "/introspect", oauth::introspect).machine(),
@@ -298,10 +300,10 @@ fn oauth_endpoints() -> Vec<Endpoint> {
             oauth::registration_delete,
         )
         .machine(),
-        Endpoint::new(Method::GET, "/authorize", oauth::authorize).page(),
-        Endpoint::new(Method::POST, "/authorize", oauth::consent).page(),
-        Endpoint::new(Method::POST, "/login", oauth::login).page(),
-        Endpoint::new(Method::POST, "/logout", oauth::logout).page(),
+        Endpoint::new(Method::GET, "/authorize", authorize::authorize).page(),
+        Endpoint::new(Method::POST, "/authorize", authorize::consent).page(),
+        Endpoint::new(Method::POST, "/login", authorize::login).page(),
+        Endpoint::new(Method::POST, "/logout", authorize::logout).page(),
         Endpoint::new(Method::GET, "/userinfo", oauth::userinfo),
         Endpoint::new(Method::POST, "/userinfo", oauth::userinfo),
     ];

@@ -23,7 +23,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use super::schemas::{ApiErrorBody, OAuthErrorBody};
-use super::{AppState, admin, api, apps, oauth, ssf};
+use super::{AppState, admin, api, apps, discovery, oauth, ssf};
 
 /// Paths served by the same handlers as a documented path, as
 /// `(alias, documented)`: the document lists them too, with the same
@@ -52,9 +52,9 @@ const ALIASES: &[(&str, &str)] = &[
     paths(
         super::healthz,
         super::readyz,
-        oauth::metadata,
-        oauth::api_resource_metadata,
-        oauth::jwks,
+        discovery::metadata,
+        discovery::api_resource_metadata,
+        discovery::jwks,
         oauth::token,
         oauth::revoke,
         oauth::introspect,

@@ -1,0 +1,120 @@
+//! Discovery: the authorization server's metadata (RFC 8414), the platform
+//! API's protected-resource metadata (RFC 9728) and the signing keys.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use actix_web::web::Data;
+use gatehouse_core::scope::KNOWN_SCOPES;
+use gatehouse_core::service::RegistrationPolicy;
+use serde_json::json;
+
+use super::AppState;
+use super::schemas::{AuthorizationServerMetadata, Jwks, ProtectedResourceMetadata};
+
+const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// RFC 8414 metadata, served at both the path-inserted and the seed's
+/// location. Lists only what really works.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server/api/v1/oauth",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The metadata; `Cache-Control: public, max-age=60`.", body = AuthorizationServerMetadata),
+    )
+)]
+pub async fn metadata(state: Data<AppState>) -> HttpResponse {
+    let gh = &state.gatehouse;
+    let iss = &gh.settings().issuer;
+    let mut scopes: Vec<String> = KNOWN_SCOPES.iter().map(|(s, _)| (*s).to_owned()).collect();
+    match gh.ports().resources.list_resources().await {
+        Ok(resources) => {
+            for s in resources.iter().flat_map(|r| r.scopes.iter()) {
+                if !scopes.iter().any(|k| k == s) {
+                    scopes.push(s.to_owned());
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "listing resources for metadata failed"),
+    }
+    let mut doc = json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "revocation_endpoint": format!("{iss}/revoke"),
+        "introspection_endpoint": format!("{iss}/introspect"),
+        "jwks_uri": format!("{iss}/jwks.json"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent"],
+    });
+    if gh.ports().fetcher.is_some() {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
+    if gh.settings().registration != RegistrationPolicy::Off {
+        doc["registration_endpoint"] = json!(format!("{iss}/register"));
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(doc)
+}
+
+/// RFC 9728 metadata for the platform API, so MCP-style clients can find
+/// the authorization server from a 401.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-protected-resource/api/v1",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The metadata; `Cache-Control: public, max-age=300`.", body = ProtectedResourceMetadata),
+    )
+)]
+pub async fn api_resource_metadata(state: Data<AppState>) -> HttpResponse {
+    let s = state.gatehouse.settings();
+    let scopes: Vec<&str> = KNOWN_SCOPES
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| *s != gatehouse_core::scope::OFFLINE_ACCESS)
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(json!({
+            "resource": s.api_audience,
+            "authorization_servers": [s.issuer],
+            "scopes_supported": scopes,
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Gatehouse platform API",
+        }))
+}
+
+/// The public signing keys, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth/jwks.json",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The JWK Set; `Cache-Control: public, max-age=300`.", body = Jwks, content_type = "application/jwk-set+json"),
+    )
+)]
+pub async fn jwks(state: Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .body(state.gatehouse.jwks().to_string())
+}
