@@ -316,6 +316,15 @@ pub trait TokenStore: Send + Sync {
     /// each its `seq`, increasing in append order.
     async fn append_revocations(&self, revocations: &[Revocation]) -> Result<(), StoreError>;
 
+    /// How old an appended revocation must be before a reader may rely on
+    /// having seen every entry with a lower `seq`: zero for stores whose
+    /// appends become visible in `seq` order (one writer), a margin for
+    /// those where a later `seq` may commit first (PostgreSQL sequences).
+    /// Readers pass `now - revocation_settle()` as `settled_before`.
+    fn revocation_settle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+
     /// The revocations with `seq` above `after`, oldest first, at most
     /// `limit`, leaving out those appended at or after `settled_before`
     /// (an append committing late must not be skipped by a reader that

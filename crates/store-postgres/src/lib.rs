@@ -69,6 +69,11 @@ impl fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
+    /// A revocation's `seq` comes from a sequence when its transaction
+    /// starts writing, so a later `seq` may commit first: readers wait this
+    /// long before trusting that nothing below an entry is still to come.
+    pub const REVOCATION_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
     /// Applies pending migrations, then opens a pool of at most `pool_size`
     /// connections to `url` (`postgres://user:password@host:port/database`,
     /// with `sslmode` and `sslrootcert` as in [`tls`]) and checks that it

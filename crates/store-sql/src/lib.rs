@@ -98,6 +98,8 @@ mod lint_instance {
     struct LintStore;
 
     impl LintStore {
+        const REVOCATION_SETTLE: std::time::Duration = std::time::Duration::ZERO;
+
         async fn read<R, F>(&self, _operation: F) -> Result<R, gatehouse_core::ports::StoreError>
         where
             F: for<'c> AsyncFnOnce(&'c mut Conn) -> Result<R, gatehouse_core::ports::StoreError>

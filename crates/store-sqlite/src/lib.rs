@@ -87,6 +87,10 @@ pub fn path_from_url(url: &str) -> Option<&Path> {
 }
 
 impl SqliteStore {
+    /// One writer commits appends in `seq` order: readers see a revocation
+    /// only after every earlier one.
+    pub const REVOCATION_SETTLE: std::time::Duration = std::time::Duration::ZERO;
+
     /// Opens (creating it and its directory if missing) the database file at
     /// `path`, applies pending migrations, and pools up to `readers`
     /// connections for reading beside the one for writing.

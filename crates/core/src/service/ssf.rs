@@ -13,9 +13,11 @@
 //!   receiver that (re)starts gets every revocation that still matters.
 //! - Delivery is at least once: a SET is delivered again until its receiver
 //!   acknowledges it (poll, RFC 8936) or answers 202/400 (push, RFC 8935).
-//! - Entries become visible to readers only once they are [`SETTLE`] old:
-//!   on PostgreSQL a later `seq` may commit before an earlier one, and a
-//!   reader that skipped the earlier one would never see it.
+//! - Entries become visible to readers only once they are
+//!   [`TokenStore::revocation_settle`](crate::ports::TokenStore::revocation_settle)
+//!   old: on PostgreSQL a later `seq` may commit before an earlier one, and
+//!   a reader that skipped the earlier one would never see it (memory and
+//!   SQLite append in order and need no wait).
 //! - Receivers are confidential clients an administrator registered (the
 //!   same clients that may introspect): a stream tells who revoked what, so
 //!   self-registered clients may not open one.
@@ -45,8 +47,6 @@ pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-ty
 /// Streams one receiver client may hold (one per instance of a resource
 /// server, plus room for restarts before idle ones are reaped).
 pub const MAX_STREAMS_PER_CLIENT: usize = 16;
-/// Age at which a log entry is visible to readers (see the module docs).
-pub const SETTLE: Duration = Duration::seconds(1);
 /// A poll stream not polled for this long is deleted: its receiver is gone.
 pub const POLL_INACTIVITY: Duration = Duration::days(1);
 /// Most SETs one poll returns.
@@ -657,6 +657,12 @@ impl Gatehouse {
         ))
     }
 
+    /// Entries appended before this are safe to read past.
+    fn settled_before(&self, now: time::OffsetDateTime) -> time::OffsetDateTime {
+        let settle = self.ports.tokens.revocation_settle();
+        now - Duration::try_from(settle).unwrap_or(Duration::seconds(1))
+    }
+
     /// The highest `seq` in the log now (where a disabled stream resumes).
     async fn log_end(&self) -> Result<i64, ApiError> {
         let mut cursor = 0;
@@ -711,7 +717,7 @@ impl Gatehouse {
                 let limit = max as usize + s.acked_ahead.len() + acks.len() + 1;
                 self.ports
                     .tokens
-                    .revocations_after(s.cursor, now - SETTLE, limit.min(50_000) as u32)
+                    .revocations_after(s.cursor, self.settled_before(now), limit.min(50_000) as u32)
                     .await?
             } else {
                 Vec::new()
@@ -893,7 +899,7 @@ impl Gatehouse {
         let window = self
             .ports
             .tokens
-            .revocations_after(s.cursor, self.now() - SETTLE, PUSH_BATCH)
+            .revocations_after(s.cursor, self.settled_before(self.now()), PUSH_BATCH)
             .await?;
         for r in &window {
             outgoing.push((Some(r.seq), self.revocation_set(s, r)?));

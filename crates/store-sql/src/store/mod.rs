@@ -28,7 +28,9 @@ mod users;
 /// }
 /// ```
 ///
-/// - `store` must have two methods, `read(op)` and `write(op)`, that lend
+/// - `store` must have a constant `REVOCATION_SETTLE` (see
+///   [`TokenStore::revocation_settle`](gatehouse_core::ports::TokenStore::revocation_settle))
+///   and two methods, `read(op)` and `write(op)`, that lend
 ///   a connection to an operation `async move |conn: &mut Conn| …` and run
 ///   it to completion whether or not the caller keeps waiting (PostgreSQL
 ///   spawns it as a task with a pooled connection, [`detached`](crate::detached);

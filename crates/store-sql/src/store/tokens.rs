@@ -246,6 +246,10 @@ macro_rules! __sql_tokens {
                 .await
             }
 
+            fn revocation_settle(&self) -> std::time::Duration {
+                <$store>::REVOCATION_SETTLE
+            }
+
             async fn revocations_after(
                 &self,
                 after: i64,
