@@ -22,9 +22,10 @@ CONSENT_ACTION = "/api/v1/oauth/authorize"
 
 
 class _Forms(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, keep_buttons: bool = False) -> None:
         super().__init__()
         self.forms: list[dict] = []
+        self.keep_buttons = keep_buttons
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -32,6 +33,8 @@ class _Forms(HTMLParser):
             self.forms.append({"action": a.get("action"), "fields": []})
         elif tag == "input" and self.forms and a.get("type") == "hidden" and a.get("name"):
             self.forms[-1]["fields"].append((a["name"], a.get("value") or ""))
+        elif tag == "button" and self.forms and self.keep_buttons:
+            self.forms[-1]["label"] = a.get("aria-label")
 
 
 def hidden_fields(html: str, action: str) -> list[tuple[str, str]] | None:
@@ -96,6 +99,21 @@ class Browser:
                 raise AssertionError(f"parameter {k} appears {len(v)} times in {location}")
         params = {k: v[0] for k, v in query.items()}
         return Authorization(location=location, params=params, pages=pages, consent_html=consent_html)
+
+
+    def disconnect(self, app_name: str, origin: str) -> bool:
+        """Presses Disconnect for `app_name` on /account/apps (signed in by an earlier
+        authorization). Returns whether the page confirmed it with a redirect."""
+        page = self.http.get(origin + "/account/apps")
+        if page.status_code != 200:
+            raise AssertionError(f"/account/apps answered {page.status_code}: {page.text[:300]}")
+        p = _Forms(keep_buttons=True)
+        p.feed(page.text)
+        for f in p.forms:
+            if (f["action"] or "").endswith("/disconnect") and f.get("label") == f"Disconnect {app_name}":
+                res = self._post(origin + f["action"], f["fields"])
+                return res.status_code in (302, 303)
+        raise AssertionError(f"no Disconnect button for {app_name!r} on /account/apps")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ Two commands, both run by run.sh:
           organization (one user_{id}.json per member) and for the foreign one (a tool
           error naming it). Then: the example exchanged the token once and reused it; the
           MCP token itself is refused by the platform API (so the example cannot have passed
-          it through); a platform-API token and a revoked token are refused with 401.
+          it through); a platform-API token and a revoked token are refused with 401. Last,
+          the person disconnects the app on /account/apps and the example refuses its next
+          call within 2 s, having heard it over Shared Signals (no introspection).
 
 Usage:
   python file_server_e2e.py setup --base URL --resource URI
@@ -53,6 +55,9 @@ PLATFORM_SCOPES = ["profile", "email", "organizations", "users:read"]
 OTHER_EMAIL = "file-server-e2e-other@example.com"
 OTHER_PASSWORD = "file-server-e2e-other-password"
 EXCHANGE_LOG_LINE = "exchanged the caller's token for a platform token"
+CLIENT_NAME = "Gatehouse file server e2e (python SDK)"
+# Issue 13: a revocation reaches a resource server that verifies locally within 2 s.
+REVOCATION_BUDGET = 2.0
 
 
 # ---------------------------------------------------------------- setup
@@ -254,7 +259,7 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
     provider = OAuthClientProvider(
         server_url=mcp_url,
         client_metadata=OAuthClientMetadata(
-            client_name="Gatehouse file server e2e (python SDK)",
+            client_name=CLIENT_NAME,
             redirect_uris=[args.redirect_uri],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
@@ -415,17 +420,58 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
             elif client_info is not None:
                 form["client_id"] = client_info.client_id
             rev = await raw.post(f"{issuer}/revoke", data=form, auth=auth)
-            res = await mcp_probe(token)
-            c.check("after revocation (200) the token is refused with 401 invalid_token",
+            res, waited = await refused_within(mcp_probe, token, REVOCATION_BUDGET)
+            c.check(f"after revocation (200) the token is refused with 401 invalid_token within "
+                    f"{REVOCATION_BUDGET:.0f} s (took {waited:.2f} s)",
                     rev.status_code == 200 and res.status_code == 401
                     and 'error="invalid_token"' in res.headers.get("www-authenticate", ""),
                     (rev.status_code, res.status_code, res.headers.get("www-authenticate")))
+
+            # 5. The person disconnects the app on their account page: the example, which
+            # checks signatures locally and hears of revocations over Shared Signals
+            # (introspection off), refuses the app's next call within two seconds.
+            refresh = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token if tokens else ""}
+            if auth is None and client_info is not None:
+                refresh["client_id"] = client_info.client_id
+            res = await raw.post(f"{issuer}/token", data=refresh, auth=auth)
+            fresh = res.json().get("access_token", "") if res.status_code == 200 else ""
+            res = await mcp_probe(fresh)
+            c.check("a refreshed token gets past authentication again", fresh and res.status_code != 401,
+                    (res.status_code, res.text[:200]))
+            disconnected = await anyio.to_thread.run_sync(browser.disconnect, CLIENT_NAME, gatehouse_origin)
+            res, waited = await refused_within(mcp_probe, fresh, REVOCATION_BUDGET)
+            c.check(f"after Disconnect on /account/apps the app's token is refused within "
+                    f"{REVOCATION_BUDGET:.0f} s (took {waited:.2f} s)",
+                    disconnected and res.status_code == 401
+                    and 'error="invalid_token"' in res.headers.get("www-authenticate", ""),
+                    (disconnected, res.status_code, res.headers.get("www-authenticate")))
+            metrics = (await raw.get(f"{gatehouse_origin}/metrics")).text
+            introspections = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                                 if line.startswith("gatehouse_http_requests_total{")
+                                 and 'route="/api/v1/oauth/introspect"' in line)
+            polls = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                        if line.startswith("gatehouse_http_requests_total{")
+                        and 'route="/api/v1/oauth/ssf/poll/{stream_id}"' in line)
+            c.check("the example never introspected; it polled the Shared Signals stream",
+                    introspections == 0 and polls > 0, (introspections, polls))
             res = await raw.post(mcp_url, json=probe, headers=headers)
             c.check("no token at all: 401 with the challenge", res.status_code == 401
                     and "resource_metadata=" in res.headers.get("www-authenticate", ""),
                     (res.status_code, res.headers.get("www-authenticate")))
 
     browser.close()
+
+
+async def refused_within(probe, token: str, budget: float) -> tuple[httpx2.Response, float]:
+    """Probes until the answer is 401 or `budget` seconds have passed; returns the last answer
+    and how long it took."""
+    start = anyio.current_time()
+    while True:
+        res = await probe(token)
+        waited = anyio.current_time() - start
+        if res.status_code == 401 or waited >= budget:
+            return res, waited
+        await anyio.sleep(0.05)
 
 
 def client_main(args: argparse.Namespace) -> int:

@@ -8,6 +8,15 @@
 //! the documents and challenges MCP clients discover it through (RFC 9728,
 //! RFC 6750).
 //!
+//! A signature check alone accepts a revoked token until it expires. Two
+//! ways to do better, both with the resource server's own client
+//! credential: [`ResourceConfig::with_introspection`] asks the issuer about
+//! every token (a round trip per request), and
+//! [`ResourceConfig::with_shared_signals`] receives revocations as Shared
+//! Signals events and applies them locally, falling back to introspection
+//! only while the event stream is stale (see [`signals`]). Call
+//! [`Verifier::close`] on shutdown to delete the stream.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use gatehouse_resource::{ResourceConfig, Verifier};
@@ -25,6 +34,8 @@
 //! ```
 
 mod challenge;
+mod keys;
+pub mod signals;
 mod verifier;
 
 #[cfg(feature = "actix")]
@@ -34,4 +45,5 @@ pub mod tower;
 
 pub use challenge::{Challenge, ProtectedResourceMetadata, metadata_url_for};
 pub use gatehouse_core::service::AccessClaims;
+pub use signals::{SignalsConfig, SignalsStatus};
 pub use verifier::{AuthError, Authenticated, DiscoveryError, ResourceConfig, Verifier};

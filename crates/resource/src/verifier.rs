@@ -1,15 +1,17 @@
 //! Token verification for resource servers: discovery, a JWKS cache that
-//! follows key rotation, and every check RFC 9068 asks of a consumer.
+//! follows key rotation, every check RFC 9068 asks of a consumer, and
+//! revocation by introspection or Shared Signals.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gatehouse_core::jwt::{JwtError, Verifier as KeySet, token_kid};
+use gatehouse_core::jwt::Verifier as KeySet;
 use gatehouse_core::service::{AccessClaims, ClaimError};
-use tokio::sync::RwLock;
 
 use crate::challenge::{Challenge, metadata_url_for};
+use crate::keys::KeyCache;
+use crate::signals::{Freshness, Signals, SignalsConfig, SignalsStatus};
 
 /// How long after a JWKS fetch an unknown `kid` may trigger another one;
 /// bounds the load a stream of forged tokens can put on the issuer.
@@ -32,6 +34,10 @@ pub struct ResourceConfig {
     pub introspection: Option<(String, String)>,
     /// Minimum time between JWKS refetches triggered by unknown key ids.
     pub jwks_refetch_interval: Duration,
+    /// Shared Signals: when set, revocations are received from the issuer's
+    /// transmitter and applied locally (see [`crate::signals`]), with
+    /// introspection only while the stream is stale.
+    pub signals: Option<SignalsConfig>,
 }
 
 impl fmt::Debug for ResourceConfig {
@@ -44,6 +50,7 @@ impl fmt::Debug for ResourceConfig {
                 "introspection",
                 &self.introspection.as_ref().map(|(id, _)| id),
             )
+            .field("signals", &self.signals)
             .finish()
     }
 }
@@ -61,7 +68,24 @@ impl ResourceConfig {
             leeway: Duration::from_secs(60),
             introspection: None,
             jwks_refetch_interval: REFETCH_INTERVAL,
+            signals: None,
         }
+    }
+
+    /// Receives revocations over Shared Signals with these client
+    /// credentials, with the default limits of [`SignalsConfig::new`].
+    pub fn with_shared_signals(
+        self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.with_signals(SignalsConfig::new(client_id, secret))
+    }
+
+    /// Receives revocations over Shared Signals as `signals` says.
+    pub fn with_signals(mut self, signals: SignalsConfig) -> Self {
+        self.signals = Some(signals);
+        self
     }
 
     /// Also introspect every token with these client credentials.
@@ -92,6 +116,9 @@ pub enum DiscoveryError {
     /// Required metadata is missing.
     #[error("the metadata has no {0}")]
     Missing(&'static str),
+    /// The Shared Signals stream could not be set up or drained.
+    #[error("shared signals: {0}")]
+    Signals(String),
 }
 
 /// Why a request is refused; each maps to a status and a challenge.
@@ -206,26 +233,22 @@ impl Authenticated {
     }
 }
 
-struct Keys {
-    set: KeySet,
-    fetched: Instant,
-}
-
 /// Verifies Gatehouse access tokens for one resource.
 pub struct Verifier {
     config: ResourceConfig,
     metadata_url: String,
-    jwks_uri: String,
     introspection_endpoint: Option<String>,
     http: reqwest::Client,
-    keys: RwLock<Keys>,
+    keys: Arc<KeyCache>,
+    signals: Option<Signals>,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("config", &self.config)
-            .field("jwks_uri", &self.jwks_uri)
+            .field("jwks_uri", &self.keys.uri())
+            .field("signals", &self.signals)
             .finish_non_exhaustive()
     }
 }
@@ -251,7 +274,7 @@ fn as_metadata_url(issuer: &str) -> Result<String, DiscoveryError> {
     ))
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -259,10 +282,16 @@ fn now_unix() -> i64 {
 }
 
 impl Verifier {
-    /// Fetches the authorization server's metadata and keys.
+    /// Fetches the authorization server's metadata and keys. With
+    /// [`ResourceConfig::signals`], also creates a Shared Signals stream and
+    /// drains it before returning (so the first request is judged with
+    /// every revocation still relevant), then polls it in the background
+    /// until [`Verifier::close`] or the verifier is dropped.
     ///
     /// # Errors
-    /// Unreachable server, mismatched issuer, or missing `jwks_uri`.
+    /// Unreachable server, mismatched issuer, missing `jwks_uri` (or
+    /// `introspection_endpoint` when introspection or signals are on), or a
+    /// transmitter that cannot be set up.
     pub async fn discover(config: ResourceConfig) -> Result<Arc<Self>, DiscoveryError> {
         let http = http_client()?;
         let meta: serde_json::Value = http
@@ -286,21 +315,41 @@ impl Verifier {
             .ok_or(DiscoveryError::Missing("jwks_uri"))?
             .to_owned();
         let introspection_endpoint = meta["introspection_endpoint"].as_str().map(str::to_owned);
-        if config.introspection.is_some() && introspection_endpoint.is_none() {
+        // Signals fall back to introspection while their stream is stale.
+        if (config.introspection.is_some() || config.signals.is_some())
+            && introspection_endpoint.is_none()
+        {
             return Err(DiscoveryError::Missing("introspection_endpoint"));
         }
-        let set = fetch_jwks(&http, &jwks_uri).await?;
+        let keys =
+            Arc::new(KeyCache::fetch(http.clone(), jwks_uri, config.jwks_refetch_interval).await?);
+        let signals = match &config.signals {
+            Some(s) => Some(Signals::start(&config, s, http.clone(), keys.clone()).await?),
+            None => None,
+        };
         Ok(Arc::new(Self {
             metadata_url: metadata_url_for(&config.resource),
             config,
-            jwks_uri,
             introspection_endpoint,
             http,
-            keys: RwLock::new(Keys {
-                set,
-                fetched: Instant::now(),
-            }),
+            keys,
+            signals,
         }))
+    }
+
+    /// Stops receiving Shared Signals and deletes the stream at the
+    /// transmitter (best effort: a failure is logged, and the stream
+    /// expires there on its own). Every token is introspected afterwards.
+    /// Call it on graceful shutdown; without signals it does nothing.
+    pub async fn close(&self) {
+        if let Some(s) = &self.signals {
+            s.close().await;
+        }
+    }
+
+    /// What the Shared Signals receiver knows, if signals are on.
+    pub fn signals_status(&self) -> Option<SignalsStatus> {
+        self.signals.as_ref().map(Signals::status)
     }
 
     /// The configuration.
@@ -325,11 +374,12 @@ impl Verifier {
     ) -> Result<Authenticated, AuthError> {
         let token = bearer(authorization)?;
         let claims = self.verify_signature(token).await?;
+        let now = now_unix();
         claims
             .check(
                 &self.config.issuer,
                 &self.config.resource,
-                now_unix(),
+                now,
                 self.config.leeway.as_secs() as i64,
             )
             .map_err(|e| {
@@ -338,7 +388,17 @@ impl Verifier {
                     other => other.to_string(),
                 })
             })?;
-        if let Some((id, secret)) = &self.config.introspection {
+        let mut introspect_with = self
+            .config
+            .introspection
+            .as_ref()
+            .map(|(id, secret)| (id.as_str(), secret.as_str()));
+        if let Some(signals) = &self.signals
+            && signals.check(&claims, now)? == Freshness::Stale
+        {
+            introspect_with = introspect_with.or(Some(signals.credential()));
+        }
+        if let Some((id, secret)) = introspect_with {
             self.introspect(token, id, secret).await?;
         }
         let auth = Authenticated {
@@ -350,36 +410,12 @@ impl Verifier {
     }
 
     async fn verify_signature(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let first = self.keys.read().await.set.verify::<AccessClaims>(token);
-        match first {
-            Ok(c) => Ok(c),
-            Err(JwtError::UnknownKey) => {
-                // Maybe the issuer rotated: refetch, at most every 10 s.
-                let kid = token_kid(token)
-                    .ok_or_else(|| AuthError::InvalidToken("malformed token".into()))?;
-                let mut keys = self.keys.write().await;
-                if !keys.set.knows(&kid)
-                    && keys.fetched.elapsed() >= self.config.jwks_refetch_interval
-                {
-                    match fetch_jwks(&self.http, &self.jwks_uri).await {
-                        Ok(set) => {
-                            *keys = Keys {
-                                set,
-                                fetched: Instant::now(),
-                            }
-                        }
-                        Err(e) => {
-                            keys.fetched = Instant::now();
-                            tracing::warn!(error = %e, "refetching the JWKS failed");
-                        }
-                    }
-                }
-                keys.set
-                    .verify::<AccessClaims>(token)
-                    .map_err(|e| AuthError::InvalidToken(e.to_string()))
-            }
-            Err(e) => Err(AuthError::InvalidToken(e.to_string())),
-        }
+        self.keys
+            .verify(token, |keys: &KeySet, t: &str| {
+                keys.verify::<AccessClaims>(t)
+            })
+            .await
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 
     async fn introspect(&self, token: &str, id: &str, secret: &str) -> Result<(), AuthError> {
@@ -416,19 +452,6 @@ fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
         }
         _ => Err(AuthError::MissingToken),
     }
-}
-
-async fn fetch_jwks(http: &reqwest::Client, uri: &str) -> Result<KeySet, DiscoveryError> {
-    let jwks: serde_json::Value = http
-        .get(uri)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| DiscoveryError::Http(e.to_string()))?
-        .json()
-        .await
-        .map_err(|e| DiscoveryError::Http(e.to_string()))?;
-    Ok(KeySet::from_jwks(&jwks))
 }
 
 #[cfg(test)]

@@ -340,7 +340,19 @@ impl Application {
             let handle = server.handle();
             (handle, tokio::spawn(server))
         });
+        // actix-server stops on SIGTERM by itself; this only tells the core
+        // so held long polls answer now rather than delay the stop.
+        let gatehouse = self.gatehouse.clone();
+        let drain = tokio::spawn(async move {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                term.recv().await;
+                gatehouse.drain();
+            }
+        });
         let result = self.server.await;
+        drain.abort();
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use gatehouse_resource::tower::BearerAuthLayer;
 use gatehouse_resource::{
-    Challenge, DiscoveryError, ProtectedResourceMetadata, ResourceConfig, Verifier,
+    Challenge, DiscoveryError, ProtectedResourceMetadata, ResourceConfig, SignalsConfig, Verifier,
     metadata_url_for,
 };
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::config::Config;
+use crate::config::{Config, Revocation};
 use crate::platform::{Platform, PlatformError};
 use crate::tools::FileServer;
 
@@ -90,17 +90,35 @@ fn path_of(url: &str) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
+/// The HTTP application, and the verifier to close on shutdown (it may hold
+/// a Shared Signals stream at Gatehouse).
+#[derive(Debug)]
+pub struct App {
+    /// Every route.
+    pub router: Router,
+    /// The verifier behind the MCP endpoint.
+    pub verifier: Arc<Verifier>,
+}
+
 /// Builds the HTTP application.
 ///
 /// # Errors
 /// Gatehouse cannot be discovered.
-pub async fn build(config: &Config, shutdown: CancellationToken) -> Result<Router, StartError> {
-    let mut resource = ResourceConfig::new(&config.issuer, &config.resource);
-    if config.introspection {
-        // Signature checks alone accept a revoked token until it expires;
-        // introspection (with this server's own credential) refuses it at once.
-        resource = resource.with_introspection(&config.client_id, config.client_secret.expose());
-    }
+pub async fn build(config: &Config, shutdown: CancellationToken) -> Result<App, StartError> {
+    // Signature checks alone accept a revoked token until it expires. Both
+    // other modes use this server's own credential: signals to receive
+    // revocations (and to introspect while the stream is stale),
+    // introspection to ask about every token.
+    let resource = ResourceConfig::new(&config.issuer, &config.resource);
+    let (id, secret) = (&config.client_id, config.client_secret.expose());
+    let resource = match config.revocation {
+        Revocation::Signals => resource.with_signals(SignalsConfig {
+            max_token_lifetime: config.max_token_lifetime,
+            ..SignalsConfig::new(id, secret)
+        }),
+        Revocation::Introspection => resource.with_introspection(id, secret),
+        Revocation::Expiry => resource,
+    };
     let verifier: Arc<Verifier> =
         Verifier::discover(resource)
             .await
@@ -108,7 +126,27 @@ pub async fn build(config: &Config, shutdown: CancellationToken) -> Result<Route
                 issuer: config.issuer.clone(),
                 source,
             })?;
-    let platform = Arc::new(Platform::discover(config).await?);
+    match config.revocation {
+        Revocation::Signals => tracing::info!(
+            revocation = "signals",
+            "revoked tokens are refused within seconds via Gatehouse's Shared Signals stream"
+        ),
+        Revocation::Introspection => tracing::info!(
+            revocation = "introspection",
+            "every token is introspected at Gatehouse"
+        ),
+        Revocation::Expiry => tracing::warn!(
+            revocation = "expiry",
+            "signatures only: a revoked token is accepted until it expires"
+        ),
+    }
+    let platform = match Platform::discover(config).await {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            verifier.close().await;
+            return Err(e.into());
+        }
+    };
 
     // Stateless: every request is authenticated on its own, so no MCP
     // session can outlive the token (or the user) that opened it.
@@ -122,7 +160,7 @@ pub async fn build(config: &Config, shutdown: CancellationToken) -> Result<Route
             .with_cancellation_token(shutdown.child_token()),
     );
     let metadata_url = metadata_url_for(&config.resource);
-    let guarded = BearerAuthLayer::new(verifier, &[REQUIRED_SCOPE]).layer(mcp);
+    let guarded = BearerAuthLayer::new(verifier.clone(), &[REQUIRED_SCOPE]).layer(mcp);
     let mcp_routes = Router::new()
         .route_service(&config.mcp_path(), guarded)
         .layer(map_response(advertise_tool_scopes(&metadata_url)));
@@ -150,7 +188,7 @@ pub async fn build(config: &Config, shutdown: CancellationToken) -> Result<Route
             HeaderName::from_static("mcp-session-id"),
         ]);
 
-    Ok(Router::new()
+    let router = Router::new()
         .route(
             &path_of(&metadata_url),
             get(move || {
@@ -159,7 +197,8 @@ pub async fn build(config: &Config, shutdown: CancellationToken) -> Result<Route
             }),
         )
         .merge(mcp_routes)
-        .layer(cors))
+        .layer(cors);
+    Ok(App { router, verifier })
 }
 
 #[cfg(test)]

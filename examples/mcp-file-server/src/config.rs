@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use gatehouse_core::resource::canonical_resource;
 
@@ -47,10 +48,44 @@ pub struct Config {
     /// `GATEHOUSE_API_URL`: the platform API (default: the issuer without its
     /// trailing `/oauth`, i.e. `{base}/api/v1`).
     pub api_url: String,
-    /// `MCP_INTROSPECTION` (`true`/`false`, default `true`): also ask Gatehouse
-    /// about every token, so a revoked token is refused at once rather than
-    /// when it expires.
-    pub introspection: bool,
+    /// `MCP_REVOCATION`: how a revoked token is refused before it expires.
+    pub revocation: Revocation,
+    /// `MCP_MAX_TOKEN_LIFETIME` (seconds, default 3600): Gatehouse's
+    /// access-token lifetime (`GATEHOUSE_ACCESS_TOKEN_TTL`) or more. With
+    /// `signals`, older tokens are refused, since their revocations may
+    /// have been forgotten.
+    pub max_token_lifetime: Duration,
+}
+
+/// How the server learns of revocations (`MCP_REVOCATION`). The trade-off
+/// is a round trip per request against how soon a revoked token stops
+/// working; README.md has the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// `signals` (default): Gatehouse's Shared Signals stream, applied
+    /// locally; introspection while the stream is stale.
+    Signals,
+    /// `introspection`: ask Gatehouse about every token.
+    Introspection,
+    /// `expiry`: signatures only; a revoked token works until it expires.
+    Expiry,
+}
+
+impl Revocation {
+    /// The value `MCP_REVOCATION` takes for this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revocation::Signals => "signals",
+            Revocation::Introspection => "introspection",
+            Revocation::Expiry => "expiry",
+        }
+    }
+}
+
+impl fmt::Display for Revocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What is wrong with the environment.
@@ -131,15 +166,44 @@ impl Config {
             },
         };
 
-        let introspection = match var("MCP_INTROSPECTION").as_deref() {
-            None | Some("true" | "1" | "yes" | "on") => true,
-            Some("false" | "0" | "no" | "off") => false,
-            Some(other) => {
-                return Err(invalid(
-                    "MCP_INTROSPECTION",
-                    format!("'{other}' is neither true nor false"),
-                ));
-            }
+        // MCP_INTROSPECTION predates the choice of three; it still means
+        // what it meant when MCP_REVOCATION is unset.
+        let revocation = match var("MCP_REVOCATION").map(|v| v.to_ascii_lowercase()) {
+            Some(v) => match v.as_str() {
+                "signals" => Revocation::Signals,
+                "introspection" => Revocation::Introspection,
+                "expiry" => Revocation::Expiry,
+                other => {
+                    return Err(invalid(
+                        "MCP_REVOCATION",
+                        format!("'{other}' is none of signals, introspection, expiry"),
+                    ));
+                }
+            },
+            None => match var("MCP_INTROSPECTION").as_deref() {
+                None => Revocation::Signals,
+                Some("true" | "1" | "yes" | "on") => Revocation::Introspection,
+                Some("false" | "0" | "no" | "off") => Revocation::Expiry,
+                Some(other) => {
+                    return Err(invalid(
+                        "MCP_INTROSPECTION",
+                        format!("'{other}' is neither true nor false"),
+                    ));
+                }
+            },
+        };
+
+        let max_token_lifetime = match var("MCP_MAX_TOKEN_LIFETIME") {
+            None => Duration::from_secs(3600),
+            Some(v) => match v.parse::<u64>() {
+                Ok(s @ 60..=86_400) => Duration::from_secs(s),
+                _ => {
+                    return Err(invalid(
+                        "MCP_MAX_TOKEN_LIFETIME",
+                        format!("'{v}' is not a number of seconds from 60 to 86400"),
+                    ));
+                }
+            },
         };
 
         Ok(Self {
@@ -149,7 +213,8 @@ impl Config {
             client_id: required("MCP_CLIENT_ID")?,
             client_secret: Secret::new(required("MCP_CLIENT_SECRET")?),
             api_url,
-            introspection,
+            revocation,
+            max_token_lifetime,
         })
     }
 
@@ -199,7 +264,71 @@ mod tests {
         assert_eq!(c.api_url, "http://127.0.0.1:8080/api/v1");
         assert_eq!(c.mcp_path(), "/mcp");
         assert_eq!(c.allowed_hosts(), vec!["127.0.0.1".to_owned()]);
-        assert!(c.introspection);
+        assert_eq!(c.revocation, Revocation::Signals);
+        assert_eq!(c.max_token_lifetime, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_token_lifetime_is_bounded_like_gatehouses() {
+        let mut vars = BASE.to_vec();
+        vars.push(("MCP_MAX_TOKEN_LIFETIME", "900"));
+        assert_eq!(
+            config(&vars).unwrap().max_token_lifetime,
+            Duration::from_secs(900)
+        );
+        for bad in ["59", "86401", "1h"] {
+            let mut vars = BASE.to_vec();
+            vars.push(("MCP_MAX_TOKEN_LIFETIME", bad));
+            assert!(matches!(
+                config(&vars),
+                Err(ConfigError::Invalid {
+                    name: "MCP_MAX_TOKEN_LIFETIME",
+                    ..
+                })
+            ));
+        }
+    }
+
+    fn revocation(extra: &[(&str, &str)]) -> Result<Revocation, ConfigError> {
+        let mut vars = BASE.to_vec();
+        vars.extend_from_slice(extra);
+        config(&vars).map(|c| c.revocation)
+    }
+
+    #[test]
+    fn the_revocation_mode_is_named_or_derived_from_the_deprecated_switch() {
+        assert_eq!(
+            revocation(&[("MCP_REVOCATION", "introspection")]).unwrap(),
+            Revocation::Introspection
+        );
+        assert_eq!(
+            revocation(&[("MCP_REVOCATION", "Expiry")]).unwrap(),
+            Revocation::Expiry
+        );
+        assert_eq!(
+            revocation(&[("MCP_INTROSPECTION", "true")]).unwrap(),
+            Revocation::Introspection
+        );
+        assert_eq!(
+            revocation(&[("MCP_INTROSPECTION", "false")]).unwrap(),
+            Revocation::Expiry
+        );
+        // The new variable wins over the old one.
+        assert_eq!(
+            revocation(&[
+                ("MCP_REVOCATION", "signals"),
+                ("MCP_INTROSPECTION", "false")
+            ])
+            .unwrap(),
+            Revocation::Signals
+        );
+        assert!(matches!(
+            revocation(&[("MCP_REVOCATION", "sometimes")]),
+            Err(ConfigError::Invalid {
+                name: "MCP_REVOCATION",
+                ..
+            })
+        ));
     }
 
     #[test]

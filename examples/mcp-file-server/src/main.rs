@@ -42,27 +42,39 @@ async fn shutdown_signal() {
 
 async fn run() -> Result<(), String> {
     let config = config::Config::from_env().map_err(|e| e.to_string())?;
+    if std::env::var_os("MCP_INTROSPECTION").is_some() {
+        tracing::warn!(
+            "MCP_INTROSPECTION is deprecated (and ignored when MCP_REVOCATION is set): use MCP_REVOCATION=introspection for true, expiry for false"
+        );
+    }
     let shutdown = CancellationToken::new();
-    let router = app::build(&config, shutdown.clone())
+    let app = app::build(&config, shutdown.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            app.verifier.close().await;
+            return Err(format!("cannot listen on {}: {e}", config.addr));
+        }
+    };
     tracing::info!(
         resource = %config.resource,
         issuer = %config.issuer,
         addr = %config.addr,
-        introspection = config.introspection,
+        revocation = %config.revocation,
         "MCP file server ready"
     );
-    axum::serve(listener, router)
+    let served = axum::serve(listener, app.router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             shutdown.cancel();
         })
-        .await
-        .map_err(|e| format!("server error: {e}"))
+        .await;
+    // Deletes the Shared Signals stream, so Gatehouse stops keeping events
+    // for a receiver that is gone.
+    app.verifier.close().await;
+    served.map_err(|e| format!("server error: {e}"))
 }
 
 #[tokio::main]

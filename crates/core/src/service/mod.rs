@@ -230,6 +230,9 @@ pub struct Gatehouse {
     pub(crate) usage: crate::usage::UsageLog,
     /// Client-creating dynamic registrations per address.
     pub(crate) registrations: crate::rate::HourlyBudget,
+    /// Set when the server starts a graceful stop: held requests (RFC 8936
+    /// long polls) answer at once instead of holding the stop up.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 /// How many verified access tokens [`Gatehouse`] remembers (a few hundred
@@ -290,6 +293,7 @@ impl Gatehouse {
                 throttle,
                 usage: crate::usage::UsageLog::default(),
                 registrations: crate::rate::HourlyBudget::new(settings.registrations_per_hour),
+                draining: std::sync::atomic::AtomicBool::new(false),
                 ports,
                 settings,
                 keyring: RwLock::new(Arc::new(keyring)),
@@ -300,6 +304,14 @@ impl Gatehouse {
             },
             source,
         ))
+    }
+
+    /// Marks the start of a graceful stop: requests held open waiting for
+    /// something (Shared Signals long polls) answer now, so in-flight
+    /// requests finish promptly.
+    pub fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The deployment settings.

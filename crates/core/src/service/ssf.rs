@@ -49,6 +49,9 @@ pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-ty
 pub const MAX_STREAMS_PER_CLIENT: usize = 16;
 /// A poll stream not polled for this long is deleted: its receiver is gone.
 pub const POLL_INACTIVITY: Duration = Duration::days(1);
+/// A poll stream silent this long may make room for a new stream of the
+/// same receiver at its limit.
+const ABANDONED: Duration = Duration::minutes(5);
 /// Most SETs one poll returns.
 pub const MAX_EVENTS: u32 = 1000;
 /// SETs one poll returns when the receiver names no `maxEvents`.
@@ -479,7 +482,25 @@ impl Gatehouse {
             return Err(bad("stream_id is set by the transmitter"));
         }
         let existing = self.ports.streams.client_streams(&client.id).await?;
+        let now = self.now();
         if existing.len() >= MAX_STREAMS_PER_CLIENT {
+            // A receiver that crashed never deleted its stream. One that
+            // stopped polling is gone (a live one polls every few seconds
+            // and touches the stream at least every minute): make room by
+            // dropping the longest-silent such stream, so a crash loop
+            // cannot lock a resource server out for a day.
+            let abandoned = existing
+                .iter()
+                .filter(|s| s.method == DeliveryMethod::Poll && now - s.last_polled_at > ABANDONED)
+                .min_by_key(|s| s.last_polled_at);
+            if let Some(gone) = abandoned {
+                self.ports.streams.delete_stream(gone.id).await?;
+                tracing::info!(client_id = %client.id, stream = %gone.id, "an abandoned signal stream made room for a new one");
+            }
+        }
+        if existing.len() >= MAX_STREAMS_PER_CLIENT
+            && self.ports.streams.client_streams(&client.id).await?.len() >= MAX_STREAMS_PER_CLIENT
+        {
             return Err(ApiError::Conflict(
                 format!(
                     "this receiver has {MAX_STREAMS_PER_CLIENT} streams already; delete one it no longer uses"
@@ -487,7 +508,6 @@ impl Gatehouse {
                 .into(),
             ));
         }
-        let now = self.now();
         let mut stream = Stream {
             id: StreamId::new(),
             client_id: client.id.clone(),
@@ -744,6 +764,7 @@ impl Gatehouse {
                 || !nothing
                 || req.return_immediately
                 || s.status != StreamStatus::Enabled
+                || self.draining.load(std::sync::atomic::Ordering::Relaxed)
                 || tokio::time::Instant::now() + HOLD_TICK > deadline
             {
                 return self.poll_response(&s, &pending, max);

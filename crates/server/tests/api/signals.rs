@@ -506,6 +506,28 @@ async fn streams_belong_to_confidential_admin_clients_and_are_managed_per_receiv
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
+
+    // A receiver that crashed left a stream nobody polls: at the limit, the
+    // longest-silent one makes room, so a crash loop cannot lock it out.
+    let (_, list) = ssf(&app, M::GET, "/ssf/streams", &basic(&rs), None).await;
+    let silent =
+        gatehouse_core::model::StreamId::parse(list[3]["stream_id"].as_str().unwrap()).unwrap();
+    let streams = &app.gatehouse.ports().streams;
+    let mut old = streams.get_stream(silent).await.unwrap().unwrap();
+    old.last_polled_at = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
+    assert!(streams.update_stream(&old).await.unwrap());
+    let (s, _) = ssf(
+        &app,
+        M::POST,
+        "/ssf/streams",
+        &basic(&rs),
+        Some(serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(streams.get_stream(silent).await.unwrap().is_none());
+    let (_, list) = ssf(&app, M::GET, "/ssf/streams", &basic(&rs), None).await;
+    assert_eq!(list.as_array().unwrap().len(), 16);
 }
 
 #[tokio::test]
@@ -838,4 +860,35 @@ async fn a_push_stream_posts_each_revocation_and_retries_until_the_receiver_take
     // Delivered once it was accepted: nothing more arrives.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(endpoint.got.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_held_poll_answers_at_once_when_the_server_starts_to_stop() {
+    let app = spawn().await;
+    let rs = receiver(&app).await;
+    let stream = create_poll_stream(&app, &rs).await;
+    let url = stream["delivery"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (http, auth) = (app.http.clone(), basic(&rs));
+    let held = tokio::spawn(async move {
+        http.post(url)
+            .header("authorization", auth)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!held.is_finished(), "nothing to deliver: the poll is held");
+    app.gatehouse.drain();
+    // The hold is ten seconds; draining ends it well before.
+    let res = tokio::time::timeout(std::time::Duration::from_secs(5), held)
+        .await
+        .expect("the held poll answered once the server began to stop")
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["sets"], serde_json::json!({}));
 }
