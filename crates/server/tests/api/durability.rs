@@ -337,6 +337,64 @@ impl Drop for Instance {
     }
 }
 
+impl Instance {
+    /// Opens a Shared Signals poll stream for `receiver`; returns its poll URL.
+    async fn open_stream(&self, receiver: &TestClient) -> String {
+        let res = self
+            .http
+            .post(self.url("/api/v1/oauth/ssf/streams"))
+            .basic_auth(&receiver.id, receiver.secret.as_deref())
+            .json(&json!({"description": "durability"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json::<Value>().await.unwrap()["delivery"]["endpoint_url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Long-polls `poll_url` (its path, on this instance) until a SET whose
+    /// `reason_admin` starts with `reason` arrives, acknowledging everything
+    /// delivered on the way; returns its claims. Bounded: fails after 20 s.
+    async fn await_event(&self, receiver: &TestClient, poll_url: &str, reason: &str) -> Value {
+        let path = &poll_url[poll_url.find("/api/").unwrap()..];
+        let jwks = gatehouse_core::jwt::Verifier::from_jwks(&self.jwks().await);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut ack: Vec<String> = Vec::new();
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {reason} event arrived"
+            );
+            let got: Value = self
+                .http
+                .post(self.url(path))
+                .basic_auth(&receiver.id, receiver.secret.as_deref())
+                .json(&json!({"ack": ack}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            ack.clear();
+            for (jti, set) in got["sets"].as_object().unwrap() {
+                ack.push(jti.clone());
+                let claims: Value = jwks.verify_security_event(set.as_str().unwrap()).unwrap();
+                let event = &claims["events"]["https://schemas.openid.net/secevent/caep/event-type/session-revoked"];
+                if event["reason_admin"]["en"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with(reason))
+                {
+                    return claims;
+                }
+            }
+        }
+    }
+}
+
 /// The token response's `access_token` and `refresh_token`.
 impl Instance {
     /// The control plane on this store: the last-used times written at the
@@ -459,6 +517,9 @@ async fn a_restart_keeps_everything(database_url: Option<&str>, dir: Option<&Pat
     let (access, refresh) = tokens_of(first.exchange(&client, &code, &p).await).await;
     assert_eq!(first.userinfo(&access).await, StatusCode::OK);
     let keys = first.jwks().await;
+    // A resource server's Shared Signals stream, opened before the restart.
+    let receiver = first.register(&admin).await;
+    let poll = first.open_stream(&receiver).await;
     let stopped = first.stop().await;
     assert!(
         stopped.success(),
@@ -511,6 +572,11 @@ async fn a_restart_keeps_everything(database_url: Option<&str>, dir: Option<&Pat
         StatusCode::BAD_REQUEST,
         "reuse of the old token revoked the whole family"
     );
+    // The stream outlived the restart and tells its receiver that the
+    // replayed code revoked its grant.
+    let event = second.await_event(&receiver, &poll, "code_replay").await;
+    assert_eq!(event["aud"], receiver.id.as_str());
+    assert_eq!(event["sub_id"]["application"]["id"], client.id.as_str());
     second.connected_apps_and_registration_hygiene(&admin).await;
     let stopped = second.stop().await;
     assert!(
@@ -624,6 +690,10 @@ async fn two_instances_on_one_postgres_act_as_one_server() {
         );
     }
 
+    // A resource server's stream, opened on A and polled on B.
+    let receiver = a.register(&admin).await;
+    let poll = a.open_stream(&receiver).await;
+
     // An app disconnected on A is disconnected on B at once: its access
     // token and its refresh token both stop working there.
     let p = pkce();
@@ -654,6 +724,10 @@ async fn two_instances_on_one_postgres_act_as_one_server() {
         b.refresh(&client, &refresh).await.status(),
         StatusCode::BAD_REQUEST
     );
+    // …and B's Shared Signals stream, polled there, publishes it.
+    let event = b.await_event(&receiver, &poll, "disconnected").await;
+    assert_eq!(event["sub_id"]["application"]["id"], client.id.as_str());
+    assert!(event["sub_id"]["user"]["sub"].is_string());
 
     for instance in [a, b] {
         let stopped = instance.stop().await;
