@@ -3,7 +3,6 @@
 
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use serde_json::Value;
 
 use crate::helpers::*;
 
@@ -159,14 +158,7 @@ async fn forms_without_this_sessions_token_change_nothing() {
     let seed = app.seed_client().await;
     app.tokens(&seed, "profile").await;
     let grant = {
-        let res = app
-            .http
-            .get(app.url("/api/v1/me/grants"))
-            .bearer_auth(&app.admin_token)
-            .send()
-            .await
-            .unwrap();
-        res.json::<Value>().await.unwrap()["grants"][0]["id"]
+        app.my_apps(&app.admin_token).await[0]["id"]
             .as_str()
             .unwrap()
             .to_owned()

@@ -7,29 +7,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::mcp::{MCP, code_with, register_resource};
 
-async fn my_apps(app: &TestApp, token: &str) -> Value {
-    let res = app
-        .http
-        .get(app.url("/api/v1/me/grants"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    res.json::<Value>().await.unwrap()["grants"].clone()
-}
-
-async fn disconnect(app: &TestApp, token: &str, grant: &str) -> StatusCode {
-    app.http
-        .delete(app.url(&format!("/api/v1/me/grants/{grant}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 async fn dynamic_client(app: &TestApp, name: &str) -> TestClient {
     let res = app
         .http
@@ -73,7 +50,7 @@ async fn a_user_sees_each_app_once_with_everything_it_was_granted() {
     let seed = app.seed_client().await;
     app.tokens(&seed, "profile email").await;
 
-    let apps = my_apps(&app, &app.admin_token).await;
+    let apps = app.my_apps(&app.admin_token).await;
     let apps = apps.as_array().unwrap();
     assert_eq!(apps.len(), 2, "{apps:#?}");
     let (newest, claude) = (&apps[0], &apps[1]);
@@ -102,7 +79,7 @@ async fn a_user_sees_each_app_once_with_everything_it_was_granted() {
     let bob = app
         .api_login("bob@example.com", "bob-password-long-enough")
         .await;
-    assert_eq!(my_apps(&app, &bob).await, json!([]));
+    assert_eq!(app.my_apps(&bob).await, json!([]));
 }
 
 #[tokio::test]
@@ -124,11 +101,11 @@ async fn disconnect_ends_refresh_and_access_tokens_and_the_consent_at_once() {
     assert_eq!(res.status(), StatusCode::OK);
     let second: Value = res.json().await.unwrap();
 
-    let apps = my_apps(&app, &app.admin_token).await;
+    let apps = app.my_apps(&app.admin_token).await;
     let id = apps[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(apps[0]["grants"], 2);
     assert_eq!(
-        disconnect(&app, &app.admin_token, &id).await,
+        app.disconnect_app(&app.admin_token, &id).await,
         StatusCode::NO_CONTENT
     );
 
@@ -149,7 +126,7 @@ async fn disconnect_ends_refresh_and_access_tokens_and_the_consent_at_once() {
         StatusCode::UNAUTHORIZED,
         "the access token died too"
     );
-    assert_eq!(my_apps(&app, &app.admin_token).await, json!([]));
+    assert_eq!(app.my_apps(&app.admin_token).await, json!([]));
     // The consent is forgotten: the next authorization shows the page.
     let b = browser();
     let page = b
@@ -172,7 +149,7 @@ async fn disconnect_ends_refresh_and_access_tokens_and_the_consent_at_once() {
     );
     // Disconnecting twice is a 404: nothing is left.
     assert_eq!(
-        disconnect(&app, &app.admin_token, &id).await,
+        app.disconnect_app(&app.admin_token, &id).await,
         StatusCode::NOT_FOUND
     );
 }
@@ -183,7 +160,7 @@ async fn only_gatehouse_sign_in_may_list_or_disconnect_apps() {
     let seed = app.seed_client().await;
     let t = app.tokens(&seed, "profile email").await;
     let third_party = t["access_token"].as_str().unwrap();
-    let grant = my_apps(&app, &app.admin_token).await[0]["id"]
+    let grant = app.my_apps(&app.admin_token).await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -196,7 +173,7 @@ async fn only_gatehouse_sign_in_may_list_or_disconnect_apps() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        disconnect(&app, third_party, &grant).await,
+        app.disconnect_app(third_party, &grant).await,
         StatusCode::FORBIDDEN
     );
     let res = app
@@ -208,7 +185,7 @@ async fn only_gatehouse_sign_in_may_list_or_disconnect_apps() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // The app is still connected.
     assert_eq!(
-        my_apps(&app, &app.admin_token)
+        app.my_apps(&app.admin_token)
             .await
             .as_array()
             .unwrap()
@@ -222,7 +199,7 @@ async fn nobody_disconnects_someone_elses_app() {
     let app = spawn().await;
     let seed = app.seed_client().await;
     app.tokens(&seed, "profile").await;
-    let grant = my_apps(&app, &app.admin_token).await[0]["id"]
+    let grant = app.my_apps(&app.admin_token).await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -237,13 +214,13 @@ async fn nobody_disconnects_someone_elses_app() {
         "00000000-0000-0000-0000-000000000000",
     ] {
         assert_eq!(
-            disconnect(&app, &bob, id).await,
+            app.disconnect_app(&bob, id).await,
             StatusCode::NOT_FOUND,
             "{id}"
         );
     }
     assert_eq!(
-        my_apps(&app, &app.admin_token)
+        app.my_apps(&app.admin_token)
             .await
             .as_array()
             .unwrap()
@@ -299,7 +276,7 @@ async fn admins_see_and_disconnect_a_users_apps() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(my_apps(&app, &bob_token).await, json!([]));
+    assert_eq!(app.my_apps(&bob_token).await, json!([]));
     let res = app
         .http
         .get(app.url("/api/v1/users/00000000-0000-0000-0000-000000000000/grants"))
@@ -315,7 +292,7 @@ async fn last_used_moves_when_the_app_refreshes_once_the_minute_is_written() {
     let app = spawn().await;
     let seed = app.seed_client().await;
     let t = app.tokens(&seed, "profile").await;
-    let before = my_apps(&app, &app.admin_token).await[0]["last_used_at"].clone();
+    let before = app.my_apps(&app.admin_token).await[0]["last_used_at"].clone();
     assert!(before.is_string(), "authorizing is a use");
     let res = app
         .refresh(&seed, t["refresh_token"].as_str().unwrap())
@@ -323,11 +300,11 @@ async fn last_used_moves_when_the_app_refreshes_once_the_minute_is_written() {
     assert_eq!(res.status(), StatusCode::OK);
     // Not written per request: still the old time until the minute's batch.
     assert_eq!(
-        my_apps(&app, &app.admin_token).await[0]["last_used_at"],
+        app.my_apps(&app.admin_token).await[0]["last_used_at"],
         before
     );
     assert_eq!(app.gatehouse.flush_usage().await.unwrap(), 1);
-    let after = my_apps(&app, &app.admin_token).await[0]["last_used_at"].clone();
+    let after = app.my_apps(&app.admin_token).await[0]["last_used_at"].clone();
     assert!(
         after.as_str().unwrap() > before.as_str().unwrap(),
         "{before} → {after}"

@@ -139,6 +139,32 @@ impl TestApp {
         }
     }
 
+    /// The caller's connected apps (`GET /api/v1/me/grants`, which must
+    /// answer 200 with `no-store`): the `grants` array.
+    pub async fn my_apps(&self, token: &str) -> Value {
+        let res = self
+            .http
+            .get(self.url("/api/v1/me/grants"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        res.json::<Value>().await.unwrap()["grants"].clone()
+    }
+
+    /// Disconnects the app holding `grant` (`DELETE /api/v1/me/grants/{id}`).
+    pub async fn disconnect_app(&self, token: &str, grant: &str) -> StatusCode {
+        self.http
+            .delete(self.url(&format!("/api/v1/me/grants/{grant}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     pub async fn seed_client(&self) -> TestClient {
         self.register(true, &SEED_SCOPES.split(' ').collect::<Vec<_>>())
             .await

@@ -54,23 +54,9 @@ async fn each_early_end_of_tokens_is_recorded_with_its_subject_and_reason() {
 
     // Disconnect: the user's grants to that app.
     app.tokens(&seed, "profile").await;
-    let grants: Value = app
-        .http
-        .get(app.url("/api/v1/me/grants"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = grants["grants"][0]["id"].as_str().unwrap();
-    app.http
-        .delete(app.url(&format!("/api/v1/me/grants/{id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let grants = app.my_apps(&app.admin_token).await;
+    let id = grants[0]["id"].as_str().unwrap();
+    app.disconnect_app(&app.admin_token, id).await;
     let last = log(&app).await.pop().unwrap();
     assert_eq!(last.reason, "disconnected");
     assert!(matches!(&last.subject, RevokedSubject::App { user, client }
@@ -214,25 +200,12 @@ async fn open_set(app: &TestApp, set: &str) -> Value {
 async fn connect_and_disconnect(app: &TestApp) -> (String, String) {
     let seed = app.seed_client().await;
     app.tokens(&seed, "profile").await;
-    let grants: Value = app
-        .http
-        .get(app.url("/api/v1/me/grants"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = grants["grants"][0]["id"].as_str().unwrap();
-    let res = app
-        .http
-        .delete(app.url(&format!("/api/v1/me/grants/{id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let grants = app.my_apps(&app.admin_token).await;
+    let id = grants[0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.disconnect_app(&app.admin_token, id).await,
+        StatusCode::NO_CONTENT
+    );
     let me: Value = app
         .http
         .get(format!("{}/userinfo", app.issuer))
