@@ -702,16 +702,22 @@ impl Gatehouse {
     /// Serves an RFC 8936 poll on `stream`: records the acknowledgements,
     /// then answers with the SETs not yet acknowledged, waiting up to
     /// `hold` for some when none are pending and the receiver allows it.
+    /// `sleep` is the caller's timer (the core runs on any executor).
     ///
     /// # Errors
     /// 400 for a malformed request or a push stream; 404.
-    pub async fn poll_stream(
+    pub async fn poll_stream<S, F>(
         &self,
         client: &Client,
         id: &str,
         req: PollRequest,
         hold: std::time::Duration,
-    ) -> Result<PollResponse, ApiError> {
+        sleep: S,
+    ) -> Result<PollResponse, ApiError>
+    where
+        S: Fn(std::time::Duration) -> F,
+        F: std::future::Future<Output = ()>,
+    {
         if req.ack.len() + req.set_errs.len() > MAX_ACKS {
             return Err(bad("too many acknowledgements in one request"));
         }
@@ -725,7 +731,7 @@ impl Gatehouse {
             .map(String::as_str)
             .chain(req.set_errs.keys().map(String::as_str))
             .collect();
-        let deadline = tokio::time::Instant::now() + hold;
+        let deadline = std::time::Instant::now() + hold;
         let mut first = true;
         loop {
             let mut s = self.own_stream(client, Some(id)).await?;
@@ -765,11 +771,11 @@ impl Gatehouse {
                 || req.return_immediately
                 || s.status != StreamStatus::Enabled
                 || self.draining.load(std::sync::atomic::Ordering::Relaxed)
-                || tokio::time::Instant::now() + HOLD_TICK > deadline
+                || std::time::Instant::now() + HOLD_TICK > deadline
             {
                 return self.poll_response(&s, &pending, max);
             }
-            tokio::time::sleep(HOLD_TICK).await;
+            sleep(HOLD_TICK).await;
         }
     }
 

@@ -393,7 +393,13 @@ async fn poll(
     let client = receiver(&state, &req).await?;
     let out = state
         .gatehouse
-        .poll_stream(&client, &id, body.into_inner(), POLL_HOLD)
+        .poll_stream(
+            &client,
+            &id,
+            body.into_inner(),
+            POLL_HOLD,
+            tokio::time::sleep,
+        )
         .await?;
     Ok(no_store(HttpResponse::Ok(), out))
 }
