@@ -272,6 +272,9 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
     http = httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(30, read=60),
                               event_hooks={"response": [wire.on_response]})
     exchanges_before = exchanges_logged(args.server_log)
+    # The example checks its credential once at start (one introspection); none may follow.
+    async with httpx2.AsyncClient(timeout=10) as raw:
+        introspections_before = await requests_to(raw, gatehouse_origin, "/api/v1/oauth/introspect")
 
     async with http, Client(streamable_http_client(mcp_url, http_client=http)) as client:
         # 1. Connecting with nothing configured: 401 → discovery → registration → consent → token.
@@ -445,21 +448,23 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
                     disconnected and res.status_code == 401
                     and 'error="invalid_token"' in res.headers.get("www-authenticate", ""),
                     (disconnected, res.status_code, res.headers.get("www-authenticate")))
-            metrics = (await raw.get(f"{gatehouse_origin}/metrics")).text
-            introspections = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                                 if line.startswith("gatehouse_http_requests_total{")
-                                 and 'route="/api/v1/oauth/introspect"' in line)
-            polls = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                        if line.startswith("gatehouse_http_requests_total{")
-                        and 'route="/api/v1/oauth/ssf/poll/{stream_id}"' in line)
-            c.check("the example never introspected; it polled the Shared Signals stream",
-                    introspections == 0 and polls > 0, (introspections, polls))
+            introspections = await requests_to(raw, gatehouse_origin, "/api/v1/oauth/introspect")
+            polls = await requests_to(raw, gatehouse_origin, "/api/v1/oauth/ssf/poll/{stream_id}")
+            c.check("while the client worked the example never introspected; it polled the Shared Signals stream",
+                    introspections == introspections_before and polls > 0, (introspections_before, introspections, polls))
             res = await raw.post(mcp_url, json=probe, headers=headers)
             c.check("no token at all: 401 with the challenge", res.status_code == 401
                     and "resource_metadata=" in res.headers.get("www-authenticate", ""),
                     (res.status_code, res.headers.get("www-authenticate")))
 
     browser.close()
+
+
+async def requests_to(raw: httpx2.AsyncClient, origin: str, route: str) -> float:
+    """How many requests Gatehouse has answered on `route`, from its /metrics."""
+    metrics = (await raw.get(f"{origin}/metrics")).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("gatehouse_http_requests_total{") and f'route="{route}"' in line)
 
 
 async def refused_within(probe, token: str, budget: float) -> tuple[httpx2.Response, float]:

@@ -102,6 +102,30 @@ say "register the example with gatehouse"
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/setup.json" "$1"; }
 echo "resource $MCP_URL, exchange client $(field client_id)"
 
+say "mcp-file-server refuses to start with a credential Gatehouse refuses"
+# A wrong secret, and the `null` a failed `jq` in a setup script leaves behind: each must
+# stop the server at once with a message naming the variables, never log "ready".
+bad_start() {
+  local label=$1 id=$2 secret=$3 out="$WORK/bad-start.log" rc
+  GATEHOUSE_ISSUER="$ISSUER" MCP_RESOURCE_URL="$MCP_URL" MCP_ADDR="127.0.0.1:$(free_port)" \
+  MCP_CLIENT_ID="$id" MCP_CLIENT_SECRET="$secret" RUST_LOG=warn \
+    timeout 20 "$FILE_SERVER" >"$out" 2>&1
+  rc=$?
+  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "MCP_CLIENT_SECRET" "$out" && grep -q "MCP_CLIENT_ID" "$out" \
+     && ! grep -q "ready" "$out"; then
+    echo "  ok    $label: exit $rc, $(grep -o 'refused.*' "$out" | head -n 1 | cut -c1-140)"
+    PASSED=$((PASSED + 1))
+  else
+    echo "  FAIL  $label: exit $rc"; cat "$out"
+    FAILED=$((FAILED + 1))
+  fi
+}
+bad_start "a wrong MCP_CLIENT_SECRET" "$(field client_id)" "secret_not-the-right-one"
+bad_start "MCP_CLIENT_ID=null" "null" "$(field client_secret)"
+for mode in introspection expiry; do
+  MCP_REVOCATION=$mode bad_start "a wrong MCP_CLIENT_SECRET with MCP_REVOCATION=$mode" "$(field client_id)" "secret_wrong"
+done
+
 say "start mcp-file-server"
 GATEHOUSE_ISSUER="$ISSUER" MCP_RESOURCE_URL="$MCP_URL" MCP_ADDR="127.0.0.1:$MCP_PORT" \
 MCP_CLIENT_ID="$(field client_id)" MCP_CLIENT_SECRET="$(field client_secret)" RUST_LOG="${RUST_LOG:-info,rmcp=warn}" \

@@ -63,14 +63,8 @@ impl ResponseError for Rejection {
         if let Some(c) = self.error.challenge(&self.resource_metadata) {
             res.insert_header((header::WWW_AUTHENTICATE, c));
         }
-        let code = match self.error {
-            AuthError::MissingToken => None,
-            AuthError::InvalidToken(_) => Some("invalid_token"),
-            AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
-            AuthError::Unavailable(_) => Some("temporarily_unavailable"),
-        };
         let mut body = serde_json::json!({ "error_description": self.error.to_string() });
-        if let Some(c) = code {
+        if let Some(c) = self.error.code() {
             body["error"] = serde_json::json!(c);
         }
         res.json(body)

@@ -72,33 +72,22 @@ pub struct BearerAuth<S> {
 /// The JSON body for `error`. A request without a token gets no error code,
 /// as its challenge has none (RFC 6750 §3.1).
 pub fn error_body(error: &AuthError) -> serde_json::Value {
-    let code = match error {
-        AuthError::MissingToken => None,
-        AuthError::InvalidToken(_) => Some("invalid_token"),
-        AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
-        AuthError::Unavailable(_) => Some("temporarily_unavailable"),
-    };
     let mut body = serde_json::json!({ "error_description": error.to_string() });
-    if let Some(c) = code {
+    if let Some(c) = error.code() {
         body["error"] = serde_json::json!(c);
     }
     body
 }
 
-/// The 401/403/503 answer for `error`: status, `WWW-Authenticate` pointing
+/// The 401/403/500/503 answer for `error`: status, `WWW-Authenticate` pointing
 /// at the resource metadata, and a JSON body.
 pub fn error_response<B>(
     error: &AuthError,
     resource_metadata: &str,
     scopes: &[impl AsRef<str>],
 ) -> http::Response<Either<B, Full<Bytes>>> {
-    let code = match error {
-        AuthError::MissingToken | AuthError::InvalidToken(_) => "invalid_token",
-        AuthError::InsufficientScope { .. } => "insufficient_scope",
-        AuthError::Unavailable(_) => "temporarily_unavailable",
-    };
-    let body =
-        serde_json::json!({ "error": code, "error_description": error.to_string() }).to_string();
+    // The body's `error` agrees with the challenge: none without a token.
+    let body = error_body(error).to_string();
     let mut res = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
     *res.status_mut() =
         http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::UNAUTHORIZED);

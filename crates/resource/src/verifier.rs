@@ -119,6 +119,12 @@ pub enum DiscoveryError {
     /// The Shared Signals stream could not be set up or drained.
     #[error("shared signals: {0}")]
     Signals(String),
+    /// The authorization server refused this server's own client
+    /// credential (wrong id or secret, a public or self-registered client):
+    /// nothing that needs it can work, so start-up stops here rather than
+    /// answer every request with an error.
+    #[error("the authorization server refused this resource server's client credential ({0})")]
+    Credential(String),
 }
 
 /// Why a request is refused; each maps to a status and a challenge.
@@ -140,6 +146,11 @@ pub enum AuthError {
     /// unavailable): 503, so clients retry rather than re-authorize.
     #[error("token verification is temporarily unavailable: {0}")]
     Unavailable(String),
+    /// This server is misconfigured: the authorization server refused its
+    /// own client credential. 500 without a challenge: neither retrying nor
+    /// re-authorizing can help the client, an operator must fix it.
+    #[error("this server cannot verify tokens: {0}")]
+    Misconfigured(String),
 }
 
 impl AuthError {
@@ -149,6 +160,19 @@ impl AuthError {
             AuthError::MissingToken | AuthError::InvalidToken(_) => 401,
             AuthError::InsufficientScope { .. } => 403,
             AuthError::Unavailable(_) => 503,
+            AuthError::Misconfigured(_) => 500,
+        }
+    }
+
+    /// The `error` code of the JSON body: none without a token, as its
+    /// challenge has none (RFC 6750 §3.1), so body and header agree.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingToken => None,
+            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::Unavailable(_) => Some("temporarily_unavailable"),
+            AuthError::Misconfigured(_) => Some("server_error"),
         }
     }
 
@@ -170,7 +194,7 @@ impl AuthError {
         }
     }
 
-    /// The `WWW-Authenticate` value for this error (`None` for 503).
+    /// The `WWW-Authenticate` value for this error (`None` for 500 and 503).
     pub fn challenge(&self, resource_metadata: &str) -> Option<String> {
         let c = Challenge::new(resource_metadata);
         match self {
@@ -183,7 +207,7 @@ impl AuthError {
             AuthError::InsufficientScope { required } => {
                 Some(c.error("insufficient_scope").scope(required).header_value())
             }
-            AuthError::Unavailable(_) => None,
+            AuthError::Unavailable(_) | AuthError::Misconfigured(_) => None,
         }
     }
 }
@@ -321,6 +345,15 @@ impl Verifier {
         {
             return Err(DiscoveryError::Missing("introspection_endpoint"));
         }
+        let credential = config.introspection.clone().or_else(|| {
+            config
+                .signals
+                .as_ref()
+                .map(|s| (s.client_id.clone(), s.client_secret.clone()))
+        });
+        if let (Some((id, secret)), Some(endpoint)) = (&credential, &introspection_endpoint) {
+            check_credential(&http, endpoint, id, secret).await?;
+        }
         let keys =
             Arc::new(KeyCache::fetch(http.clone(), jwks_uri, config.jwks_refetch_interval).await?);
         let signals = match &config.signals {
@@ -422,14 +455,27 @@ impl Verifier {
         let Some(endpoint) = &self.introspection_endpoint else {
             return Err(AuthError::Unavailable("no introspection endpoint".into()));
         };
-        let res: serde_json::Value = self
+        let res = self
             .http
             .post(endpoint)
             .basic_auth(id, Some(secret))
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
-            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        if let Some(why) = refused_credential(&res) {
+            let why = format!("{why}: {}", error_text(res).await);
+            tracing::error!(
+                client_id = id,
+                why,
+                "the authorization server refused this server's client credential; every request fails until it is fixed"
+            );
+            return Err(AuthError::Misconfigured(format!(
+                "the authorization server refused this server's client credential ({why})"
+            )));
+        }
+        let res: serde_json::Value = res
+            .error_for_status()
             .map_err(|e| AuthError::Unavailable(e.to_string()))?
             .json()
             .await
@@ -442,6 +488,59 @@ impl Verifier {
             ))
         }
     }
+}
+
+/// Whether an answer means "your client credential is refused": 401 (RFC
+/// 6749 `invalid_client`) or 403 (a client not allowed to introspect).
+fn refused_credential(res: &reqwest::Response) -> Option<String> {
+    match res.status().as_u16() {
+        401 | 403 => Some(format!("HTTP {}", res.status().as_u16())),
+        _ => None,
+    }
+}
+
+/// The `error` and `error_description` of an OAuth error answer.
+async fn error_text(res: reqwest::Response) -> String {
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    format!(
+        "{} {}",
+        body["error"].as_str().unwrap_or("error"),
+        body["error_description"].as_str().unwrap_or_default()
+    )
+    .trim()
+    .to_owned()
+}
+
+/// Start-up check of the credential introspection (and signals) will use:
+/// introspecting a token that cannot exist answers `{"active": false}` to
+/// a good credential and `invalid_client` to a bad one, so a wrong secret
+/// or a `client_id` of `null` stops the server with the reason instead of
+/// failing every request later.
+async fn check_credential(
+    http: &reqwest::Client,
+    endpoint: &str,
+    id: &str,
+    secret: &str,
+) -> Result<(), DiscoveryError> {
+    let res = http
+        .post(endpoint)
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("token", "credential-check"),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .map_err(|e| DiscoveryError::Http(e.to_string()))?;
+    if let Some(why) = refused_credential(&res) {
+        return Err(DiscoveryError::Credential(format!(
+            "client_id {id:?}, {why}: {}",
+            error_text(res).await
+        )));
+    }
+    res.error_for_status()
+        .map_err(|e| DiscoveryError::Http(e.to_string()))?;
+    Ok(())
 }
 
 fn bearer(header: Option<&str>) -> Result<&str, AuthError> {

@@ -38,8 +38,12 @@ pub const REQUIRED_SCOPE: &str = "mcp:connect";
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Gatehouse's metadata or keys could not be read.
-    #[error("cannot discover Gatehouse at {issuer}: {source}")]
+    /// Gatehouse's metadata or keys could not be read, or it refused the
+    /// server's credential.
+    #[error(
+        "cannot discover Gatehouse at {issuer}: {source}{}",
+        credential_hint(source)
+    )]
     Discovery {
         /// The configured issuer.
         issuer: String,
@@ -49,6 +53,16 @@ pub enum StartError {
     /// The platform endpoints could not be found.
     #[error("cannot set up the platform client: {0}")]
     Platform(#[from] PlatformError),
+}
+
+/// Names the variables to check when Gatehouse refused the credential.
+fn credential_hint(e: &DiscoveryError) -> &'static str {
+    match e {
+        DiscoveryError::Credential(_) => {
+            "; check MCP_CLIENT_ID and MCP_CLIENT_SECRET against the confidential client an administrator registered for this server"
+        }
+        _ => "",
+    }
 }
 
 /// The scopes this server asks for, in its own challenges: a bare 401 (no

@@ -60,6 +60,20 @@ pub enum PlatformError {
     /// Gatehouse answered something this server does not understand.
     #[error("Gatehouse's answer was not understood: {0}")]
     BadAnswer(String),
+    /// Gatehouse refused this server's own credential, or it may not
+    /// exchange tokens: nothing would work, so the server does not start.
+    #[error(
+        "Gatehouse refused MCP_CLIENT_ID={client_id:?} with MCP_CLIENT_SECRET ({error}: {description}); \
+         check both against the confidential client registered for this server (token exchange, resource = MCP_RESOURCE_URL)"
+    )]
+    Credential {
+        /// The configured client id (never the secret).
+        client_id: String,
+        /// The OAuth error code.
+        error: String,
+        /// Gatehouse's explanation.
+        description: String,
+    },
 }
 
 /// A cached exchanged token.
@@ -236,7 +250,7 @@ impl Platform {
                 .map(str::to_owned)
                 .ok_or_else(|| PlatformError::BadAnswer(format!("the metadata has no {name}")))
         };
-        Ok(Self {
+        let platform = Self {
             http,
             token_endpoint: endpoint("token_endpoint")?,
             userinfo_endpoint: endpoint("userinfo_endpoint")?,
@@ -244,7 +258,45 @@ impl Platform {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             cache: ExchangeCache::default(),
-        })
+        };
+        platform.check_credential().await?;
+        Ok(platform)
+    }
+
+    /// Tries the credential once at start: a token exchange of a subject
+    /// token that cannot exist is refused for the token (400
+    /// `invalid_request`/`invalid_grant`) when the credential is good, and
+    /// with `invalid_client` (401) or `unauthorized_client` when it is not,
+    /// so a wrong secret, or `MCP_CLIENT_ID=null` left by a failed setup
+    /// step, stops the server with the reason instead of failing every
+    /// tool call later.
+    async fn check_credential(&self) -> Result<(), PlatformError> {
+        let res = self
+            .http
+            .post(&self.token_endpoint)
+            .basic_auth(&self.client_id, Some(self.client_secret.expose()))
+            .form(&[
+                ("grant_type", TOKEN_EXCHANGE),
+                ("subject_token", "credential-check"),
+                ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ])
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = res.status();
+        let body: OAuthErrorBody = res.json().await.unwrap_or(OAuthErrorBody {
+            error: None,
+            error_description: None,
+        });
+        let error = body.error.unwrap_or_else(|| "unknown".into());
+        if status.as_u16() == 401 || error == "invalid_client" || error == "unauthorized_client" {
+            return Err(PlatformError::Credential {
+                client_id: self.client_id.clone(),
+                error,
+                description: body.error_description.unwrap_or_default(),
+            });
+        }
+        Ok(())
     }
 
     /// A platform token for the caller: cached, or freshly exchanged.

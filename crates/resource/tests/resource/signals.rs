@@ -47,12 +47,15 @@ struct Fake {
     introspections: AtomicUsize,
     active: AtomicBool,
     bad_credentials: AtomicUsize,
+    /// The receiver's client was deleted at the transmitter.
+    credential_revoked: AtomicBool,
 }
 
 impl Fake {
     fn authenticated(&self, headers: &HeaderMap) -> bool {
         let expected = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{SECRET}")));
-        let ok = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&expected);
+        let ok = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&expected)
+            && !self.credential_revoked.load(Ordering::SeqCst);
         if !ok {
             self.bad_credentials.fetch_add(1, Ordering::SeqCst);
         }
@@ -219,9 +222,16 @@ async fn poll(
     )
 }
 
-async fn introspect(State(f): State<Arc<Fake>>, headers: HeaderMap) -> Response {
+async fn introspect(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> Response {
     if !f.authenticated(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_client", "error_description": "unknown client or wrong secret"}),
+        );
+    }
+    // The verifier's start-up check of its credential is not a token's.
+    if body.contains("token=credential-check") {
+        return json_response(StatusCode::OK, json!({"active": false}));
     }
     f.introspections.fetch_add(1, Ordering::SeqCst);
     json_response(
@@ -247,6 +257,7 @@ async fn fake() -> Arc<Fake> {
         introspections: AtomicUsize::new(0),
         active: AtomicBool::new(true),
         bad_credentials: AtomicUsize::new(0),
+        credential_revoked: AtomicBool::new(false),
     });
     let app = Router::new()
         .route(
@@ -600,4 +611,48 @@ async fn dropping_the_verifier_stops_polling() {
     let polls = f.polls.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(f.polls.lock().unwrap().len(), polls);
+}
+
+#[tokio::test]
+async fn a_wrong_credential_stops_start_up_with_the_reason() {
+    let f = fake().await;
+    for (id, secret) in [(CLIENT_ID, "not-the-secret"), ("null", SECRET)] {
+        let cfg = ResourceConfig::new(f.issuer.clone(), RESOURCE).with_shared_signals(id, secret);
+        let err = Verifier::discover(cfg).await.unwrap_err();
+        assert!(
+            matches!(err, gatehouse_resource::DiscoveryError::Credential(_)),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("client credential") && msg.contains(id),
+            "{msg}"
+        );
+        assert!(msg.contains("invalid_client"), "{msg}");
+    }
+    let cfg = ResourceConfig::new(f.issuer.clone(), RESOURCE).with_introspection(CLIENT_ID, "nope");
+    assert!(matches!(
+        Verifier::discover(cfg).await.unwrap_err(),
+        gatehouse_resource::DiscoveryError::Credential(_)
+    ));
+    assert!(
+        f.streams.lock().unwrap().is_empty(),
+        "no stream was created"
+    );
+}
+
+#[tokio::test]
+async fn a_credential_revoked_later_is_a_500_for_the_operator_not_a_503_to_retry() {
+    let f = fake().await;
+    let cfg = ResourceConfig::new(f.issuer.clone(), RESOURCE).with_introspection(CLIENT_ID, SECRET);
+    let v = Verifier::discover(cfg).await.unwrap();
+    let t = token(&f, None, now());
+    assert!(verify(&v, &t).await.is_ok());
+    f.credential_revoked.store(true, Ordering::SeqCst);
+    let err = verify(&v, &t).await.unwrap_err();
+    assert!(matches!(err, AuthError::Misconfigured(_)), "{err:?}");
+    assert_eq!(err.status(), 500);
+    assert_eq!(err.code(), Some("server_error"));
+    assert_eq!(err.challenge("https://rs.example/meta"), None);
+    assert!(err.to_string().contains("client credential"), "{err}");
 }

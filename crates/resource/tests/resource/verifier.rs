@@ -267,6 +267,19 @@ async fn the_tower_layer_guards_a_service_and_hands_over_the_identity() {
         .to_str()
         .unwrap();
     assert!(ch.contains("resource_metadata=\"https://files.example.com/.well-known/oauth-protected-resource/mcp\""), "{ch}");
+    // No token: the body names no error either (RFC 6750 §3.1), as the
+    // challenge names none.
+    assert!(!ch.contains("error="), "{ch}");
+    let body = match res.into_body() {
+        http_body_util::Either::Right(full) => {
+            use http_body_util::BodyExt as _;
+            full.collect().await.unwrap().to_bytes()
+        }
+        http_body_util::Either::Left(_) => panic!("expected the layer's own answer"),
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert!(body.get("error").is_none(), "{body}");
+    assert!(body["error_description"].is_string());
     let t = kr.sign(&claims(&fake.issuer)).unwrap();
     let req = http::Request::builder()
         .header("authorization", bearer(&t))
