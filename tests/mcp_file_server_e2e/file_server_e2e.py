@@ -438,12 +438,17 @@ async def run(args: argparse.Namespace, c: Checks) -> None:
                 refresh["client_id"] = client_info.client_id
             res = await raw.post(f"{issuer}/token", data=refresh, auth=auth)
             fresh = res.json().get("access_token", "") if res.status_code == 200 else ""
-            res = await mcp_probe(fresh)
-            c.check("a refreshed token gets past authentication again", fresh and res.status_code != 401,
+            async def tool_call(token: str) -> httpx2.Response:
+                return await raw.post(mcp_url, json=call, headers={**headers, "authorization": f"Bearer {token}"})
+
+            res = await tool_call(fresh)
+            body = res.json() if res.headers.get("content-type", "").startswith("application/json") else {}
+            c.check("with a refreshed token the tool call succeeds again",
+                    fresh and res.status_code == 200 and body.get("result", {}).get("isError") is False,
                     (res.status_code, res.text[:200]))
             disconnected = await anyio.to_thread.run_sync(browser.disconnect, CLIENT_NAME, gatehouse_origin)
-            res, waited = await refused_within(mcp_probe, fresh, REVOCATION_BUDGET)
-            c.check(f"after Disconnect on /account/apps the app's token is refused within "
+            res, waited = await refused_within(tool_call, fresh, REVOCATION_BUDGET)
+            c.check(f"after Disconnect on /account/apps the app's next tool call is refused within "
                     f"{REVOCATION_BUDGET:.0f} s (took {waited:.2f} s)",
                     disconnected and res.status_code == 401
                     and 'error="invalid_token"' in res.headers.get("www-authenticate", ""),
