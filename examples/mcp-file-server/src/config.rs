@@ -146,7 +146,23 @@ impl Config {
         // The verifier compares `aud` byte for byte, and Gatehouse puts the
         // canonical form in `aud`: `https://Files.example.com/mcp/` would
         // refuse every token. Canonicalise the same way here.
-        let raw_resource = var("MCP_RESOURCE_URL").unwrap_or_else(|| format!("http://{addr}/mcp"));
+        let raw_resource = match var("MCP_RESOURCE_URL") {
+            Some(url) => url,
+            // Only a loopback address is also a URL clients can use; an
+            // address like 0.0.0.0 says where to listen, not where clients
+            // connect, so the error names what the user set.
+            None if addr.ip().is_loopback() => format!("http://{addr}/mcp"),
+            None => {
+                return Err(invalid(
+                    "MCP_ADDR",
+                    format!(
+                        "{addr} is not a loopback address, so the URL clients connect to cannot be \
+                         derived from it: set MCP_RESOURCE_URL to the public URL of the MCP \
+                         endpoint (https://…/mcp), as registered with Gatehouse"
+                    ),
+                ));
+            }
+        };
         let resource =
             canonical_resource(&raw_resource).map_err(|e| invalid("MCP_RESOURCE_URL", e))?;
         if resource.contains('?') {
@@ -338,6 +354,29 @@ mod tests {
         let c = config(&vars).unwrap();
         assert_eq!(c.resource, "https://files.example.com/mcp");
         assert_eq!(c.allowed_hosts(), vec!["files.example.com".to_owned()]);
+    }
+
+    #[test]
+    fn listening_on_every_interface_needs_the_public_url_and_says_so() {
+        let mut vars = BASE.to_vec();
+        vars.push(("MCP_ADDR", "0.0.0.0:8000"));
+        match config(&vars) {
+            Err(
+                e @ ConfigError::Invalid {
+                    name: "MCP_ADDR", ..
+                },
+            ) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("0.0.0.0:8000") && msg.contains("MCP_RESOURCE_URL"),
+                    "{msg}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        vars.push(("MCP_RESOURCE_URL", "https://files.example.com/mcp"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.resource, "https://files.example.com/mcp");
     }
 
     #[test]
