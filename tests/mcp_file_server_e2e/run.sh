@@ -88,7 +88,9 @@ MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
 REDIRECT_URI="http://127.0.0.1:$CB_PORT/callback"
 
 say "start gatehouse"
-GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL=memory \
+# A SQLite file rather than memory: `gatehouse doctor` reads the resource registry from the store.
+GH_DB="sqlite://$WORK/gatehouse.db"
+GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL="$GH_DB" \
 GATEHOUSE_ADMIN_EMAIL="$E2E_EMAIL" GATEHOUSE_ADMIN_PASSWORD="$E2E_PASSWORD" \
 GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE=1000 RUST_LOG="${RUST_LOG:-info}" \
   "$GATEHOUSE" serve >"$WORK/gatehouse.log" 2>&1 &
@@ -133,6 +135,18 @@ MCP_CLIENT_ID="$(field client_id)" MCP_CLIENT_SECRET="$(field client_secret)" RU
 FS_PID=$!; PIDS+=("$FS_PID")
 wait_for mcp-file-server "$FS_PID" curl -fsS --max-time 2 "http://127.0.0.1:$MCP_PORT/.well-known/oauth-protected-resource/mcp"
 echo "MCP file server at $MCP_URL"
+
+say "gatehouse doctor finds nothing wrong with the example"
+if GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL="$GH_DB" RUST_LOG=error \
+   timeout 60 "$GATEHOUSE" doctor "$MCP_URL" >"$WORK/doctor.out" 2>&1; then
+  cat "$WORK/doctor.out"
+  echo "  ok    gatehouse doctor: every check passes (exit 0)"
+  PASSED=$((PASSED + 1))
+else
+  cat "$WORK/doctor.out"
+  echo "  FAIL  gatehouse doctor reported a problem with the example"
+  FAILED=$((FAILED + 1))
+fi
 
 say "python SDK client"
 OUT="$WORK/client.out"

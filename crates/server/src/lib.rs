@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod fetch;
 pub mod hasher;
 pub mod http;

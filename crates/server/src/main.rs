@@ -59,6 +59,16 @@ enum Command {
         /// Where to write the copy.
         path: PathBuf,
     },
+    /// Check an MCP server's OAuth setup against this Gatehouse the way MCP
+    /// clients discover it; each mismatch with a one-sentence fix. Exits 0
+    /// only when every check passes.
+    Doctor {
+        /// The URL MCP clients connect to, e.g. https://files.example.com/mcp.
+        mcp_url: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -134,6 +144,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!(
                 "Wrote a consistent copy of the database to {}.",
                 written.display()
+            );
+            Ok(())
+        }
+        Command::Doctor { mcp_url, json } => {
+            let report = gatehouse_server::doctor::diagnose(&config, &mcp_url).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+            anyhow::ensure!(
+                report.ok(),
+                "{} of {} checks failed",
+                report.checks.iter().filter(|c| !c.ok).count(),
+                report.checks.len()
             );
             Ok(())
         }

@@ -17,6 +17,7 @@ mod console;
 mod csrf;
 mod dcr;
 mod default_resource;
+mod doctor;
 mod durability;
 mod errors;
 mod exchange;
