@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# MCP File Server end to end: the official MCP Python SDK client against the Rust example
-# (examples/mcp-file-server) protected by a live Gatehouse.
+# MCP File Server end to end: the official MCP Python SDK client and the MCP Inspector CLI
+# against the Rust example (examples/mcp-file-server) protected by a live Gatehouse.
 #
 #   bash tests/mcp_file_server_e2e/run.sh
 #
@@ -166,6 +166,38 @@ else
   PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2))
   if [ "$RC" != 0 ] && [ "$2" = 0 ]; then echo "  FAIL  the client exited $RC"; FAILED=$((FAILED + 1)); fi
 fi
+say "MCP Inspector CLI: headless OAuth, then a tool call"
+# The third real client (@modelcontextprotocol/inspector, pinned in inspector/package-lock.json).
+# In --cli mode it discovers, registers, prints the authorization URL and waits on its loopback
+# callback; the scripted person (pages.py) signs in and consents, and the redirect is delivered to
+# the callback, as a browser would. Its secrets stay in memory; its files live in $WORK.
+inspector_check() {
+  local out="$WORK/inspector.out" url loc rc
+  (cd "$HERE/inspector" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) \
+    || { echo "  FAIL  npm ci of the MCP Inspector failed: $(tail -n 3 "$WORK/npm.log")"; FAILED=$((FAILED + 1)); return; }
+  mkdir -p "$WORK/inspector-home"
+  (cd "$HERE/inspector" && HOME="$WORK/inspector-home" MCP_AUTO_OPEN_ENABLED=true MCP_INSPECTOR_SECRET_STORE=memory \
+     exec timeout --kill-after=5 120 npx --no-install mcp-inspector --cli "$MCP_URL" --transport http \
+       --method tools/call --tool-name get_user_profile --format json) >"$out" 2>&1 &
+  CURRENT=$!
+  for _ in $(seq 1 300); do grep -q "Please navigate to: " "$out" && break; kill -0 "$CURRENT" 2>/dev/null || break; sleep 0.2; done
+  url=$(sed -nE 's/.*Please navigate to: (http[^ ]+).*/\1/p' "$out" | head -n 1)
+  if [ -z "$url" ]; then
+    wait "$CURRENT"; CURRENT=
+    echo "  FAIL  the Inspector printed no authorization URL"; cat "$out"; FAILED=$((FAILED + 1)); return
+  fi
+  loc=$(cd "$ROOT/tests/mcp_e2e" && timeout 60 "$PY" pages.py "$url") \
+    && curl -fsS --max-time 10 "$loc" >/dev/null
+  wait "$CURRENT"; rc=$?; CURRENT=
+  if [ "$rc" = 0 ] && grep -q "$E2E_EMAIL" "$out" && [[ "$url" == *"resource="* ]]; then
+    echo "  ok    the MCP Inspector CLI completed OAuth headless (discovery, registration, consent) and get_user_profile returned $E2E_EMAIL"
+    PASSED=$((PASSED + 1))
+  else
+    echo "  FAIL  the MCP Inspector CLI (exit $rc)"; tail -n 40 "$out"; FAILED=$((FAILED + 1))
+  fi
+}
+inspector_check
+
 kill -0 "$GH_PID" 2>/dev/null || { echo "  FAIL  gatehouse died during the run"; FAILED=$((FAILED + 1)); }
 kill -0 "$FS_PID" 2>/dev/null || { echo "  FAIL  mcp-file-server died during the run"; FAILED=$((FAILED + 1)); }
 
