@@ -148,6 +148,56 @@ else
   FAILED=$((FAILED + 1))
 fi
 
+say "the example's README, walked: its setup script as written, the server, the doctor"
+# The administrator's setup block of examples/mcp-file-server/README.md runs verbatim (its
+# defaults overridden by the environment it reads), for a second file server on its own port.
+readme_walk() {
+  local block="$WORK/readme-setup.sh" out="$WORK/readme.out" port url pid
+  port=$(free_port); url="http://127.0.0.1:$port/mcp"
+  python3 - "$ROOT/examples/mcp-file-server/README.md" >"$block" <<'PY' || { echo "  FAIL  no setup block in the README"; FAILED=$((FAILED + 1)); return; }
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"<!-- e2e:setup[^>]*-->\s*```bash\n(.*?)```", text, re.S)
+if not m:
+    sys.exit(1)
+print(m.group(1))
+PY
+  # A failed step stops the script with Gatehouse's error, not a `null` carried forward.
+  if BASE="$BASE" MCP="$url" ADMIN_EMAIL="$E2E_EMAIL" ADMIN_PASSWORD=not-the-password \
+       timeout 60 bash "$block" >"$out" 2>&1; then
+    echo "  FAIL  the README's setup went on after a failed sign-in"; cat "$out"; FAILED=$((FAILED + 1))
+  elif grep -q "null\|file server client" "$out"; then
+    echo "  FAIL  the README's setup carried a failure forward"; cat "$out"; FAILED=$((FAILED + 1))
+  else
+    echo "  ok    the README's setup stops at a failed step with its error: $(grep -m1 -o 'curl: ([0-9]*) .*' "$out")"
+    PASSED=$((PASSED + 1))
+  fi
+  printf '\nprintf "MCP_CLIENT_ID=%%s\\nMCP_CLIENT_SECRET=%%s\\n" "$MCP_CLIENT_ID" "$MCP_CLIENT_SECRET" >"%s"\n' \
+    "$WORK/readme.env" >>"$block"
+  if ! BASE="$BASE" MCP="$url" ADMIN_EMAIL="$E2E_EMAIL" ADMIN_PASSWORD="$E2E_PASSWORD" \
+       timeout 60 bash "$block" >"$out" 2>&1; then
+    echo "  FAIL  the README's setup script failed"; cat "$out"; FAILED=$((FAILED + 1)); return
+  fi
+  echo "  ok    the README's setup script ran: $(grep 'file server client' "$out")"
+  PASSED=$((PASSED + 1))
+  # Step 3 with what step 2 left in the shell.
+  ( set -a; . "$WORK/readme.env"; set +a
+    GATEHOUSE_ISSUER="$ISSUER" MCP_RESOURCE_URL="$url" MCP_ADDR="127.0.0.1:$port" RUST_LOG=warn \
+      exec "$FILE_SERVER" ) >"$WORK/readme-server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 150); do curl -fs --max-time 1 "http://127.0.0.1:$port/.well-known/oauth-protected-resource/mcp" >/dev/null && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL="$GH_DB" RUST_LOG=error \
+       timeout 60 "$GATEHOUSE" doctor "$url" >"$WORK/readme-doctor.out" 2>&1; then
+    echo "  ok    the server started as the README says, and gatehouse doctor passes every check"
+    PASSED=$((PASSED + 1))
+  else
+    echo "  FAIL  gatehouse doctor on the README's server"; cat "$WORK/readme-doctor.out" "$WORK/readme-server.log"
+    FAILED=$((FAILED + 1))
+  fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+readme_walk
+
 say "python SDK client"
 OUT="$WORK/client.out"
 (cd "$HERE" && exec timeout --kill-after=10 180 "$PY" file_server_e2e.py client --mcp-url "$MCP_URL" \
