@@ -142,6 +142,14 @@ if GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL="$GH_DB" RUST_LOG=
   cat "$WORK/doctor.out"
   echo "  ok    gatehouse doctor: every check passes (exit 0)"
   PASSED=$((PASSED + 1))
+  if GATEHOUSE_ADDR="127.0.0.1:$GH_PORT" GATEHOUSE_DATABASE_URL="$GH_DB" RUST_LOG=error \
+       timeout 60 "$GATEHOUSE" doctor "$MCP_URL" --json >"$WORK/doctor.json" 2>&1 \
+     && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if all(c["ok"] for c in r["checks"]) and any(p["client"]=="MCP Inspector (browser)" and p["connects"] for p in r["clients"]) else 1)' "$WORK/doctor.json"; then
+    echo "  ok    gatehouse doctor --json: the same verdict for machines"
+    PASSED=$((PASSED + 1))
+  else
+    echo "  FAIL  gatehouse doctor --json"; cat "$WORK/doctor.json"; FAILED=$((FAILED + 1))
+  fi
 else
   cat "$WORK/doctor.out"
   echo "  FAIL  gatehouse doctor reported a problem with the example"
