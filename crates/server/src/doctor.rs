@@ -572,11 +572,22 @@ fn predict(c: &Checks) -> Vec<Prediction> {
 /// The store the server runs on; the memory store lives inside the server
 /// process and cannot be read from here.
 async fn store(config: &Config) -> Result<Gatehouse, String> {
-    if matches!(config.database_url, DatabaseUrl::Memory) {
-        return Err(
-            "GATEHOUSE_DATABASE_URL is the memory store, which only the running server can read"
-                .into(),
-        );
+    match &config.database_url {
+        DatabaseUrl::Memory => {
+            return Err(
+                "GATEHOUSE_DATABASE_URL is the memory store, which only the running server can read"
+                    .into(),
+            );
+        }
+        // Opening a missing file would create an empty database here and
+        // report everything unregistered.
+        DatabaseUrl::Sqlite(path) if !path.exists() => {
+            return Err(format!(
+                "no SQLite database at {} (the doctor must read the server's own)",
+                path.display()
+            ));
+        }
+        _ => {}
     }
     crate::startup::open_core(config)
         .await

@@ -354,6 +354,23 @@ async fn an_unregistered_resource_or_a_missing_exchange_client_is_caught() {
         .fix;
     assert!(fix.contains("gatehouse clients create"), "{fix}");
 
+    // A store the doctor cannot read is said, and not created.
+    let mut nowhere = cfg.clone();
+    let missing = scratch.dir().join("elsewhere.db");
+    nowhere.database_url = DatabaseUrl::Sqlite(missing.clone());
+    let report = diagnose(&nowhere, &mcp.url).await.unwrap();
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.id == "resource_registered")
+        .unwrap();
+    assert!(
+        !c.ok && c.detail.contains("no SQLite database"),
+        "{}",
+        c.detail
+    );
+    assert!(!missing.exists());
+
     // An http MCP server off loopback, and a Gatehouse not at its public URL.
     let mut elsewhere = cfg.clone();
     elsewhere.public_url = Some(format!("http://127.0.0.1:{}", free_port()));
