@@ -28,6 +28,11 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Signals transmitter signs with the same keys. Distinct types keep a SET
 /// from ever passing as an access token and the other way round.
 pub const SECURITY_EVENT_TYP: &str = "secevent+jwt";
+/// JWS `typ` of ID tokens (OIDC Core §2 leaves it open; `JWT` is what
+/// RFC 7519 §5.1 recommends and what relying parties expect). It differs
+/// from [`ACCESS_TOKEN_TYP`], so an ID token never passes as an access
+/// token, which matters because its audience is a client, not a resource.
+pub const ID_TOKEN_TYP: &str = "JWT";
 /// Largest token accepted for verification; larger input is hostile.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
@@ -189,6 +194,23 @@ impl Keyring {
         self.sign_with_header(&header, claims)
     }
 
+    /// Signs an OpenID Connect ID token (`typ: JWT`).
+    pub fn sign_id_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        let header = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "ES256", "typ": ID_TOKEN_TYP, "kid": self.signer.kid})
+                .to_string(),
+        );
+        self.sign_with_header(&header, claims)
+    }
+
+    /// Verifies an ID token this keyring (or an older key) signed.
+    ///
+    /// # Errors
+    /// Why the token is not acceptable.
+    pub fn verify_id_token<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
+        self.verifier.verify_id_token(token)
+    }
+
     fn sign_with_header<T: Serialize>(&self, header: &str, claims: &T) -> anyhow::Result<String> {
         let payload = serde_json::to_vec(claims)?;
         let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 92);
@@ -306,6 +328,16 @@ impl Verifier {
     /// Why the token is not acceptable.
     pub fn verify_security_event<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
         self.verify_typed(token, SECURITY_EVENT_TYP)
+    }
+
+    /// Verifies an OpenID Connect ID token (`typ: JWT`); access tokens and
+    /// SETs are refused here. Time, issuer, audience and nonce are the
+    /// relying party's to check.
+    ///
+    /// # Errors
+    /// Why the token is not acceptable.
+    pub fn verify_id_token<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
+        self.verify_typed(token, ID_TOKEN_TYP)
     }
 
     fn verify_typed<T: DeserializeOwned>(&self, token: &str, typ: &str) -> Result<T, JwtError> {

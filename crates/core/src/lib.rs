@@ -55,8 +55,9 @@
 //!         ("code_challenge_method", "S256"),
 //!     ]))
 //!     .await?;
-//! assert!(matches!(gatehouse.decide(&request, &admin.user).await?, Decision::Consent { .. }));
-//! let redirect = url::Url::parse(&gatehouse.approve(&request, &admin.user).await?)?;
+//! let (_cookie, me) = gatehouse.sign_in(admin.user.clone()).await?;
+//! assert!(matches!(gatehouse.decide(&request, &me).await?, Decision::Consent { .. }));
+//! let redirect = url::Url::parse(&gatehouse.approve(&request, &me).await?)?;
 //! let code = redirect.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
 //!
 //! // The client redeems the code.

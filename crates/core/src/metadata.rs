@@ -248,6 +248,50 @@ pub fn optional_fields(body: &Map<String, Value>) -> Result<Map<String, Value>, 
         }
         out.insert((*key).to_owned(), Value::String(value.clone()));
     }
+    if let Some(v) = field(body, "post_logout_redirect_uris") {
+        out.insert(
+            "post_logout_redirect_uris".to_owned(),
+            Value::from(post_logout_redirect_uris(v)?),
+        );
+    }
+    match field(body, "id_token_signed_response_alg") {
+        None => {}
+        Some(Value::String(alg)) if alg == "ES256" => {
+            out.insert(
+                "id_token_signed_response_alg".to_owned(),
+                Value::from("ES256"),
+            );
+        }
+        Some(_) => {
+            return Err(
+                "id_token_signed_response_alg must be ES256, the only algorithm Gatehouse signs ID tokens with"
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// OpenID Connect RP-Initiated Logout §3.1's `post_logout_redirect_uris`:
+/// each under the rules of a redirect URI (they too are where Gatehouse
+/// sends browsers), duplicates dropped, at most [`MAX_REDIRECT_URIS`].
+fn post_logout_redirect_uris(v: &Value) -> Result<Vec<String>, String> {
+    let wrong = || "post_logout_redirect_uris must be an array of strings".to_owned();
+    let items = v.as_array().ok_or_else(wrong)?;
+    if items.len() > MAX_REDIRECT_URIS {
+        return Err(format!(
+            "at most {MAX_REDIRECT_URIS} post_logout_redirect_uris"
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let raw = item.as_str().ok_or_else(wrong)?;
+        RedirectUri::parse(raw)
+            .map_err(|e| format!("post_logout_redirect_uri '{}': {e}", shown(raw)))?;
+        if !out.iter().any(|o| o == raw) {
+            out.push(raw.to_owned());
+        }
+    }
     Ok(out)
 }
 

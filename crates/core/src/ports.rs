@@ -34,7 +34,8 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeRedemption {
     /// First redemption: the code is now spent and returned.
-    Redeemed(AuthorizationCode),
+    /// (Boxed: a code is large next to the other outcomes.)
+    Redeemed(Box<AuthorizationCode>),
     /// The code was already redeemed: a replay. Carries the grant the first
     /// redemption created so the caller can revoke it (RFC 6749 §4.1.2).
     Replayed(GrantId),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Order matters: it is the order scopes are listed in metadata and on the
 /// consent page.
 pub const KNOWN_SCOPES: &[(&str, &str)] = &[
+    ("openid", "Sign you in to the app with your account"),
     ("profile", "See your name and profile"),
     ("email", "See your email address"),
     ("organizations", "See the organizations you belong to"),
@@ -37,6 +38,19 @@ pub const KNOWN_SCOPES: &[(&str, &str)] = &[
 /// asked or not; this scope is accepted and echoed so clients that ask for it
 /// see it granted.
 pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The scope that makes an authorization request an OpenID Connect one
+/// (OIDC Core §3.1.2.1): the token response then carries an `id_token`.
+pub const OPENID: &str = "openid";
+
+/// Whether `scope` asks something of the authorization server itself (a
+/// refresh token, an ID token) rather than of the resource the access token
+/// is for. Such scopes are granted whatever the audience, never count as a
+/// resource's scopes, and are not given to tokens that have no user
+/// (client credentials) or that are derived from another (token exchange).
+pub fn is_protocol_scope(scope: &str) -> bool {
+    scope == OFFLINE_ACCESS || scope == OPENID
+}
 
 /// The scope that only platform administrators may hold.
 pub const ADMIN_SCOPE: &str = "admin";

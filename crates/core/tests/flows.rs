@@ -16,7 +16,7 @@ use gatehouse_core::ports::{MockTokenStore, StoreError};
 use gatehouse_core::secret::Secret;
 use gatehouse_core::service::{
     AuthorizeError, AuthorizeRequest, Caller, ClientCredentials, ClientPatch, Decision, NewClient,
-    NewUser, TokenResponse,
+    NewUser, SignedIn, TokenResponse,
 };
 use gatehouse_core::{ErrorCode, Gatehouse, OAuthError, Ports, Settings};
 use gatehouse_store_memory::MemoryStore;
@@ -114,9 +114,15 @@ impl World {
             .await
     }
 
+    /// `user`, signed in on a fresh browser session.
+    async fn who(&self, user: &User) -> SignedIn {
+        self.gh.sign_in(user.clone()).await.unwrap().1
+    }
+
     async fn code_as(&self, user: &User, client: &Client, scope: &str) -> String {
         let req = self.request(client, scope).await.unwrap();
-        let url = url::Url::parse(&self.gh.approve(&req, user).await.unwrap()).unwrap();
+        let url =
+            url::Url::parse(&self.gh.approve(&req, &self.who(user).await).await.unwrap()).unwrap();
         url.query_pairs()
             .find(|(k, _)| k == "code")
             .unwrap()
@@ -333,7 +339,7 @@ async fn the_granted_scope_is_request_and_client_and_role() {
     assert_eq!(t.scope, "profile");
     // Nothing grantable: invalid_scope, redirected.
     let req = w.request(&c, "admin").await.unwrap();
-    match w.gh.decide(&req, &user).await {
+    match w.gh.decide(&req, &w.who(&user).await).await {
         Err(AuthorizeError::Redirect { error, url, .. }) => {
             assert_eq!(error.code, ErrorCode::InvalidScope);
             assert!(url.contains("state=st") && url.contains("iss="));
@@ -352,23 +358,23 @@ async fn consent_is_remembered_per_user_and_client_until_more_is_asked() {
     let (c, _) = w.client(true, &["profile", "email"]).await;
     let req = w.request(&c, "profile").await.unwrap();
     assert!(matches!(
-        w.gh.decide(&req, &w.admin).await.unwrap(),
+        w.gh.decide(&req, &w.who(&w.admin).await).await.unwrap(),
         Decision::Consent { .. }
     ));
-    w.gh.approve(&req, &w.admin).await.unwrap();
+    w.gh.approve(&req, &w.who(&w.admin).await).await.unwrap();
     assert!(matches!(
-        w.gh.decide(&req, &w.admin).await.unwrap(),
+        w.gh.decide(&req, &w.who(&w.admin).await).await.unwrap(),
         Decision::Redirect(_)
     ));
     let wider = w.request(&c, "profile email").await.unwrap();
     assert!(matches!(
-        w.gh.decide(&wider, &w.admin).await.unwrap(),
+        w.gh.decide(&wider, &w.who(&w.admin).await).await.unwrap(),
         Decision::Consent { .. }
     ));
     let (other, _) = w.client(true, &["profile"]).await;
     let req = w.request(&other, "profile").await.unwrap();
     assert!(matches!(
-        w.gh.decide(&req, &w.admin).await.unwrap(),
+        w.gh.decide(&req, &w.who(&w.admin).await).await.unwrap(),
         Decision::Consent { .. }
     ));
 }
@@ -400,7 +406,7 @@ async fn pkce_is_required_unless_an_admin_disables_it_for_a_confidential_client(
         w.gh.validate_authorize(no_pkce(c.id.as_str()))
             .await
             .unwrap();
-    let url = url::Url::parse(&w.gh.approve(&req, &w.admin).await.unwrap()).unwrap();
+    let url = url::Url::parse(&w.gh.approve(&req, &w.who(&w.admin).await).await.unwrap()).unwrap();
     let code = url
         .query_pairs()
         .find(|(k, _)| k == "code")

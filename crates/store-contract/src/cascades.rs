@@ -84,7 +84,7 @@ pub async fn deleting_a_client_removes_its_codes_grants_tokens_and_consents(s: S
     );
     assert_eq!(
         s.tokens.take_code(&kept_code.hash).await.expect("take"),
-        CodeRedemption::Redeemed(kept_code)
+        CodeRedemption::Redeemed(Box::new(kept_code))
     );
     assert_eq!(
         s.tokens.get_consent(ann.id, &kept.id).await.expect("get"),

@@ -19,12 +19,36 @@ pub async fn a_code_is_redeemed_once_then_reported_as_replayed(s: Stores) {
 
     assert_eq!(
         s.tokens.take_code(&code.hash).await.expect("first take"),
-        CodeRedemption::Redeemed(code.clone())
+        CodeRedemption::Redeemed(Box::new(code.clone()))
     );
     for _ in 0..2 {
         assert_eq!(
             s.tokens.take_code(&code.hash).await.expect("later take"),
             CodeRedemption::Replayed(code.grant_id)
+        );
+    }
+}
+
+/// An OpenID Connect code carries how the user signed in (nonce, sign-in
+/// time, session id) to the token endpoint; a plain OAuth code carries
+/// none, and a nonce may be absent on its own. Each comes back as stored.
+pub async fn a_code_keeps_its_sign_in_context_or_its_absence(s: Stores) {
+    let (client, user) = fixtures::registered_client_and_user(&s, "ann@example.com").await;
+    let oidc = fixtures::code(&client, &user);
+    assert!(oidc.sign_in.is_some());
+    let plain = AuthorizationCode {
+        sign_in: None,
+        ..fixtures::code(&client, &user)
+    };
+    let mut no_nonce = fixtures::code(&client, &user);
+    if let Some(ctx) = no_nonce.sign_in.as_mut() {
+        ctx.nonce = None;
+    }
+    for code in [oidc, plain, no_nonce] {
+        s.tokens.put_code(&code).await.expect("put code");
+        assert_eq!(
+            s.tokens.take_code(&code.hash).await.expect("take"),
+            CodeRedemption::Redeemed(Box::new(code.clone()))
         );
     }
 }
@@ -60,7 +84,7 @@ pub async fn a_code_is_single_use_under_concurrency(s: Stores) {
 
         let redeemed = outcomes
             .iter()
-            .filter(|o| **o == CodeRedemption::Redeemed(code.clone()))
+            .filter(|o| **o == CodeRedemption::Redeemed(Box::new(code.clone())))
             .count();
         let replayed = outcomes
             .iter()

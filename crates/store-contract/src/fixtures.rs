@@ -8,7 +8,8 @@
 use gatehouse_core::model::{
     ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
     GrantId, GrantType, Membership, OrgId, OrgRole, Organization, PasswordHash, RefreshToken,
-    Resource, ResourceId, Role, Session, StoredKey, TokenEndpointAuthMethod, User, UserId,
+    Resource, ResourceId, Role, Session, SignInContext, StoredKey, TokenEndpointAuthMethod, User,
+    UserId,
 };
 use gatehouse_core::pkce::CodeChallenge;
 use gatehouse_core::redirect::RedirectUri;
@@ -137,6 +138,11 @@ pub fn code(client: &Client, user: &User) -> AuthorizationCode {
         grant_id: GrantId::new(),
         issued_at: at,
         expires_at: at + Duration::seconds(60),
+        sign_in: Some(SignInContext {
+            nonce: Some(random_token("nonce_")),
+            auth_time: at - Duration::seconds(30),
+            sid: random_token("sid_"),
+        }),
     }
 }
 

@@ -197,6 +197,7 @@ macro_rules! contract_tests {
             invitations_go_with_their_organization_and_invitee
             // Authorization codes.
             a_code_is_redeemed_once_then_reported_as_replayed
+            a_code_keeps_its_sign_in_context_or_its_absence
             an_unknown_code_is_reported_unknown
             a_code_is_single_use_under_concurrency
             // Grants, refresh tokens, access-token revocation.

@@ -85,7 +85,7 @@ pub async fn purging_removes_only_what_has_expired(s: Stores) {
     );
     assert_eq!(
         s.tokens.take_code(&live_code.hash).await.expect("take"),
-        CodeRedemption::Redeemed(live_code.clone())
+        CodeRedemption::Redeemed(Box::new(live_code.clone()))
     );
     assert_eq!(
         s.tokens.take_code(&spent_code.hash).await.expect("take"),

@@ -37,7 +37,7 @@ impl TokenStore for MemoryStore {
             return Ok(CodeRedemption::Replayed(stored.code.grant_id));
         }
         stored.spent = true;
-        Ok(CodeRedemption::Redeemed(stored.code.clone()))
+        Ok(CodeRedemption::Redeemed(Box::new(stored.code.clone())))
     }
 
     async fn create_grant(

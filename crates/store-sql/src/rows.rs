@@ -11,8 +11,8 @@ use gatehouse_core::audit::{AuditEvent, AuditKind};
 use gatehouse_core::model::{
     ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
     GrantId, GrantType, Invitation, Membership, OrgId, OrgRole, Organization, PasswordHash,
-    RefreshToken, Resource, ResourceId, Revocation, RevokedSubject, Role, Session, StoredKey,
-    TokenEndpointAuthMethod, User, UserId,
+    RefreshToken, Resource, ResourceId, Revocation, RevokedSubject, Role, Session, SignInContext,
+    StoredKey, TokenEndpointAuthMethod, User, UserId,
 };
 use gatehouse_core::model::{
     DeliveryMethod, PendingVerification, PushTarget, Stream, StreamId, StreamStatus,
@@ -372,6 +372,9 @@ pub struct CodeRow {
     pub issued_at: DbTime,
     pub expires_at: DbTime,
     pub spent: bool,
+    pub nonce: Option<String>,
+    pub auth_time: Option<DbTime>,
+    pub sid: Option<String>,
 }
 
 impl CodeRow {
@@ -388,6 +391,9 @@ impl CodeRow {
             issued_at: DbTime(c.issued_at),
             expires_at: DbTime(c.expires_at),
             spent: false,
+            nonce: c.sign_in.as_ref().and_then(|s| s.nonce.clone()),
+            auth_time: c.sign_in.as_ref().map(|s| DbTime(s.auth_time)),
+            sid: c.sign_in.as_ref().map(|s| s.sid.clone()),
         }
     }
 
@@ -404,6 +410,15 @@ impl CodeRow {
             grant_id: GrantId(self.grant_id.0),
             issued_at: self.issued_at.0,
             expires_at: self.expires_at.0,
+            sign_in: match (self.auth_time, self.sid) {
+                (Some(at), Some(sid)) => Some(SignInContext {
+                    nonce: self.nonce,
+                    auth_time: at.0,
+                    sid,
+                }),
+                (None, None) => None,
+                _ => return Err(error::corrupt(WHAT)),
+            },
         })
     }
 }

@@ -101,6 +101,9 @@ diesel::table! {
         issued_at -> SqlTime,
         expires_at -> SqlTime,
         spent -> Bool,
+        nonce -> Nullable<Text>,
+        auth_time -> Nullable<SqlTime>,
+        sid -> Nullable<Text>,
     }
 }
 

@@ -232,6 +232,16 @@ impl Client {
             .and_then(serde_json::Value::as_str)
     }
 
+    /// Where RP-initiated logout may send the browser afterwards, kept as
+    /// `post_logout_redirect_uris` in its metadata.
+    pub fn post_logout_redirect_uris(&self) -> Vec<&str> {
+        self.metadata
+            .get("post_logout_redirect_uris")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
     /// Whether the client may use `grant`.
     pub fn may_use(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

@@ -150,6 +150,24 @@ pub struct AuthorizationCode {
     pub issued_at: OffsetDateTime,
     /// When it stops being redeemable (at most 60 s after issue).
     pub expires_at: OffsetDateTime,
+    /// For OpenID Connect requests (scope `openid`): what the ID token
+    /// issued at redemption must say about the sign-in. Carried on the
+    /// code because `/token` has no browser session to ask.
+    pub sign_in: Option<SignInContext>,
+}
+
+/// How the user behind an OpenID Connect authorization signed in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignInContext {
+    /// The `nonce` the client sent to `/authorize`, echoed in the ID token
+    /// so the client can tie the token to its own request (replay defence).
+    pub nonce: Option<String>,
+    /// When the user signed in: the session's start (`auth_time`).
+    pub auth_time: OffsetDateTime,
+    /// The session's id (`sid`): what RP-initiated logout and an
+    /// `id_token_hint` are matched against. Derived from the session
+    /// cookie's hash, so it reveals nothing that would resume the session.
+    pub sid: String,
 }
 
 /// A refresh token, as stored.

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::Gatehouse;
+use super::oidc::SignedIn;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ApiError, OAuthError};
 use crate::model::{Email, PasswordHash, Role, Session, User, UserId, validate_name};
@@ -342,7 +343,7 @@ impl Gatehouse {
         let scope = user
             .role
             .permitted_scopes()
-            .filter(|s| s != crate::scope::OFFLINE_ACCESS);
+            .filter(|s| !crate::scope::is_protocol_scope(s));
         let token = self
             .issue_access_token(super::token::AccessTokenSpec {
                 sub: &user.id.to_string(),
@@ -477,18 +478,30 @@ impl Gatehouse {
     /// A store failure.
     #[tracing::instrument(level = "info", skip_all, fields(user = %user.id))]
     pub async fn start_session(&self, user: &User) -> Result<Secret, ApiError> {
+        Ok(self.new_session(user).await?.0)
+    }
+
+    /// Starts a browser session for `user`, who has just proved who they
+    /// are, and says how OpenID Connect sees it.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn sign_in(&self, user: User) -> Result<(Secret, SignedIn), ApiError> {
+        let (value, session) = self.new_session(&user).await?;
+        Ok((value, SignedIn::new(user, &session)))
+    }
+
+    async fn new_session(&self, user: &User) -> Result<(Secret, Session), ApiError> {
         let value = Secret::generate(SESSION_PREFIX);
         let now = self.now();
-        self.ports
-            .tokens
-            .put_session(&Session {
-                hash: value.hash(),
-                user_id: user.id,
-                created_at: now,
-                expires_at: now + self.settings.session_ttl,
-            })
-            .await?;
-        Ok(value)
+        let session = Session {
+            hash: value.hash(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + self.settings.session_ttl,
+        };
+        self.ports.tokens.put_session(&session).await?;
+        Ok((value, session))
     }
 
     /// The user of a live session cookie, if any.
@@ -497,15 +510,7 @@ impl Gatehouse {
     /// A store failure.
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn session_user(&self, cookie: &str) -> Result<Option<User>, ApiError> {
-        let Some(session) = self
-            .ports
-            .tokens
-            .get_session(&TokenHash::of(cookie), self.now())
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(self.ports.users.get_user(session.user_id).await?)
+        Ok(self.signed_in(cookie).await?.map(|s| s.user))
     }
 
     /// Ends a session.
@@ -543,8 +548,39 @@ impl Gatehouse {
     /// deleted since issue.
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Caller, ApiError> {
+        self.authenticate_bearer_for(token, |_| false).await
+    }
+
+    /// Authenticates a bearer token at userinfo: a platform API token, or
+    /// the access token of any OpenID Connect request (scope `openid`)
+    /// whatever resource it is for (OIDC Core §5.3: userinfo belongs to the
+    /// OpenID provider). A token for another resource is read for the
+    /// OpenID claims only (`openid`, `profile`, `email`): the platform data
+    /// behind other scopes stays with platform API tokens.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::authenticate_bearer`].
+    #[tracing::instrument(level = "info", skip_all)]
+    pub async fn authenticate_userinfo(&self, token: &str) -> Result<Caller, ApiError> {
+        let api = self.settings.api_audience.clone();
+        let mut caller = self
+            .authenticate_bearer_for(token, |c| c.scopes().contains(crate::scope::OPENID))
+            .await?;
+        if caller.claims.aud != api {
+            caller.scope = caller
+                .scope
+                .filter(|s| matches!(s, crate::scope::OPENID | "profile" | "email"));
+        }
+        Ok(caller)
+    }
+
+    async fn authenticate_bearer_for(
+        &self,
+        token: &str,
+        also: impl Fn(&AccessClaims) -> bool,
+    ) -> Result<Caller, ApiError> {
         let claims = self
-            .verify_access_token(token)
+            .verify_access_token_for(token, also)
             .await
             .map_err(|e: OAuthError| {
                 if e.code == crate::error::ErrorCode::ServerError {

@@ -45,6 +45,10 @@ pub struct NewClient {
     /// The resource its authorization requests get when they name none: a
     /// registered resource URI, or the platform API's audience.
     pub default_resource: Option<String>,
+    /// Where RP-initiated logout may send the browser afterwards (OpenID
+    /// Connect RP-Initiated Logout §3.1); matched exactly, like redirect
+    /// URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 /// Which clients [`Gatehouse::list_clients`] returns; the default is all.
@@ -86,6 +90,8 @@ pub struct ClientPatch {
     pub exchange_targets: Option<Vec<String>>,
     /// New default resource; an empty string clears it.
     pub default_resource: Option<String>,
+    /// New post-logout redirect URIs; an empty list clears them.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 fn parse_redirects(raw: &[String], uses_code: bool) -> Result<Vec<RedirectUri>, ApiError> {
@@ -115,6 +121,13 @@ fn parse_redirects(raw: &[String], uses_code: bool) -> Result<Vec<RedirectUri>, 
         }
     }
     Ok(out)
+}
+
+/// Post-logout redirect URIs, under the rules of redirect URIs, as kept in
+/// the client's metadata; `None` (remove the key) for an empty list.
+fn post_logout_uris(raw: &[String]) -> Result<Option<serde_json::Value>, ApiError> {
+    let uris = parse_redirects(raw, false)?;
+    Ok((!uris.is_empty()).then(|| serde_json::json!(uris)))
 }
 
 fn parse_grants(raw: Option<&[String]>, confidential: bool) -> Result<Vec<GrantType>, ApiError> {
@@ -322,6 +335,13 @@ impl Gatehouse {
             let uri = self.default_resource(raw).await?;
             Self::set_metadata(&mut client, "default_resource", Some(uri.into()));
         }
+        if let Some(raw) = &req.post_logout_redirect_uris {
+            Self::set_metadata(
+                &mut client,
+                "post_logout_redirect_uris",
+                post_logout_uris(raw)?,
+            );
+        }
         self.ports.clients.insert_client(&client).await?;
         tracing::info!(client_id = %client.id, admin = %caller.user.id, "client registered");
         self.audit(
@@ -440,6 +460,13 @@ impl Gatehouse {
                 raw => Some(self.default_resource(raw).await?.into()),
             };
             Self::set_metadata(&mut client, "default_resource", value);
+        }
+        if let Some(raw) = patch.post_logout_redirect_uris {
+            Self::set_metadata(
+                &mut client,
+                "post_logout_redirect_uris",
+                post_logout_uris(&raw)?,
+            );
         }
         if let Some(p) = patch.require_pkce {
             if !p && !client.is_confidential() {

@@ -76,7 +76,7 @@ impl Gatehouse {
         let scope = user
             .role
             .permitted_scopes()
-            .filter(|s| s != crate::scope::OFFLINE_ACCESS);
+            .filter(|s| !crate::scope::is_protocol_scope(s));
         self.first_party_caller(user, scope, source)
     }
 

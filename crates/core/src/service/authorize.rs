@@ -11,12 +11,15 @@ use std::fmt;
 use url::Url;
 
 use super::Gatehouse;
+use super::oidc::SignedIn;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{AuthorizationCode, Client, ClientId, Consent, GrantId, Resource, Role, User};
+use crate::model::{
+    AuthorizationCode, Client, ClientId, Consent, GrantId, Resource, Role, SignInContext, User,
+};
 use crate::params::Params;
 use crate::pkce::CodeChallenge;
-use crate::scope::ScopeSet;
+use crate::scope::{OPENID, ScopeSet};
 use crate::secret::Secret;
 
 /// Prefix of authorization codes.
@@ -59,6 +62,11 @@ pub struct AuthorizeRequest {
     pub resource: Option<Resource>,
     /// `prompt`.
     pub prompt: Prompt,
+    /// OpenID Connect `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// OpenID Connect `max_age`: a sign-in older than this many seconds
+    /// must be repeated.
+    pub max_age: Option<u32>,
     /// The original parameters, for the consent form to post back.
     pub params: Params,
 }
@@ -199,6 +207,8 @@ impl Gatehouse {
             challenge: None,
             resource: None,
             prompt: Prompt::Default,
+            nonce: None,
+            max_age: None,
             params: params.clone(),
         };
         // From here on, errors go back to the (now trusted) redirect URI.
@@ -327,7 +337,37 @@ impl Gatehouse {
             }
             Err(e) => return fail(&req, e),
         };
+        req.nonce = match params.get("nonce") {
+            Ok(Some(n)) if n.len() > super::oidc::MAX_NONCE_LEN => {
+                return fail(&req, OAuthError::invalid_request("nonce is too long"));
+            }
+            Ok(n) => n.map(str::to_owned),
+            Err(e) => return fail(&req, e),
+        };
+        req.max_age = match params.get("max_age") {
+            Ok(None) => None,
+            Ok(Some(raw)) => match raw.parse::<u32>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    return fail(
+                        &req,
+                        OAuthError::invalid_request("max_age must be a whole number of seconds"),
+                    );
+                }
+            },
+            Err(e) => return fail(&req, e),
+        };
         Ok(req)
+    }
+
+    /// Whether `who` must sign in again before this request goes on:
+    /// `prompt=login`, or a sign-in older than `max_age` (OIDC Core
+    /// §3.1.2.1). `max_age=0` always asks, like `prompt=login`.
+    pub fn needs_sign_in(&self, req: &AuthorizeRequest, who: &SignedIn) -> bool {
+        req.prompt == Prompt::Login
+            || req.max_age.is_some_and(|max| {
+                self.now() - who.auth_time > time::Duration::seconds(i64::from(max)) || max == 0
+            })
     }
 
     /// Decides, for a signed-in user, between the consent page and an
@@ -336,12 +376,13 @@ impl Gatehouse {
     /// # Errors
     /// A redirect with `invalid_scope` when nothing requested is permitted to
     /// this user, or `consent_required` under `prompt=none`.
-    #[tracing::instrument(level = "info", skip_all, fields(client_id = %req.client.id, user = %user.id))]
+    #[tracing::instrument(level = "info", skip_all, fields(client_id = %req.client.id, user = %who.user.id))]
     pub async fn decide(
         &self,
         req: &AuthorizeRequest,
-        user: &User,
+        who: &SignedIn,
     ) -> Result<Decision, AuthorizeError> {
+        let user = &who.user;
         let scope = self.scope_for(req, user)?;
         let remembered = self
             .ports
@@ -355,7 +396,7 @@ impl Gatehouse {
         // client, so remembered consent is not proof the user is dealing
         // with the app they approved: ask every time (one click).
         if covered && req.prompt != Prompt::Consent && !Self::always_ask(req) {
-            return Ok(Decision::Redirect(self.issue_code(req, user, scope).await?));
+            return Ok(Decision::Redirect(self.issue_code(req, who, scope).await?));
         }
         if req.prompt == Prompt::None {
             return Err(self.redirect_error(
@@ -373,12 +414,13 @@ impl Gatehouse {
     ///
     /// # Errors
     /// As [`Gatehouse::decide`].
-    #[tracing::instrument(level = "info", skip_all, fields(client_id = %req.client.id, user = %user.id))]
+    #[tracing::instrument(level = "info", skip_all, fields(client_id = %req.client.id, user = %who.user.id))]
     pub async fn approve(
         &self,
         req: &AuthorizeRequest,
-        user: &User,
+        who: &SignedIn,
     ) -> Result<String, AuthorizeError> {
+        let user = &who.user;
         let scope = self.scope_for(req, user)?;
         let tokens = &self.ports.tokens;
         let previous = tokens
@@ -407,7 +449,7 @@ impl Gatehouse {
                 .detail("resource", req.resource.as_ref().map(|r| r.uri.clone())),
         )
         .await;
-        self.issue_code(req, user, scope).await
+        self.issue_code(req, who, scope).await
     }
 
     /// The user refused: `access_denied` back to the client. Never
@@ -503,15 +545,20 @@ impl Gatehouse {
     async fn issue_code(
         &self,
         req: &AuthorizeRequest,
-        user: &User,
+        who: &SignedIn,
         scope: ScopeSet,
     ) -> Result<String, AuthorizeError> {
         let now = self.now();
         let code = Secret::generate(CODE_PREFIX);
+        let sign_in = scope.contains(OPENID).then(|| SignInContext {
+            nonce: req.nonce.clone(),
+            auth_time: who.auth_time,
+            sid: who.sid.clone(),
+        });
         let record = AuthorizationCode {
             hash: code.hash(),
             client_id: req.client.id.clone(),
-            user_id: user.id,
+            user_id: who.user.id,
             redirect_uri: req.redirect_uri_param.clone(),
             scope,
             challenge: req.challenge.clone(),
@@ -519,6 +566,7 @@ impl Gatehouse {
             grant_id: GrantId::new(),
             issued_at: now,
             expires_at: now + self.settings.code_ttl,
+            sign_in,
         };
         self.ports
             .tokens

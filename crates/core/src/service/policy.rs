@@ -6,7 +6,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, ClientOrigin, GrantType, Resource, Role};
 use crate::params::Params;
 use crate::resource::canonical_resource;
-use crate::scope::{ADMIN_SCOPE, OFFLINE_ACCESS, ScopeSet};
+use crate::scope::{ADMIN_SCOPE, OFFLINE_ACCESS, ScopeSet, is_protocol_scope};
 
 /// Whether `client` may ever be granted `scope`.
 ///
@@ -125,7 +125,7 @@ impl Gatehouse {
     pub(crate) fn default_scope(&self, client: &Client, resource: Option<&Resource>) -> ScopeSet {
         let candidates = match resource {
             Some(r) => r.scopes.clone(),
-            None => ScopeSet::all_known().filter(|s| s != OFFLINE_ACCESS),
+            None => ScopeSet::all_known().filter(|s| !is_protocol_scope(s)),
         };
         candidates.filter(|s| client_allows(client, s) && s != ADMIN_SCOPE)
     }
@@ -141,7 +141,7 @@ impl Gatehouse {
     ) -> ScopeSet {
         let known = ScopeSet::all_known();
         requested.filter(|s| {
-            let audience_ok = s == OFFLINE_ACCESS
+            let audience_ok = is_protocol_scope(s)
                 || match resource {
                     Some(r) => r.scopes.contains(s),
                     None => known.contains(s),

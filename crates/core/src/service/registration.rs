@@ -329,6 +329,10 @@ impl Gatehouse {
         }
         out.insert("client_name".into(), json!(client.name));
         out.insert("redirect_uris".into(), json!(client.redirect_uris));
+        // OIDC Dynamic Client Registration §2 defaults this to RS256; say
+        // what Gatehouse really signs with, so a client that validates the
+        // header against its registration is not surprised.
+        out.insert("id_token_signed_response_alg".into(), json!("ES256"));
         out.insert(
             "token_endpoint_auth_method".into(),
             json!(client.auth_method.as_str()),

@@ -6,7 +6,7 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::model::{Resource, ResourceId, validate_name};
 use crate::resource::canonical_resource;
-use crate::scope::{ADMIN_SCOPE, OFFLINE_ACCESS, ScopeSet};
+use crate::scope::{ADMIN_SCOPE, ScopeSet, is_protocol_scope};
 
 /// `POST /api/v1/oauth/resources`; for `PATCH`, `None` keeps a field.
 #[derive(Debug, Clone, Default)]
@@ -27,9 +27,9 @@ fn scopes(raw: &[String]) -> Result<ScopeSet, ApiError> {
     }
     let set = ScopeSet::parse(&raw.join(" "))
         .map_err(|e| ApiError::Unprocessable(e.to_string().into()))?;
-    if set.contains(ADMIN_SCOPE) || set.contains(OFFLINE_ACCESS) {
+    if set.contains(ADMIN_SCOPE) || set.iter().any(is_protocol_scope) {
         return Err(ApiError::Unprocessable(
-            "'admin' and 'offline_access' cannot be resource scopes".into(),
+            "'admin', 'offline_access' and 'openid' cannot be resource scopes".into(),
         ));
     }
     Ok(set)

@@ -133,7 +133,7 @@ macro_rules! __sql_rotation {
                 .optional()
                 .map_err(error::unexpected)?;
             if let Some(row) = taken {
-                return Ok(CodeRedemption::Redeemed(row.into_domain()?));
+                return Ok(CodeRedemption::Redeemed(Box::new(row.into_domain()?)));
             }
             let spent: Option<DbUuid> = authorization_codes::table
                 .find(&hash)

@@ -176,13 +176,29 @@ impl Gatehouse {
     /// # Errors
     /// `invalid_token` with a reason safe to show the caller.
     pub async fn verify_access_token(&self, token: &str) -> Result<AccessClaims, OAuthError> {
+        self.verify_access_token_for(token, |_| false).await
+    }
+
+    /// As [`Gatehouse::verify_access_token`], but a token whose claims
+    /// `also` accepts may be for another audience (userinfo takes the
+    /// access token of any OpenID Connect request, whatever its resource).
+    pub(crate) async fn verify_access_token_for(
+        &self,
+        token: &str,
+        also: impl Fn(&AccessClaims) -> bool,
+    ) -> Result<AccessClaims, OAuthError> {
         let claims = self.decode_access_token(token).await?;
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidToken, d);
+        let audience = if also(&claims) {
+            claims.aud.as_str()
+        } else {
+            self.settings.api_audience.as_str()
+        };
         // Gatehouse issued the token with its own clock: no leeway.
         claims
             .check(
                 &self.settings.issuer,
-                &self.settings.api_audience,
+                audience,
                 self.now().unix_timestamp(),
                 0,
             )

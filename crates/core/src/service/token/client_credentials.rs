@@ -6,7 +6,7 @@ use super::access::AccessTokenSpec;
 use super::request::ClientCredentialsRequest;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::Client;
-use crate::scope::OFFLINE_ACCESS;
+use crate::scope::is_protocol_scope;
 
 impl Gatehouse {
     /// The client credentials grant (RFC 6749 §4.4): a machine client acting
@@ -31,7 +31,7 @@ impl Gatehouse {
         };
         let scope = self
             .grantable(&requested, client, None, resource.as_ref())
-            .filter(|s| s != OFFLINE_ACCESS);
+            .filter(|s| !is_protocol_scope(s));
         if scope.is_empty() {
             return Err(OAuthError::invalid_scope(
                 "none of the requested scopes is allowed for this client and resource",

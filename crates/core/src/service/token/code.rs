@@ -8,6 +8,7 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, Grant, GrantType, RefreshToken};
 use crate::ports::CodeRedemption;
+use crate::scope::OPENID;
 use crate::secret::{Secret, TokenHash};
 
 impl Gatehouse {
@@ -24,7 +25,7 @@ impl Gatehouse {
             .await?;
         let now = self.now();
         let code = match self.ports.tokens.take_code(&TokenHash::of(code)).await? {
-            CodeRedemption::Redeemed(code) => code,
+            CodeRedemption::Redeemed(code) => *code,
             CodeRedemption::Replayed(grant) => {
                 // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code means it
                 // leaked; revoke everything the first redemption issued.
@@ -127,6 +128,17 @@ impl Gatehouse {
         });
         self.ports.tokens.create_grant(&grant, record).await?;
         tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "authorization code redeemed");
-        self.grant_tokens(client, &grant, &scope, refresh, now)
+        let mut response = self.grant_tokens(client, &grant, &scope, refresh, now)?;
+        if let Some(sign_in) = code.sign_in.as_ref().filter(|_| scope.contains(OPENID)) {
+            response.id_token = Some(self.issue_id_token(
+                client,
+                &user,
+                sign_in,
+                &response.access_token,
+                &scope,
+                now,
+            )?);
+        }
+        Ok(response)
     }
 }

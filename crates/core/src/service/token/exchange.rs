@@ -8,7 +8,7 @@ use super::access::{AccessTokenSpec, ClaimError};
 use super::request::ExchangeRequest;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::Client;
-use crate::scope::{OFFLINE_ACCESS, ScopeSet};
+use crate::scope::{ScopeSet, is_protocol_scope};
 
 /// Lifetime cap of tokens obtained by token exchange.
 const EXCHANGED_TOKEN_TTL: Duration = Duration::minutes(5);
@@ -136,7 +136,7 @@ impl Gatehouse {
         };
         let scope = self
             .grantable(&requested, client, Some(user.role), target.as_ref())
-            .filter(|s| s != OFFLINE_ACCESS && approved.as_ref().is_none_or(|a| a.contains(s)));
+            .filter(|s| !is_protocol_scope(s) && approved.as_ref().is_none_or(|a| a.contains(s)));
         if scope.is_empty() {
             return Err(OAuthError::invalid_scope(
                 "none of the subject token's scopes is allowed for the target and this client",

@@ -55,6 +55,10 @@ pub struct TokenResponse {
     /// RFC 8693: the type of the issued token (token exchange only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
+    /// OpenID Connect: the ID token, when a code issued for scope `openid`
+    /// is redeemed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 fn ser_secret<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
@@ -84,6 +88,7 @@ impl TokenResponse {
             refresh_token: None,
             scope: scope.to_string(),
             issued_token_type: None,
+            id_token: None,
         }
     }
 }

@@ -1,0 +1,3 @@
+ALTER TABLE authorization_codes DROP COLUMN sid;
+ALTER TABLE authorization_codes DROP COLUMN auth_time;
+ALTER TABLE authorization_codes DROP COLUMN nonce;
