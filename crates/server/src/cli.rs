@@ -124,6 +124,9 @@ pub struct NewClientArgs {
     /// What its authorization requests get when they name no resource.
     #[arg(long)]
     default_resource: Option<String>,
+    /// Where RP-initiated logout may send the browser afterwards (repeat).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
     /// Let a confidential client skip PKCE.
     #[arg(long)]
     no_pkce: bool,
@@ -414,6 +417,8 @@ pub async fn clients(gh: &Gatehouse, cmd: ClientsCommand) -> anyhow::Result<()> 
                 resource: a.resource,
                 exchange_targets: (!a.exchange_targets.is_empty()).then_some(a.exchange_targets),
                 default_resource: a.default_resource,
+                post_logout_redirect_uris: (!a.post_logout_redirect_uris.is_empty())
+                    .then_some(a.post_logout_redirect_uris),
             };
             let (client, secret) = gh.create_client(&op, new).await?;
             if a.output.json {

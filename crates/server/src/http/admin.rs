@@ -58,6 +58,8 @@ struct CreateClientRequest {
     /// What authorization requests naming no `resource` get: a registered
     /// resource URI, or the platform API's audience.
     default_resource: Option<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -103,6 +105,7 @@ async fn create_client(
         resource: b.resource,
         exchange_targets: b.exchange_targets,
         default_resource: b.default_resource,
+        post_logout_redirect_uris: b.post_logout_redirect_uris,
     };
     let (client, secret) = state.gatehouse.create_client(&caller.0, req).await?;
     Ok(no_store(
@@ -245,6 +248,8 @@ struct PatchClientRequest {
     exchange_targets: Option<Vec<String>>,
     /// Empty clears it.
     default_resource: Option<String>,
+    /// An empty list clears them.
+    post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 /// Changes a client, with the rules of creation.
@@ -282,6 +287,7 @@ async fn update_client(
         resource: b.resource,
         exchange_targets: b.exchange_targets,
         default_resource: b.default_resource,
+        post_logout_redirect_uris: b.post_logout_redirect_uris,
     };
     let c = state.gatehouse.update_client(&caller.0, &id, patch).await?;
     Ok(HttpResponse::Ok().json(wire::OneClient {

@@ -5,7 +5,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::ApiError;
-use gatehouse_core::service::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
+use gatehouse_core::service::{AuthorizeError, AuthorizeRequest, Decision, Prompt, SignedIn};
 
 use super::oauth::{parse_pairs, read_form, redirect};
 use super::pages;
@@ -39,9 +39,14 @@ pub(super) async fn session_user(
     state: &AppState,
     req: &HttpRequest,
 ) -> Option<gatehouse_core::model::User> {
+    signed_in(state, req).await.map(|s| s.user)
+}
+
+/// The browser's live session, if it has one.
+pub(super) async fn signed_in(state: &AppState, req: &HttpRequest) -> Option<SignedIn> {
     let cookie = req.cookie(pages::session_cookie(state))?;
-    match state.gatehouse.session_user(cookie.value()).await {
-        Ok(u) => u,
+    match state.gatehouse.signed_in(cookie.value()).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
             None
@@ -57,15 +62,20 @@ async fn continue_as(
     state: &AppState,
     session: &str,
     req: &AuthorizeRequest,
-    user: &gatehouse_core::model::User,
+    who: &SignedIn,
     cookies: Vec<actix_web::cookie::Cookie<'static>>,
     status: StatusCode,
     seen_a_page: bool,
 ) -> HttpResponse {
-    match state.gatehouse.decide(req, user).await {
-        Ok(Decision::Consent { scope }) => {
-            pages::consent_page(state, session, req, &scope, user.email.as_str(), cookies)
-        }
+    match state.gatehouse.decide(req, who).await {
+        Ok(Decision::Consent { scope }) => pages::consent_page(
+            state,
+            session,
+            req,
+            &scope,
+            who.user.email.as_str(),
+            cookies,
+        ),
         Ok(Decision::Redirect(url)) => {
             let mut res = redirect(status, &url);
             for c in cookies {
@@ -74,7 +84,7 @@ async fn continue_as(
             res
         }
         Err(e) if seen_a_page => authorize_failure(e, status),
-        Err(e) => authorize_failure(state.gatehouse.screen(e, Some(user)).await, status),
+        Err(e) => authorize_failure(state.gatehouse.screen(e, Some(&who.user)).await, status),
     }
 }
 
@@ -87,20 +97,25 @@ pub async fn authorize(state: Data<AppState>, http: HttpRequest, query: RawQuery
             "The request's query string is malformed.",
         );
     };
-    let user = session_user(&state, &http).await;
+    let who = signed_in(&state, &http).await;
     let req = match state.gatehouse.validate_authorize(params).await {
         Ok(r) => r,
         Err(e) => {
-            let e = state.gatehouse.screen(e, user.as_ref()).await;
+            let e = state
+                .gatehouse
+                .screen(e, who.as_ref().map(|w| &w.user))
+                .await;
             return authorize_failure(e, StatusCode::FOUND);
         }
     };
-    match (user, req.prompt) {
-        (None, Prompt::None) => {
+    // A sign-in too old for `max_age`, or `prompt=login`, counts as none.
+    let who = who.filter(|w| !state.gatehouse.needs_sign_in(&req, w));
+    match who {
+        None if req.prompt == Prompt::None => {
             let e = state.gatehouse.login_required(&req);
             authorize_failure(state.gatehouse.screen(e, None).await, StatusCode::FOUND)
         }
-        (Some(user), p) if p != Prompt::Login => {
+        Some(who) => {
             let session = http
                 .cookie(pages::session_cookie(&state))
                 .map(|c| c.value().to_owned())
@@ -109,14 +124,14 @@ pub async fn authorize(state: Data<AppState>, http: HttpRequest, query: RawQuery
                 &state,
                 &session,
                 &req,
-                &user,
+                &who,
                 vec![],
                 StatusCode::FOUND,
                 false,
             )
             .await
         }
-        _ => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]),
+        None => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]),
     }
 }
 
@@ -210,7 +225,7 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
             );
         }
     };
-    let session = match state.gatehouse.start_session(&user).await {
+    let (session, who) = match state.gatehouse.sign_in(user).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "could not start a session");
@@ -221,7 +236,7 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
             );
         }
     };
-    tracing::info!(user = %user.id, client_id = %req.client.id, "signed in on the authorization page");
+    tracing::info!(user = %who.user.id, client_id = %req.client.id, "signed in on the authorization page");
     let cookie = pages::cookie(
         &state,
         &http,
@@ -232,7 +247,7 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
         &state,
         session.expose(),
         &req,
-        &user,
+        &who,
         vec![cookie],
         StatusCode::SEE_OTHER,
         true,
@@ -283,7 +298,7 @@ pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payloa
             return authorize_failure(e, StatusCode::SEE_OTHER);
         }
     };
-    let Some(user) = session_user(&state, &http).await else {
+    let Some(who) = signed_in(&state, &http).await else {
         return pages::login_page(
             &state,
             &http,
@@ -302,13 +317,13 @@ pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payloa
         );
     }
     match params.get("decision") {
-        Ok(Some("allow")) => match state.gatehouse.approve(&req, &user).await {
+        Ok(Some("allow")) => match state.gatehouse.approve(&req, &who).await {
             Ok(url) => redirect(StatusCode::SEE_OTHER, &url),
             Err(e) => authorize_failure(e, StatusCode::SEE_OTHER),
         },
         Ok(Some("deny")) => redirect(
             StatusCode::SEE_OTHER,
-            &state.gatehouse.deny(&req, &user).await,
+            &state.gatehouse.deny(&req, &who.user).await,
         ),
         _ => pages::error_page(
             StatusCode::BAD_REQUEST,

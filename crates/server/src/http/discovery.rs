@@ -25,6 +25,63 @@ const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "no
     )
 )]
 pub async fn metadata(state: Data<AppState>) -> HttpResponse {
+    document(server_metadata(&state).await)
+}
+
+/// OpenID Connect Discovery 1.0 §3: the RFC 8414 document plus what an
+/// OpenID provider must declare. Served at the issuer-appended location
+/// OIDC defines and at the path-inserted one RFC 8414 clients (the MCP
+/// SDKs among them) also try. It is a superset of the OAuth document, so a
+/// client that finds this one first learns the same endpoints, PKCE S256
+/// and registration.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration/api/v1/oauth",
+    tag = "discovery",
+    security(()),
+    responses(
+        (status = 200, description = "The metadata; `Cache-Control: public, max-age=60`.", body = AuthorizationServerMetadata),
+    )
+)]
+pub async fn openid_configuration(state: Data<AppState>) -> HttpResponse {
+    let mut doc = server_metadata(&state).await;
+    doc["subject_types_supported"] = json!(["public"]);
+    // ES256 only: the keys are P-256 (jwt.rs). OIDC Discovery asks for
+    // RS256 too; docs/identity.md says why Gatehouse does not.
+    doc["id_token_signing_alg_values_supported"] = json!(["ES256"]);
+    doc["claims_supported"] = json!(ID_TOKEN_CLAIMS);
+    doc["claim_types_supported"] = json!(["normal"]);
+    doc["claims_parameter_supported"] = json!(false);
+    doc["request_parameter_supported"] = json!(false);
+    doc["request_uri_parameter_supported"] = json!(false);
+    document(doc)
+}
+
+/// Every claim an ID token or userinfo may carry.
+const ID_TOKEN_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "email",
+    "email_verified",
+    "name",
+    "updated_at",
+];
+
+fn document(doc: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(doc)
+}
+
+/// The RFC 8414 document.
+async fn server_metadata(state: &AppState) -> serde_json::Value {
     let gh = &state.gatehouse;
     let iss = &gh.settings().issuer;
     let mut scopes: Vec<String> = KNOWN_SCOPES.iter().map(|(s, _)| (*s).to_owned()).collect();
@@ -46,6 +103,7 @@ pub async fn metadata(state: Data<AppState>) -> HttpResponse {
         "revocation_endpoint": format!("{iss}/revoke"),
         "introspection_endpoint": format!("{iss}/introspect"),
         "jwks_uri": format!("{iss}/jwks.json"),
+        "end_session_endpoint": format!("{iss}/end_session"),
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -68,9 +126,7 @@ pub async fn metadata(state: Data<AppState>) -> HttpResponse {
     if gh.settings().registration != RegistrationPolicy::Off {
         doc["registration_endpoint"] = json!(format!("{iss}/register"));
     }
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .json(doc)
+    doc
 }
 
 /// RFC 9728 metadata for the platform API, so MCP-style clients can find
@@ -89,7 +145,7 @@ pub async fn api_resource_metadata(state: Data<AppState>) -> HttpResponse {
     let scopes: Vec<&str> = KNOWN_SCOPES
         .iter()
         .map(|(s, _)| *s)
-        .filter(|s| *s != gatehouse_core::scope::OFFLINE_ACCESS)
+        .filter(|s| !gatehouse_core::scope::is_protocol_scope(s))
         .collect();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

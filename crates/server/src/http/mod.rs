@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod client_addr;
 pub mod console;
 pub mod discovery;
+pub mod end_session;
 pub mod errors;
 pub mod oauth;
 pub mod observe;
@@ -251,6 +252,12 @@ fn root_endpoints() -> Vec<Endpoint> {
         .machine(),
         Endpoint::new(
             Method::GET,
+            "/.well-known/openid-configuration/api/v1/oauth",
+            discovery::openid_configuration,
+        )
+        .machine(),
+        Endpoint::new(
+            Method::GET,
             "/.well-known/oauth-protected-resource/api/v1",
             discovery::api_resource_metadata,
         )
@@ -275,6 +282,12 @@ fn oauth_endpoints() -> Vec<Endpoint> {
             Method::GET,
             "/.well-known/oauth-authorization-server",
             discovery::metadata,
+        )
+        .machine(),
+        Endpoint::new(
+            Method::GET,
+            "/.well-known/openid-configuration",
+            discovery::openid_configuration,
         )
         .machine(),
         Endpoint::new(Method::GET, "/jwks.json", discovery::jwks).machine(),
@@ -304,6 +317,8 @@ fn oauth_endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/authorize", authorize::consent).page(),
         Endpoint::new(Method::POST, "/login", authorize::login).page(),
         Endpoint::new(Method::POST, "/logout", authorize::logout).page(),
+        Endpoint::new(Method::GET, "/end_session", end_session::end_session_get).page(),
+        Endpoint::new(Method::POST, "/end_session", end_session::end_session_post).page(),
         Endpoint::new(Method::GET, "/userinfo", oauth::userinfo),
         Endpoint::new(Method::POST, "/userinfo", oauth::userinfo),
     ];

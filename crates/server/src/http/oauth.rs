@@ -23,7 +23,7 @@ use super::schemas::{
     IntrospectionRequest, IntrospectionResponse, RegistrationRequest, RegistrationResponse,
     RegistrationUpdate, RevocationRequest, TokenRequest, TokenResponse, UserinfoResponse,
 };
-use super::{AppState, Authed, MAX_BODY};
+use super::{AppState, MAX_BODY};
 
 /// Reads a JSON body of at most [`MAX_BODY`] bytes for the registration
 /// endpoints, with RFC 7591's error for anything unreadable.
@@ -421,8 +421,14 @@ pub async fn revoke(
         (status = 500, response = ServerError),
     )
 )]
-pub async fn userinfo(state: Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiFailure> {
-    let info = state.gatehouse.userinfo(&caller.0).await?;
+pub async fn userinfo(
+    state: Data<AppState>,
+    http: HttpRequest,
+) -> Result<HttpResponse, ApiFailure> {
+    let token = super::bearer_token(&http)
+        .ok_or_else(|| ApiFailure(gatehouse_core::ApiError::InvalidToken("".into())))?;
+    let caller = state.gatehouse.authenticate_userinfo(token).await?;
+    let info = state.gatehouse.userinfo(&caller).await?;
     Ok(no_store(HttpResponse::Ok().json(info)))
 }
 

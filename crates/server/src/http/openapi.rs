@@ -36,6 +36,10 @@ const ALIASES: &[(&str, &str)] = &[
         "/.well-known/oauth-authorization-server/api/v1/oauth",
     ),
     (
+        "/api/v1/oauth/.well-known/openid-configuration",
+        "/.well-known/openid-configuration/api/v1/oauth",
+    ),
+    (
         "/api/v1/oauth/.well-known/ssf-configuration",
         "/.well-known/ssf-configuration/api/v1/oauth",
     ),
@@ -53,6 +57,7 @@ const ALIASES: &[(&str, &str)] = &[
         super::healthz,
         super::readyz,
         discovery::metadata,
+        discovery::openid_configuration,
         discovery::api_resource_metadata,
         discovery::jwks,
         oauth::token,

@@ -63,6 +63,23 @@ struct ErrorPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "end_session.html")]
+struct EndSessionPage<'a> {
+    action: &'a str,
+    client_name: Option<&'a str>,
+    user_email: &'a str,
+    csrf: &'a str,
+    hidden: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "unvetted.html")]
 struct UnvettedPage<'a> {
     host: &'a str,
@@ -313,4 +330,38 @@ pub fn unvetted_page(host: &str, url: &str, message: &str) -> HttpResponse {
 /// An error page; used whenever redirecting back would be unsafe.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     html(status, render(&ErrorPage { title, message }), vec![])
+}
+
+/// RP-initiated logout's question, when the request does not prove it
+/// comes from an app of this very session: the user decides.
+pub fn end_session_page(
+    state: &AppState,
+    session: &str,
+    logout: &gatehouse_core::service::LogoutRequest,
+    user_email: &str,
+) -> HttpResponse {
+    let csrf = session_csrf(state, session);
+    let page = EndSessionPage {
+        action: "/api/v1/oauth/end_session",
+        client_name: logout.client.as_ref().map(|c| c.name.as_str()),
+        user_email,
+        csrf: &csrf,
+        hidden: logout
+            .params
+            .pairs()
+            .iter()
+            .filter(|(k, _)| !PAGE_FIELDS.contains(&k.as_str()))
+            .cloned()
+            .collect(),
+    };
+    html(StatusCode::OK, render(&page), vec![])
+}
+
+/// The end of a sign-out that has nowhere to send the browser.
+pub fn signed_out_page(title: &str, message: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    html(
+        StatusCode::OK,
+        render(&SignedOutPage { title, message }),
+        cookies,
+    )
 }

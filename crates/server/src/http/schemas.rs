@@ -263,6 +263,10 @@ pub struct TokenResponse {
     /// Token exchange only.
     #[schema(required = false)]
     pub issued_token_type: String,
+    /// OpenID Connect: an ES256 ID token, when the code was issued for
+    /// scope `openid`.
+    #[schema(required = false)]
+    pub id_token: String,
 }
 
 /// A revocation request (RFC 7009), form-encoded.
@@ -531,6 +535,8 @@ pub struct AuthorizationServerMetadata {
     pub introspection_endpoint: String,
     /// The signing keys.
     pub jwks_uri: String,
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+    pub end_session_endpoint: String,
     /// Absent under `GATEHOUSE_REGISTRATION=off`.
     #[schema(required = false)]
     pub registration_endpoint: String,
@@ -557,6 +563,27 @@ pub struct AuthorizationServerMetadata {
     /// Present (`true`) when client ID metadata documents are accepted.
     #[schema(required = false)]
     pub client_id_metadata_document_supported: bool,
+    /// OpenID Connect only: `["public"]`.
+    #[schema(required = false)]
+    pub subject_types_supported: Vec<String>,
+    /// OpenID Connect only: `["ES256"]`.
+    #[schema(required = false)]
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// OpenID Connect only: the claims of ID tokens and userinfo.
+    #[schema(required = false)]
+    pub claims_supported: Vec<String>,
+    /// OpenID Connect only: `["normal"]`.
+    #[schema(required = false)]
+    pub claim_types_supported: Vec<String>,
+    /// OpenID Connect only: `false`.
+    #[schema(required = false)]
+    pub claims_parameter_supported: bool,
+    /// OpenID Connect only: `false`.
+    #[schema(required = false)]
+    pub request_parameter_supported: bool,
+    /// OpenID Connect only: `false`.
+    #[schema(required = false)]
+    pub request_uri_parameter_supported: bool,
 }
 
 /// RFC 9728 protected-resource metadata for the platform API.

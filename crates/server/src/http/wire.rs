@@ -326,6 +326,8 @@ pub struct ClientBody {
     /// What its authorization requests get when they name no resource.
     #[schema(required = true)]
     default_resource: Option<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    post_logout_redirect_uris: Vec<String>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -361,6 +363,11 @@ impl From<&Client> for ClientBody {
                 .map(str::to_owned)
                 .collect(),
             default_resource: c.default_resource().map(str::to_owned),
+            post_logout_redirect_uris: c
+                .post_logout_redirect_uris()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             created_at: ts(c.created_at),
             updated_at: ts(c.updated_at),
             last_used_at: c.last_used_at.map(ts),

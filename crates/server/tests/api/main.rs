@@ -28,6 +28,7 @@ mod invitations;
 mod logs;
 mod mcp;
 mod metrics;
+mod oidc;
 mod openapi;
 mod platform;
 mod registration;

@@ -270,7 +270,7 @@ async fn the_platform_api_publishes_rfc_9728_metadata_and_points_to_it() {
 }
 
 #[tokio::test]
-async fn metadata_advertises_exactly_what_works_and_no_openid_document_is_served() {
+async fn metadata_advertises_exactly_what_works_and_the_openid_documents_are_complete() {
     let app = spawn().await;
     let m: Value = app
         .http
@@ -299,15 +299,36 @@ async fn metadata_advertises_exactly_what_works_and_no_openid_document_is_served
     for (k, v) in m.as_object().unwrap() {
         assert!(!v.is_null() && v != "", "{k} must not be null or empty");
     }
-    // No OIDC document: a plain OAuth one there breaks the TypeScript SDK.
+    // The OIDC documents are real OpenID provider metadata: a plain OAuth
+    // one there breaks the TypeScript SDK, which validates whatever it
+    // finds at that URL against the OIDC schema (typescript-sdk#2733).
     for path in [
         "/.well-known/openid-configuration/api/v1/oauth",
         "/api/v1/oauth/.well-known/openid-configuration",
     ] {
-        assert_eq!(
-            app.http.get(app.url(path)).send().await.unwrap().status(),
-            StatusCode::NOT_FOUND
-        );
+        let doc: Value = app
+            .http
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for required in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "response_types_supported",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+        ] {
+            assert!(doc.get(required).is_some(), "{path} lacks {required}");
+        }
+        for (k, v) in doc.as_object().unwrap() {
+            assert!(!v.is_null() && v != "", "{k} must not be null or empty");
+        }
     }
     // Registered resource scopes are advertised.
     register_resource(&app, MCP, &["files:read"]).await;
