@@ -13,8 +13,10 @@
 # Parts: the Python SDK with dynamic registration and with a client ID metadata document,
 # the TypeScript SDK the same two ways, both SDKs once more sending no `resource` (Gatehouse
 # runs with GATEHOUSE_DEFAULT_RESOURCE = the MCP server, so they must still get its tokens),
-# the conformance suite's authorization-server
-# scenarios with and without --resource. A scripted person signs in and consents on
+# a strict OpenID Connect relying party (oauth4webapi: discovery, registration, code flow with
+# nonce, ID token validation, userinfo, refresh, max_age, RP-initiated logout; this instance runs
+# with a default resource, so it also shows OIDC and the MCP default living together), and the
+# conformance suite's authorization-server scenarios with and without --resource. A scripted person signs in and consents on
 # Gatehouse's own pages (pages.py, and its twin in ts/client.mjs).
 #
 # GATEHOUSE_BIN=PATH uses that binary instead of building; E2E_LOGS=DIR keeps the servers' logs.
@@ -166,6 +168,8 @@ part "python SDK sending no resource (GATEHOUSE_DEFAULT_RESOURCE)" 180 \
   "$PY" py_client.py --mode dcr --omit-resource --mcp-url "$MCP_URL" --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI"
 part "typescript SDK sending no resource (GATEHOUSE_DEFAULT_RESOURCE)" 180 \
   "$NODE" ts/client.mjs --omit-resource --mcp-url "$MCP_URL" --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI"
+part "OpenID Connect relying party (oauth4webapi, strict)" 120 \
+  "$NODE" ts/oidc_rp.mjs --issuer "$ISSUER" --redirect-uri "$REDIRECT_URI"
 part "conformance suite, authorization server (platform API audience)" 300 \
   "$PY" conformance.py --node "$NODE" --cli "$CONFORMANCE" --issuer "$ISSUER" --client-id "$CONF_CLIENT_ID" \
   --port "$CONF_PORT" --out "$WORK/conformance-platform" --label platform
