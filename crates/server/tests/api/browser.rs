@@ -229,6 +229,36 @@ async fn a_person_in_a_real_browser_signs_in_consents_and_gets_a_code() {
     let code = query(&landed, "code").expect("a code in the redirect");
     let res = app.exchange(&client, &code, &p).await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
+
+    // RP-initiated logout without an ID token of this session: the person
+    // is asked, on the same design, and "Sign out" (a real form post with
+    // its CSRF token) ends the session.
+    b.goto(&format!(
+        "{}/end_session?client_id={}",
+        app.issuer, client.id
+    ))
+    .await
+    .unwrap();
+    let leave = b
+        .wait()
+        .for_element(Locator::Css("button[name=decision][value=leave]"))
+        .await
+        .unwrap();
+    assert!(b.source().await.unwrap().contains("Sign out of Gatehouse?"));
+    std::fs::write(dir.join("end-session.png"), b.screenshot().await.unwrap()).unwrap();
+    assert_accessible(&b, axe.as_deref(), "sign-out question").await;
+    leave.click().await.unwrap();
+    b.wait()
+        .for_element(Locator::XPath("//h1[contains(., 'You are signed out')]"))
+        .await
+        .unwrap();
+    assert_accessible(&b, axe.as_deref(), "signed out").await;
+    // Signed out for real: authorizing again needs the password.
+    b.goto(&url).await.unwrap();
+    b.wait()
+        .for_element(Locator::Css("input[name=email]"))
+        .await
+        .unwrap();
     b.close().await.unwrap();
 }
 
