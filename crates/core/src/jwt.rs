@@ -616,6 +616,26 @@ mod tests {
     }
 
     #[test]
+    fn id_tokens_access_tokens_and_security_events_are_three_disjoint_kinds() {
+        let kr = ring();
+        let claims = Claims { sub: "u".into() };
+        let id = kr.sign_id_token(&claims).unwrap();
+        let at = kr.sign(&claims).unwrap();
+        let set = kr.sign_security_event(&claims).unwrap();
+        let jwks = Verifier::from_jwks(kr.jwks());
+        assert_eq!(jwks.verify_id_token::<Claims>(&id).unwrap(), claims);
+        assert_eq!(kr.verify_id_token::<Claims>(&id).unwrap(), claims);
+        for (name, result) in [
+            ("id token as access token", jwks.verify::<Claims>(&id)),
+            ("id token as SET", jwks.verify_security_event::<Claims>(&id)),
+            ("access token as id token", jwks.verify_id_token::<Claims>(&at)),
+            ("SET as id token", jwks.verify_id_token::<Claims>(&set)),
+        ] {
+            assert_eq!(result.unwrap_err(), JwtError::UnsupportedHeader, "{name}");
+        }
+    }
+
+    #[test]
     fn garbage_is_malformed_not_a_panic() {
         let kr = ring();
         for t in ["", "a", "a.b", "a.b.c.d", "!!.!!.!!", &"a".repeat(9000)] {

@@ -262,6 +262,7 @@ struct ClientPage<'a> {
     origin: &'static str,
     kind: &'static str,
     redirect_uris: Vec<String>,
+    post_logout_uris: Vec<String>,
     created: String,
     last_used: String,
     grants: Vec<GrantRow>,
@@ -295,6 +296,11 @@ async fn client(state: Data<AppState>, req: HttpRequest, id: Path<String>) -> Ht
             .redirect_uris
             .iter()
             .map(|r| r.as_str().to_owned())
+            .collect(),
+        post_logout_uris: c
+            .post_logout_redirect_uris()
+            .into_iter()
+            .map(str::to_owned)
             .collect(),
         created: when(c.created_at),
         last_used: c.last_used_at.map_or_else(|| "Never".to_owned(), when),

@@ -615,3 +615,48 @@ async fn an_mcp_client_asking_for_openid_gets_a_resource_token_and_an_id_token()
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn admins_see_and_change_a_clients_post_logout_redirect_uris() {
+    use crate::account::{page, signed_in};
+    let app = spawn().await;
+    let client = oidc_client(&app).await;
+    let b = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, html) = page(&app, &b, &format!("/admin/clients/{}", client.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("After sign-out") && html.contains(SIGNED_OUT));
+
+    let patch = |body: Value| {
+        let http = app.http.clone();
+        let url = app.url(&format!("/api/v1/oauth/clients/{}", client.id));
+        let token = app.admin_token.clone();
+        async move {
+            http.patch(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = patch(json!({"post_logout_redirect_uris": ["http://evil.example/bye"]})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = patch(json!({"post_logout_redirect_uris": []})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["client"]["post_logout_redirect_uris"], json!([]));
+    // Cleared: the app can no longer send anyone there.
+    let res = app
+        .http
+        .get(end_session(
+            &app,
+            &[
+                ("client_id", &client.id),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
