@@ -628,7 +628,10 @@ mod tests {
         for (name, result) in [
             ("id token as access token", jwks.verify::<Claims>(&id)),
             ("id token as SET", jwks.verify_security_event::<Claims>(&id)),
-            ("access token as id token", jwks.verify_id_token::<Claims>(&at)),
+            (
+                "access token as id token",
+                jwks.verify_id_token::<Claims>(&at),
+            ),
             ("SET as id token", jwks.verify_id_token::<Claims>(&set)),
         ] {
             assert_eq!(result.unwrap_err(), JwtError::UnsupportedHeader, "{name}");

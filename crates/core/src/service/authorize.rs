@@ -67,6 +67,10 @@ pub struct AuthorizeRequest {
     /// OpenID Connect `max_age`: a sign-in older than this many seconds
     /// must be repeated.
     pub max_age: Option<u32>,
+    /// OpenID Connect `id_token_hint`: the `sub` of an ID token Gatehouse
+    /// issued, naming who the client expects to be signed in; a session
+    /// of anyone else does not count.
+    pub expected_sub: Option<String>,
     /// The original parameters, for the consent form to post back.
     pub params: Params,
 }
@@ -209,6 +213,7 @@ impl Gatehouse {
             prompt: Prompt::Default,
             nonce: None,
             max_age: None,
+            expected_sub: None,
             params: params.clone(),
         };
         // From here on, errors go back to the (now trusted) redirect URI.
@@ -357,14 +362,35 @@ impl Gatehouse {
             },
             Err(e) => return fail(&req, e),
         };
+        if req.scope.contains(OPENID) && req.redirect_uri_param.is_none() {
+            // OIDC Core §3.1.2.1: required in OpenID requests, even for a
+            // client with one registered URI.
+            return fail(
+                &req,
+                OAuthError::invalid_request("redirect_uri is required in OpenID Connect requests"),
+            );
+        }
+        req.expected_sub = match params.get("id_token_hint") {
+            Ok(Some(hint)) => match self.read_id_token_hint(hint).await {
+                Ok(claims) => Some(claims.sub),
+                Err(e) => return fail(&req, e),
+            },
+            Ok(None) => None,
+            Err(e) => return fail(&req, e),
+        };
         Ok(req)
     }
 
     /// Whether `who` must sign in again before this request goes on:
-    /// `prompt=login`, or a sign-in older than `max_age` (OIDC Core
-    /// §3.1.2.1). `max_age=0` always asks, like `prompt=login`.
+    /// `prompt=login`, an `id_token_hint` naming someone else, or a sign-in
+    /// older than `max_age` (OIDC Core §3.1.2.1). `max_age=0` always asks,
+    /// like `prompt=login`.
     pub fn needs_sign_in(&self, req: &AuthorizeRequest, who: &SignedIn) -> bool {
         req.prompt == Prompt::Login
+            || req
+                .expected_sub
+                .as_ref()
+                .is_some_and(|sub| *sub != who.user.id.to_string())
             || req.max_age.is_some_and(|max| {
                 self.now() - who.auth_time > time::Duration::seconds(i64::from(max)) || max == 0
             })

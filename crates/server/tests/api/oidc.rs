@@ -660,3 +660,94 @@ async fn admins_see_and_change_a_clients_post_logout_redirect_uris() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn an_id_token_hint_at_authorize_must_name_the_signed_in_user() {
+    let app = spawn().await;
+    let client = oidc_client(&app).await;
+    let b = browser();
+    let mine = sign_in_with_openid(&app, &b, &client, "openid", "n").await;
+    app.create_user("bea@example.com", "bea-password-long-enough")
+        .await;
+    let bea_browser = browser();
+    let p = pkce();
+    let url = with_params(
+        &app.authorize_url(&client.id, &p, "openid", "st"),
+        &[("nonce", "n")],
+    );
+    let redirect = app
+        .authorize_via_pages(
+            &bea_browser,
+            &url,
+            "bea@example.com",
+            "bea-password-long-enough",
+        )
+        .await;
+    let code = query(&redirect, "code").unwrap();
+    let beas: Value = app.exchange(&client, &code, &p).await.json().await.unwrap();
+
+    let with_hint = |hint: &str, extra: &[(&str, &str)]| {
+        let mut params = vec![("id_token_hint", hint)];
+        params.extend_from_slice(extra);
+        with_params(
+            &app.authorize_url(&client.id, &pkce(), "openid", "st"),
+            &params,
+        )
+    };
+    // The hint names the admin, who is signed in here: straight back.
+    let res = b
+        .get(with_hint(mine["id_token"].as_str().unwrap(), &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(res.headers()[LOCATION].to_str().unwrap().contains("code="));
+    // It names Bea: the admin's session does not count.
+    let beas_hint = beas["id_token"].as_str().unwrap();
+    let res = b.get(with_hint(beas_hint, &[])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("/api/v1/oauth/login"));
+    let res = b
+        .get(with_hint(beas_hint, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    let to = url::Url::parse(res.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(query(&to, "error").as_deref(), Some("login_required"));
+    // Not an ID token of this server: invalid_request, redirected.
+    let access = mine["access_token"].as_str().unwrap();
+    for bad in [access, "e30.e30.e30"] {
+        let res = b.get(with_hint(bad, &[])).send().await.unwrap();
+        let to = url::Url::parse(res.headers()[LOCATION].to_str().unwrap()).unwrap();
+        assert_eq!(
+            query(&to, "error").as_deref(),
+            Some("invalid_request"),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_openid_request_must_name_its_redirect_uri() {
+    let app = spawn().await;
+    let client = oidc_client(&app).await;
+    let url = app
+        .authorize_url(&client.id, &pkce(), "openid", "st")
+        .replace(
+            &format!(
+                "&{}",
+                serde_urlencoded::to_string([("redirect_uri", REDIRECT)]).unwrap()
+            ),
+            "",
+        );
+    assert!(!url.contains("redirect_uri"));
+    let res = app.http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = url::Url::parse(res.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(query(&to, "error").as_deref(), Some("invalid_request"));
+    assert!(
+        query(&to, "error_description")
+            .unwrap()
+            .contains("redirect_uri")
+    );
+}
