@@ -10,9 +10,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::model::{
-    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf, Invitation,
-    Membership, OrgId, OrgRole, Organization, RefreshToken, Resource, ResourceId, Revocation,
-    Session, StoredKey, Stream, StreamId, Usage, User, UserId,
+    AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf,
+    IdentityProvider, IdpId, Invitation, LinkedIdentity, Membership, OrgId, OrgRole, Organization,
+    RefreshToken, Resource, ResourceId, Revocation, Session, StoredKey, Stream, StreamId, Usage,
+    User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -482,4 +483,70 @@ pub trait StreamStore: Send + Sync {
     /// Deletes poll streams last polled before `before` (their receiver is
     /// gone). Returns how many went.
     async fn delete_idle_streams(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Upstream identity providers and the identities linked through them.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait IdentityRepo: Send + Sync {
+    /// Stores a new provider.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if the id or the name is taken.
+    async fn insert_provider(&self, provider: &IdentityProvider) -> Result<(), StoreError>;
+
+    /// Finds a provider by id.
+    async fn get_provider(&self, id: IdpId) -> Result<Option<IdentityProvider>, StoreError>;
+
+    /// Finds a provider by name (the callback path names it).
+    async fn provider_by_name(&self, name: &str) -> Result<Option<IdentityProvider>, StoreError>;
+
+    /// Every provider, by name.
+    async fn list_providers(&self) -> Result<Vec<IdentityProvider>, StoreError>;
+
+    /// Replaces a provider's fields.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if it does not exist and
+    /// [`StoreError::Conflict`] if the new name is another provider's.
+    async fn update_provider(&self, provider: &IdentityProvider) -> Result<(), StoreError>;
+
+    /// Deletes a provider and every identity linked through it. Returns
+    /// whether it existed.
+    async fn delete_provider(&self, id: IdpId) -> Result<bool, StoreError>;
+
+    /// Links an upstream identity to a user.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if `(issuer, subject)` is
+    /// already linked (to anyone), and [`StoreError::NotFound`] if the
+    /// provider or the user does not exist.
+    async fn link_identity(&self, link: &LinkedIdentity) -> Result<(), StoreError>;
+
+    /// The link of an upstream identity, if any.
+    async fn find_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<LinkedIdentity>, StoreError>;
+
+    /// A user's linked identities, oldest first.
+    async fn user_identities(&self, user: UserId) -> Result<Vec<LinkedIdentity>, StoreError>;
+
+    /// Records a sign-in through a link.
+    async fn touch_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Removes one of `user`'s links. Returns whether it existed (a link of
+    /// another user is not removed).
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<bool, StoreError>;
 }

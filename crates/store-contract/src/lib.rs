@@ -31,7 +31,8 @@ use std::sync::Arc;
 
 use gatehouse_core::audit::AuditStore;
 use gatehouse_core::ports::{
-    ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore, UserRepo,
+    ClientRepo, IdentityRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore,
+    UserRepo,
 };
 
 pub mod fixtures;
@@ -42,6 +43,7 @@ mod cascades;
 mod clients;
 mod codes;
 mod grants;
+mod identity;
 mod invitations;
 mod keys;
 mod orgs;
@@ -57,6 +59,7 @@ pub use cascades::*;
 pub use clients::*;
 pub use codes::*;
 pub use grants::*;
+pub use identity::*;
 pub use invitations::*;
 pub use keys::*;
 pub use orgs::*;
@@ -89,6 +92,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// Shared Signals streams.
     pub streams: Arc<dyn StreamStore>,
+    /// Upstream identity providers and linked identities.
+    pub identities: Arc<dyn IdentityRepo>,
     /// Dropped after the ports: tears down what the factory set up for this
     /// one test (a scratch database, a temporary directory).
     guard: Option<Arc<dyn Any + Send + Sync>>,
@@ -106,6 +111,7 @@ impl Stores {
             + ResourceRepo
             + AuditStore
             + StreamStore
+            + IdentityRepo
             + 'static,
     {
         let store = Arc::new(store);
@@ -117,6 +123,7 @@ impl Stores {
             resources: store.clone(),
             audit: store.clone(),
             streams: store.clone(),
+            identities: store.clone(),
             keys: store,
             guard: None,
         }
@@ -230,6 +237,11 @@ macro_rules! contract_tests {
             a_stream_is_updated_by_exactly_one_of_racing_writers
             only_due_enabled_push_streams_are_handed_out
             only_poll_streams_left_unpolled_are_reaped
+            // Upstream identity providers and linked identities.
+            identity_providers_round_trip_and_keep_unique_names
+            an_upstream_identity_links_to_one_user_only
+            links_go_with_their_owner_their_provider_or_an_unlink
+            racing_links_of_one_identity_make_exactly_one
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

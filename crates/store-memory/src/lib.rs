@@ -30,6 +30,7 @@
 
 mod audit;
 mod clients;
+mod identity;
 mod keys;
 mod orgs;
 mod streams;
@@ -102,6 +103,9 @@ struct Inner {
     /// The last `seq` given, only ever increasing (changed under the log's
     /// lock).
     last_revocation_seq: std::sync::atomic::AtomicI64,
+    /// Upstream identity providers and linked identities. Never held across
+    /// an `.await`; may be held while `users` is read, never the reverse.
+    identities: std::sync::Mutex<identity::Identities>,
 }
 
 /// Striped locks serializing refresh-token rotations per family: families
@@ -128,6 +132,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The identity providers and links, locked (a poisoned lock still
+    /// holds valid maps).
+    fn identities(&self) -> std::sync::MutexGuard<'_, identity::Identities> {
+        self.inner
+            .identities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The revocation log, locked (a poisoned lock still holds a valid

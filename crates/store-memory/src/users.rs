@@ -91,6 +91,7 @@ impl UserRepo for MemoryStore {
                 invitation.invited_by = None;
             }
         }
+        self.identities().forget_user(id);
         self.inner.sessions.retain(|_, s| s.user_id != id);
         self.inner.consents.retain(|(user, _), _| *user != id);
         self.inner.codes.retain(|_, c| c.code.user_id != id);

@@ -260,6 +260,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    identity_providers (id) {
+        id -> SqlUuid,
+        name -> Text,
+        display_name -> Text,
+        kind -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        sealed_secret -> Binary,
+        scopes -> Text,
+        create_users -> Bool,
+        link_by_verified_email -> Bool,
+        created_at -> SqlTime,
+        updated_at -> SqlTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    linked_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        provider_id -> SqlUuid,
+        user_id -> SqlUuid,
+        email -> Nullable<Text>,
+        created_at -> SqlTime,
+        last_used_at -> SqlTime,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
@@ -268,6 +303,8 @@ diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::allow_tables_to_appear_in_same_query!(
     revocations,
     ssf_streams,
+    identity_providers,
+    linked_identities,
     clients,
     users,
     organizations,

@@ -10,11 +10,13 @@
 
 mod client;
 mod grants;
+mod identity;
 mod people;
 mod streams;
 
 pub use client::*;
 pub use grants::*;
+pub use identity::*;
 pub use people::*;
 pub use streams::*;
 
@@ -126,6 +128,10 @@ macro_rules! uuid_id {
 uuid_id!(
     /// A Shared Signals event stream (`stream_id`).
     StreamId
+);
+uuid_id!(
+    /// An upstream identity provider.
+    IdpId
 );
 uuid_id!(
     /// A platform user's identifier; the `sub` of their tokens.

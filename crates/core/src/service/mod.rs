@@ -44,7 +44,8 @@ use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, s
 use crate::model::StoredKey;
 use crate::password::PasswordHasher;
 use crate::ports::{
-    ClientRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore, UserRepo,
+    ClientRepo, IdentityRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore,
+    UserRepo,
 };
 use crate::secret::fill_random;
 
@@ -65,6 +66,8 @@ pub struct Ports {
     pub resources: Arc<dyn ResourceRepo>,
     /// Shared Signals streams.
     pub streams: Arc<dyn StreamStore>,
+    /// Upstream identity providers and linked identities.
+    pub identities: Arc<dyn IdentityRepo>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Password hashing.
@@ -98,6 +101,7 @@ impl Ports {
             + KeyStore
             + ResourceRepo
             + StreamStore
+            + IdentityRepo
             + AuditStore
             + Clone
             + 'static,
@@ -110,6 +114,7 @@ impl Ports {
             tokens: Arc::new(store.clone()),
             resources: Arc::new(store.clone()),
             streams: Arc::new(store.clone()),
+            identities: Arc::new(store.clone()),
             keys: Arc::new(store),
             clock,
             hasher,

@@ -24,10 +24,12 @@ use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::secret::TokenHash;
 use time::OffsetDateTime;
 
+mod identity;
 mod people;
 mod signals;
 mod tokens;
 
+pub use identity::*;
 pub use people::*;
 pub use signals::*;
 pub use tokens::*;

@@ -6,6 +6,7 @@
 mod audit;
 mod clients;
 mod helpers;
+mod identity;
 mod keys;
 mod orgs;
 mod rotation;
@@ -105,8 +106,9 @@ macro_rules! sql_store {
         use $crate::rows::*;
         use $crate::schema::{
             audit_events, authorization_codes, clients, consents, denied_access_tokens, grants,
-            invitations, master_key, memberships, organizations, refresh_tokens, resources,
-            revocations, sessions, signing_keys, ssf_streams, users,
+            identity_providers, invitations, linked_identities, master_key, memberships,
+            organizations, refresh_tokens, resources, revocations, sessions, signing_keys,
+            ssf_streams, users,
         };
 
         $crate::__sql_helpers! { store: $store, connection: $connection, write_transaction: $tx }
@@ -118,5 +120,6 @@ macro_rules! sql_store {
         $crate::__sql_keys! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_audit! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_streams! { store: $store, connection: $connection, write_transaction: $tx }
+        $crate::__sql_identity! { store: $store, connection: $connection, write_transaction: $tx }
     };
 }

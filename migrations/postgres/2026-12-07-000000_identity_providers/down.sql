@@ -1,0 +1,2 @@
+DROP TABLE linked_identities;
+DROP TABLE identity_providers;
