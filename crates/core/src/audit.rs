@@ -59,11 +59,22 @@ pub enum AuditKind {
     ResourceDeleted,
     /// `key.rotated`
     KeyRotated,
+    /// `identity_provider.created` (beyond DESIGN §10's list: upstream
+    /// sign-in came later, DESIGN §12).
+    IdentityProviderCreated,
+    /// `identity_provider.updated`
+    IdentityProviderUpdated,
+    /// `identity_provider.deleted`
+    IdentityProviderDeleted,
+    /// `identity.linked`: an upstream identity now signs in to an account.
+    IdentityLinked,
+    /// `identity.unlinked`
+    IdentityUnlinked,
 }
 
 impl AuditKind {
-    /// Every kind, in DESIGN §10's order.
-    pub const ALL: [AuditKind; 16] = [
+    /// Every kind, in DESIGN §10's order, then those of §12.
+    pub const ALL: [AuditKind; 21] = [
         AuditKind::SignInSucceeded,
         AuditKind::SignInFailed,
         AuditKind::SignInThrottled,
@@ -80,6 +91,11 @@ impl AuditKind {
         AuditKind::ResourceCreated,
         AuditKind::ResourceDeleted,
         AuditKind::KeyRotated,
+        AuditKind::IdentityProviderCreated,
+        AuditKind::IdentityProviderUpdated,
+        AuditKind::IdentityProviderDeleted,
+        AuditKind::IdentityLinked,
+        AuditKind::IdentityUnlinked,
     ];
 
     /// The stable name.
@@ -101,6 +117,11 @@ impl AuditKind {
             AuditKind::ResourceCreated => "resource.created",
             AuditKind::ResourceDeleted => "resource.deleted",
             AuditKind::KeyRotated => "key.rotated",
+            AuditKind::IdentityProviderCreated => "identity_provider.created",
+            AuditKind::IdentityProviderUpdated => "identity_provider.updated",
+            AuditKind::IdentityProviderDeleted => "identity_provider.deleted",
+            AuditKind::IdentityLinked => "identity.linked",
+            AuditKind::IdentityUnlinked => "identity.unlinked",
         }
     }
 
@@ -324,7 +345,11 @@ mod tests {
     #[test]
     fn every_kind_has_its_design_name_and_parses_back() {
         let names: Vec<&str> = AuditKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(names.len(), 16);
+        // DESIGN §10's sixteen, then the five of upstream identity (§12).
+        assert_eq!(names.len(), 21);
+        assert_eq!(names[15], "key.rotated");
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
         for k in AuditKind::ALL {
             assert_eq!(AuditKind::parse(k.as_str()), Some(k));
         }

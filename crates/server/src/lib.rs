@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod push;
 pub mod startup;
 pub mod telemetry;
+pub mod upstream;
 
 pub use config::Config;
 pub use startup::Application;

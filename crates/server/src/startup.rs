@@ -194,6 +194,9 @@ impl Application {
                 config.cimd_allow_loopback,
             )?));
         }
+        ports.upstream = Some(Arc::new(crate::upstream::HttpUpstream::new(
+            config.extra_ca_file.as_deref(),
+        )?));
         let metrics = Arc::new(Metrics::new());
         ports.observer = metrics.clone();
         let audit = Arc::new(QueuedAudit::spawn(ports.audit_log.clone(), metrics.clone()));

@@ -63,6 +63,23 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+impl PasswordHash {
+    /// What an account without a password stores (one created through an
+    /// upstream identity provider): not a PHC string, so no password ever
+    /// verifies against it.
+    pub const NONE: &'static str = "!none";
+
+    /// The hash of an account that has no password.
+    pub fn none() -> Self {
+        Self(Self::NONE.to_owned())
+    }
+
+    /// Whether a password can sign in to this account at all.
+    pub fn is_usable(&self) -> bool {
+        self.0 != Self::NONE
+    }
+}
+
 /// A platform user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {

@@ -235,9 +235,12 @@ impl Gatehouse {
                 return Err(e.into());
             }
         };
+        // An account without a password (created through an upstream
+        // provider) costs the same hash as an unknown one, and can never
+        // match: the verdict below needs a usable hash.
         let hash = match &user {
-            Some(u) => Ok(u.password_hash.clone()),
-            None => self.dummy_hash().await,
+            Some(u) if u.password_hash.is_usable() => Ok(u.password_hash.clone()),
+            _ => self.dummy_hash().await,
         };
         let verdict = match hash {
             Ok(hash) => self
@@ -249,7 +252,7 @@ impl Gatehouse {
             Err(e) => Err(e),
         };
         match (verdict, user) {
-            (Ok(true), Some(user)) => {
+            (Ok(true), Some(user)) if user.password_hash.is_usable() => {
                 self.throttle.succeeded(attempt, self.now());
                 self.ports.observer.sign_in(SignInResult::Succeeded);
                 self.audit(

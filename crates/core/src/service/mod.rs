@@ -9,6 +9,7 @@ mod apps;
 mod audit_log;
 mod authorize;
 mod directory;
+mod identity;
 mod invitations;
 mod oidc;
 mod policy;
@@ -17,6 +18,7 @@ mod resources;
 mod signals;
 pub mod ssf;
 mod token;
+mod upstream;
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -29,6 +31,7 @@ pub use apps::ConnectedApp;
 pub use audit_log::{AuditPage, AuditParams, DEFAULT_PAGE};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
 pub use directory::{MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch};
+pub use identity::{IdentityProviderInput, LinkedIdentityView};
 pub use oidc::{IdClaims, LogoutRequest, SignedIn, at_hash, session_id};
 pub use policy::client_allows;
 pub use registration::RegistrationPolicy;
@@ -37,6 +40,7 @@ pub use token::{
     AccessClaims, ClaimError, ClientCredentials, ClientCredentialsRequest, CodeRequest,
     ExchangeRequest, RefreshRequest, TokenRequest, TokenResponse,
 };
+pub use upstream::{UpstreamCallback, UpstreamError, UpstreamOutcome, UpstreamStart};
 
 use crate::audit::{AuditEvent, AuditKind, AuditSink, AuditStore, StoreAudit};
 use crate::clock::Clock;
@@ -74,6 +78,9 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     /// Outbound fetches of client metadata documents; `None` disables CIMD.
     pub fetcher: Option<Arc<dyn crate::cimd::MetadataFetcher>>,
+    /// Outbound HTTP to upstream identity providers; `None` disables
+    /// signing in through them.
+    pub upstream: Option<Arc<dyn crate::upstream::UpstreamHttp>>,
     /// Where outcomes are reported for metrics; [`crate::observe::NoObserver`]
     /// unless the embedder sets one.
     pub observer: Arc<dyn crate::observe::Observer>,
@@ -119,6 +126,7 @@ impl Ports {
             clock,
             hasher,
             fetcher: None,
+            upstream: None,
             observer: Arc::new(crate::observe::NoObserver),
             audit: Arc::new(StoreAudit(audit_log.clone())),
             audit_log,
@@ -240,6 +248,8 @@ pub struct Gatehouse {
     /// Set when the server starts a graceful stop: held requests (RFC 8936
     /// long polls) answer at once instead of holding the stop up.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// Upstream providers' discovery documents and keys.
+    pub(crate) upstream_cache: upstream::UpstreamCache,
 }
 
 /// How many verified access tokens [`Gatehouse`] remembers (a few hundred
@@ -301,6 +311,7 @@ impl Gatehouse {
                 usage: crate::usage::UsageLog::default(),
                 registrations: crate::rate::HourlyBudget::new(settings.registrations_per_hour),
                 draining: std::sync::atomic::AtomicBool::new(false),
+                upstream_cache: upstream::UpstreamCache::default(),
                 ports,
                 settings,
                 keyring: RwLock::new(Arc::new(keyring)),

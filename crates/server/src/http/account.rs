@@ -53,6 +53,11 @@ impl Done {
             "gone" => "That app was no longer connected.",
             "signed-out" => "You are signed out of Gatehouse.",
             "everywhere" => "You are signed out of Gatehouse on every device.",
+            "linked" => "The account was linked: you can now sign in with it.",
+            "unlinked" => "The linked account was removed: it no longer signs you in.",
+            "last-link" => {
+                "That linked account is your only way to sign in, so it was kept. Link another one first."
+            }
             _ => return None,
         })
     }
@@ -87,7 +92,8 @@ pub(super) async fn signed_in(
             next,
             SignInMessage::default(),
             vec![],
-        )),
+        )
+        .await),
     }
 }
 
@@ -120,11 +126,12 @@ struct SignInPage<'a> {
     email: &'a str,
     csrf: &'a str,
     next: &'a str,
+    providers: Vec<(String, String)>,
 }
 
 /// Where a sign-in may send the browser afterwards: Gatehouse's own
 /// account and admin pages, nothing else (no open redirect).
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     let ours = ["/account", "/admin"].iter().any(|p| {
         next == *p || next.starts_with(&format!("{p}/")) || next.starts_with(&format!("{p}?"))
     });
@@ -147,7 +154,7 @@ struct SignInMessage<'a> {
     email: &'a str,
 }
 
-fn sign_in_page(
+async fn sign_in_page(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
@@ -170,6 +177,7 @@ fn sign_in_page(
         email: message.email,
         csrf: &csrf,
         next,
+        providers: pages::upstream_buttons(state, next).await,
     };
     pages::html(status, pages::render(&page), cookies)
 }
@@ -237,11 +245,57 @@ struct AccountPage<'a> {
     role: &'a str,
     created: String,
     created_iso: String,
+    has_password: bool,
+    identities: Vec<IdentityRow>,
+    /// Providers not linked yet: (name, display name).
+    linkable: Vec<(String, String)>,
 }
 
-fn account_page(signed: &SignedIn, status: StatusCode, frame: Frame<'_>) -> HttpResponse {
+/// A linked identity as the account page lists it.
+struct IdentityRow {
+    provider: String,
+    email: String,
+    issuer: String,
+    subject: String,
+    linked: String,
+    linked_iso: String,
+}
+
+async fn account_page(
+    state: &AppState,
+    signed: &SignedIn,
+    status: StatusCode,
+    frame: Frame<'_>,
+) -> HttpResponse {
     let u: &User = &signed.caller.user;
+    let (links, providers) = match (
+        state.gatehouse.linked_identities(u).await,
+        state.gatehouse.sign_in_providers().await,
+    ) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "linked identities could not be read");
+            (Vec::new(), Vec::new())
+        }
+    };
+    let identities: Vec<IdentityRow> = links
+        .into_iter()
+        .map(|v| IdentityRow {
+            provider: v.provider_name,
+            email: v.link.email.unwrap_or_default(),
+            linked: when(v.link.created_at),
+            linked_iso: iso(v.link.created_at),
+            issuer: v.link.issuer,
+            subject: v.link.subject,
+        })
+        .collect();
     let page = AccountPage {
+        has_password: u.password_hash.is_usable(),
+        linkable: providers
+            .into_iter()
+            .filter(|(_, label)| !identities.iter().any(|i| i.provider == *label))
+            .collect(),
+        identities,
         frame,
         name: &u.name,
         email: u.email.as_str(),
@@ -266,14 +320,16 @@ async fn account(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> 
                 notice: Some(notice),
                 ..SignInMessage::default()
             };
-            return sign_in_page(&state, &req, StatusCode::OK, "/account", message, vec![]);
+            return sign_in_page(&state, &req, StatusCode::OK, "/account", message, vec![]).await;
         }
     };
     account_page(
+        &state,
         &signed,
         StatusCode::OK,
         Frame::new(&signed, "account", done.notice()),
     )
+    .await
 }
 
 /// `POST /account/login`: the sign-in form of the account and admin pages.
@@ -282,19 +338,20 @@ async fn sign_in(state: Data<AppState>, req: HttpRequest, body: web::Payload) ->
     let field = |k: &str| form.get(k).ok().flatten().unwrap_or_default();
     let next = safe_next(field("next")).to_owned();
     let email = field("email");
-    let refused = |status: StatusCode, error: &str| {
+    let refused = async |status: StatusCode, error: &str| {
         let message = SignInMessage {
             error: Some(error),
             email,
             ..SignInMessage::default()
         };
-        sign_in_page(&state, &req, status, &next, message, vec![])
+        sign_in_page(&state, &req, status, &next, message, vec![]).await
     };
     if !pages::login_csrf_ok(&state, &req, form.get("csrf_token").ok().flatten()) {
         return refused(
             StatusCode::BAD_REQUEST,
             "The form expired. Please sign in again.",
-        );
+        )
+        .await;
     }
     let user = match state
         .gatehouse
@@ -304,14 +361,14 @@ async fn sign_in(state: Data<AppState>, req: HttpRequest, body: web::Payload) ->
         Ok(u) => u,
         Err(e) => {
             let (status, text) = failure(&e);
-            return refused(status, &text);
+            return refused(status, &text).await;
         }
     };
     let session = match state.gatehouse.start_session(&user).await {
         Ok(s) => s,
         Err(e) => {
             let (status, text) = failure(&e);
-            return refused(status, &text);
+            return refused(status, &text).await;
         }
     };
     tracing::info!(user = %user.id, "signed in on the account pages");
@@ -405,7 +462,7 @@ async fn change_password(
                 error: Some(&text),
                 ..Frame::new(&signed, "account", None)
             };
-            return account_page(&signed, status, frame);
+            return account_page(&state, &signed, status, frame).await;
         }
     };
     // The change ended every session, this one included: the person who

@@ -131,7 +131,7 @@ pub async fn authorize(state: Data<AppState>, http: HttpRequest, query: RawQuery
             )
             .await
         }
-        None => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]),
+        None => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![]).await,
     }
 }
 
@@ -163,7 +163,8 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
             Some("Your sign-in form expired. Please try again."),
             email,
             vec![],
-        );
+        )
+        .await;
     }
     let password = params.get("password").ok().flatten().unwrap_or("");
     if email.is_empty() || password.is_empty() {
@@ -175,10 +176,12 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
             Some("Enter your email and password."),
             email,
             vec![],
-        );
+        )
+        .await;
     }
-    let refused = |status: StatusCode, message: &str, retry_after: Option<u64>| {
-        let mut res = pages::login_page(&state, &http, &req, status, Some(message), email, vec![]);
+    let refused = async |status: StatusCode, message: &str, retry_after: Option<u64>| {
+        let mut res =
+            pages::login_page(&state, &http, &req, status, Some(message), email, vec![]).await;
         if let Some(secs) = retry_after
             && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
         {
@@ -197,7 +200,8 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
                 StatusCode::UNAUTHORIZED,
                 "The email or password is not correct.",
                 None,
-            );
+            )
+            .await;
         }
         Err(ApiError::Throttled(secs)) => {
             return refused(
@@ -207,14 +211,16 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
                     pages::wait_phrase(secs)
                 ),
                 Some(secs),
-            );
+            )
+            .await;
         }
         Err(ApiError::Busy(secs)) => {
             return refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Gatehouse is busy checking other sign-ins. Try again in a moment.",
                 Some(secs),
-            );
+            )
+            .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
@@ -270,7 +276,9 @@ pub async fn logout(state: Data<AppState>, http: HttpRequest, body: web::Payload
     }
     let gone = pages::removal(&state, &http, pages::session_cookie(&state));
     match state.gatehouse.validate_authorize(params).await {
-        Ok(req) => pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![gone]),
+        Ok(req) => {
+            pages::login_page(&state, &http, &req, StatusCode::OK, None, "", vec![gone]).await
+        }
         Err(_) => pages::html(
             StatusCode::OK,
             "<!doctype html><title>Signed out</title><p>You are signed out of Gatehouse.</p>"
@@ -307,7 +315,8 @@ pub async fn consent(state: Data<AppState>, http: HttpRequest, body: web::Payloa
             Some("Your session ended. Sign in again to continue."),
             "",
             vec![],
-        );
+        )
+        .await;
     };
     if !pages::session_csrf_ok(&state, &http, params.get("csrf_token").ok().flatten()) {
         return pages::error_page(

@@ -10,6 +10,7 @@ pub mod console;
 pub mod discovery;
 pub mod end_session;
 pub mod errors;
+pub mod idp;
 pub mod oauth;
 pub mod observe;
 pub mod openapi;
@@ -271,6 +272,7 @@ fn root_endpoints() -> Vec<Endpoint> {
     ]
     .into_iter()
     .chain(account::endpoints())
+    .chain(idp::account_endpoints())
     .chain(console::endpoints())
     .collect()
 }
@@ -323,6 +325,7 @@ fn oauth_endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/userinfo", oauth::userinfo),
     ];
     all.extend(admin::endpoints());
+    all.extend(idp::endpoints());
     all.extend(ssf::endpoints());
     all
 }

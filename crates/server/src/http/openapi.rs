@@ -23,7 +23,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use super::schemas::{ApiErrorBody, OAuthErrorBody};
-use super::{AppState, admin, api, apps, discovery, oauth, ssf};
+use super::{AppState, admin, api, apps, discovery, idp, oauth, ssf};
 
 /// Paths served by the same handlers as a documented path, as
 /// `(alias, documented)`: the document lists them too, with the same
@@ -107,6 +107,11 @@ const ALIASES: &[(&str, &str)] = &[
         admin::get_resource,
         admin::update_resource,
         admin::delete_resource,
+        idp::list_identity_providers,
+        idp::create_identity_provider,
+        idp::get_identity_provider,
+        idp::update_identity_provider,
+        idp::delete_identity_provider,
         ssf::configuration,
         ssf::create_stream,
         ssf::read_streams,
@@ -148,6 +153,7 @@ const ALIASES: &[(&str, &str)] = &[
         (name = "apps", description = "Connected apps: what a user authorized, and disconnecting it."),
         (name = "clients", description = "Admin: the OAuth client registry."),
         (name = "resources", description = "Admin: the protected-resource registry (RFC 8707, RFC 9728)."),
+        (name = "identity-providers", description = "Admin: upstream identity providers for \"Sign in with …\" (OpenID Connect, GitHub)."),
         (name = "oauth", description = "Token, revocation, introspection and userinfo."),
         (name = "registration", description = "Dynamic client registration (RFC 7591, RFC 7592)."),
         (name = "discovery", description = "Authorization-server and protected-resource metadata, signing keys."),

@@ -36,6 +36,7 @@ struct LoginPage<'a> {
     email: &'a str,
     csrf: &'a str,
     hidden: Vec<(String, String)>,
+    providers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -217,8 +218,41 @@ pub fn render(t: &impl Template) -> String {
     })
 }
 
+/// The "Sign in with …" buttons: each provider's start URL, coming back
+/// to `return_to`, and its name. A store failure shows no buttons (the
+/// password form still works) rather than no page.
+pub async fn upstream_buttons(state: &AppState, return_to: &str) -> Vec<(String, String)> {
+    let providers = match state.gatehouse.sign_in_providers().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "identity providers could not be listed");
+            return Vec::new();
+        }
+    };
+    let back: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    providers
+        .into_iter()
+        .map(|(name, label)| {
+            (
+                format!("/api/v1/oauth/idp/{name}/start?return_to={back}"),
+                label,
+            )
+        })
+        .collect()
+}
+
+/// Where the authorization request continues after an upstream sign-in:
+/// `/authorize` with its own parameters.
+fn authorize_return(req: &AuthorizeRequest) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in hidden_fields(req) {
+        q.append_pair(&k, &v);
+    }
+    format!("/api/v1/oauth/authorize?{}", q.finish())
+}
+
 /// The sign-in page for an authorization request.
-pub fn login_page(
+pub async fn login_page(
     state: &AppState,
     http: &HttpRequest,
     req: &AuthorizeRequest,
@@ -238,6 +272,7 @@ pub fn login_page(
         email,
         csrf: &csrf,
         hidden: hidden_fields(req),
+        providers: upstream_buttons(state, &authorize_return(req)).await,
     };
     html(status, render(&page), cookies)
 }
