@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -30,7 +30,7 @@ impl Drop for Driver {
     }
 }
 
-fn find(name: &str) -> Option<PathBuf> {
+pub(crate) fn find(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join(name))
@@ -55,12 +55,12 @@ fn start_driver() -> Option<Driver> {
     Some(Driver { child, port })
 }
 
-fn screenshots_dir() -> PathBuf {
+pub(crate) fn screenshots_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
 }
 
 /// A headless Chromium session through `driver`.
-async fn session(driver: &Driver) -> fantoccini::Client {
+pub(crate) async fn session(driver: &Driver) -> fantoccini::Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -91,7 +91,7 @@ async fn session(driver: &Driver) -> fantoccini::Client {
 
 /// axe-core's source (`npm ci --prefix tests/axe`), or `None` (after
 /// saying why) where it is not installed; under CI its absence fails.
-fn axe_or_skip() -> Option<String> {
+pub(crate) fn axe_or_skip() -> Option<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/axe/node_modules/axe-core/axe.min.js");
     let src = std::fs::read_to_string(&path).ok();
@@ -108,7 +108,7 @@ fn axe_or_skip() -> Option<String> {
 
 /// Runs axe-core on the page shown and fails on any serious or critical
 /// violation, naming each with the elements it was found on.
-async fn assert_accessible(b: &fantoccini::Client, axe: Option<&str>, page: &str) {
+pub(crate) async fn assert_accessible(b: &fantoccini::Client, axe: Option<&str>, page: &str) {
     let Some(src) = axe else {
         return;
     };
@@ -156,14 +156,14 @@ async fn sign_in_as_admin(b: &fantoccini::Client) {
 }
 
 /// Loads `path` and waits for `css` to be on the page.
-async fn visit(b: &fantoccini::Client, app: &TestApp, path: &str, css: &str) {
+pub(crate) async fn visit(b: &fantoccini::Client, app: &TestApp, path: &str, css: &str) {
     b.goto(&app.url(path)).await.unwrap();
     b.wait().for_element(Locator::Css(css)).await.unwrap();
 }
 
 /// The browser and driver, or `None` (after saying why) where they are not
 /// installed; under CI their absence fails the test.
-fn driver_or_skip() -> Option<Driver> {
+pub(crate) fn driver_or_skip() -> Option<Driver> {
     let driver = start_driver();
     if driver.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {

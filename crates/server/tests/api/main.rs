@@ -10,6 +10,7 @@ mod admin;
 mod apps;
 mod audit;
 mod browser;
+mod browser_upstream;
 mod cimd;
 mod cli;
 mod concurrency;
