@@ -56,12 +56,12 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
 
 /// `?done=…` after an action: fixed messages only.
 #[derive(Deserialize)]
-struct Done {
+pub(super) struct Done {
     done: Option<String>,
 }
 
 impl Done {
-    fn notice(&self) -> Option<&'static str> {
+    pub(super) fn notice(&self) -> Option<&'static str> {
         Some(match self.done.as_deref()? {
             "deleted" => "Deleted.",
             "created" => "Created.",
@@ -75,7 +75,11 @@ impl Done {
 
 /// The signed-in platform admin, or the page to answer with instead (the
 /// sign-in page, or a 403 for everyone else).
-async fn admin(state: &AppState, req: &HttpRequest, next: &str) -> Result<SignedIn, HttpResponse> {
+pub(super) async fn admin(
+    state: &AppState,
+    req: &HttpRequest,
+    next: &str,
+) -> Result<SignedIn, HttpResponse> {
     let signed = signed_in(state, req, next).await?;
     match refused(&signed) {
         None => Ok(signed),
@@ -96,7 +100,7 @@ fn refused(signed: &SignedIn) -> Option<HttpResponse> {
 
 /// A posted console form: its fields and the admin who sent it, CSRF
 /// checked.
-async fn admin_form(
+pub(super) async fn admin_form(
     state: &AppState,
     req: &HttpRequest,
     body: web::Payload,
@@ -110,12 +114,12 @@ async fn admin_form(
     }
 }
 
-fn field<'a>(form: &'a Params, name: &str) -> &'a str {
+pub(super) fn field<'a>(form: &'a Params, name: &str) -> &'a str {
     form.get(name).ok().flatten().unwrap_or_default()
 }
 
 /// The service's reason, on an error page.
-fn failed(title: &str, e: &gatehouse_core::ApiError) -> HttpResponse {
+pub(super) fn failed(title: &str, e: &gatehouse_core::ApiError) -> HttpResponse {
     let (status, text) = failure(e);
     pages::error_page(status, title, &text)
 }

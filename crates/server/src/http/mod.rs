@@ -7,6 +7,7 @@ pub mod apps;
 pub mod authorize;
 pub mod client_addr;
 pub mod console;
+pub mod console_idp;
 pub mod discovery;
 pub mod end_session;
 pub mod errors;
@@ -274,6 +275,7 @@ fn root_endpoints() -> Vec<Endpoint> {
     .chain(account::endpoints())
     .chain(idp::account_endpoints())
     .chain(console::endpoints())
+    .chain(console_idp::endpoints())
     .collect()
 }
 

@@ -138,7 +138,7 @@ pub(crate) async fn assert_accessible(b: &fantoccini::Client, axe: Option<&str>,
 
 /// Types the admin's email and password into the sign-in form shown and
 /// submits it, as a person would.
-async fn sign_in_as_admin(b: &fantoccini::Client) {
+pub(crate) async fn sign_in_as_admin(b: &fantoccini::Client) {
     for (field, value) in [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)] {
         b.find(Locator::Css(&format!("input[name={field}]")))
             .await

@@ -178,6 +178,28 @@ async fn a_person_signs_in_with_a_real_upstream_provider_in_a_real_browser() {
     .unwrap();
     b.close().await.unwrap();
 
+    // The admin's view of the provider, in the console.
+    let admin = session(&driver).await;
+    admin
+        .goto(&app.url("/admin/identity-providers"))
+        .await
+        .unwrap();
+    crate::browser::sign_in_as_admin(&admin).await;
+    admin
+        .wait()
+        .for_element(Locator::Css("ul.cards"))
+        .await
+        .unwrap();
+    let html = admin.source().await.unwrap();
+    assert!(html.contains("Acme Workforce") && html.contains("/api/v1/oauth/idp/local/callback"));
+    assert_accessible(&admin, axe.as_deref(), "/admin/identity-providers").await;
+    std::fs::write(
+        screenshots_dir().join("admin-identity-providers.png"),
+        admin.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    admin.close().await.unwrap();
+
     let users: Value = app
         .http
         .get(app.url("/api/v1/users/"))

@@ -398,3 +398,126 @@ async fn organizations_and_the_audit_log_are_browsable() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("role=\"alert\""));
 }
+
+#[tokio::test]
+async fn sign_in_providers_are_added_edited_and_deleted_from_the_console() {
+    let app = spawn().await;
+    let b = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, html) = page(&app, &b, "/admin/identity-providers").await;
+    assert!(html.contains("No provider is configured"));
+    assert!(
+        html.contains("/api/v1/oauth/idp/{name}/callback"),
+        "says what to register"
+    );
+    let csrf = csrf_of(&html);
+    let res = post(
+        &app,
+        &b,
+        "/admin/identity-providers",
+        &csrf,
+        &[
+            ("kind", "oidc"),
+            ("name", "okta"),
+            ("display_name", "Okta"),
+            ("issuer", "https://acme.okta.com"),
+            ("client_id", "0oa-gatehouse"),
+            ("client_secret", "s3cret-value"),
+            ("scopes", ""),
+            ("create_users", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), "/admin/identity-providers?done=created");
+    let (_, html) = page(&app, &b, "/admin/identity-providers").await;
+    assert!(
+        html.contains("https://acme.okta.com") && html.contains("value=\"openid email profile\"")
+    );
+    assert!(html.contains("/api/v1/oauth/idp/okta/callback"));
+    assert!(!html.contains("s3cret-value"), "the secret is never shown");
+
+    let list: Value = app
+        .http
+        .get(app.url("/api/v1/oauth/identity-providers"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = &list["identity_providers"][0];
+    assert_eq!(p["create_users"], true);
+    assert_eq!(p["link_by_verified_email"], false);
+    let id = p["id"].as_str().unwrap().to_owned();
+    // Unchecked boxes turn the policy off; an empty secret keeps it.
+    let res = post(
+        &app,
+        &b,
+        &format!("/admin/identity-providers/{id}"),
+        &csrf,
+        &[
+            ("scopes", "openid email"),
+            ("client_secret", ""),
+            ("link_by_verified_email", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), "/admin/identity-providers?done=saved");
+    let one: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/oauth/identity-providers/{id}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        one["identity_provider"]["scopes"],
+        json!(["openid", "email"])
+    );
+    assert_eq!(one["identity_provider"]["create_users"], false);
+    assert_eq!(one["identity_provider"]["link_by_verified_email"], true);
+
+    // The service's rules apply: a bad issuer is refused with the reason.
+    let res = post(
+        &app,
+        &b,
+        "/admin/identity-providers",
+        &csrf,
+        &[
+            ("kind", "oidc"),
+            ("name", "bad"),
+            ("display_name", "Bad"),
+            ("issuer", "http://idp.example.com"),
+            ("client_id", "c"),
+            ("client_secret", "s"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("https"));
+    let res = post(
+        &app,
+        &b,
+        &format!("/admin/identity-providers/{id}/delete"),
+        &csrf,
+        &[],
+    )
+    .await;
+    assert_eq!(location(&res), "/admin/identity-providers?done=deleted");
+    assert!(
+        page(&app, &b, "/admin/identity-providers")
+            .await
+            .1
+            .contains("No provider is configured")
+    );
+
+    // Not for ordinary users.
+    app.create_user("pat@example.com", "pats-long-password")
+        .await;
+    let pat = signed_in(&app, "pat@example.com", "pats-long-password").await;
+    let (status, _) = page(&app, &pat, "/admin/identity-providers").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
