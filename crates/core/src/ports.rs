@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf,
     IdentityProvider, IdpId, Invitation, LinkedIdentity, Membership, OrgId, OrgRole, Organization,
-    RefreshToken, Resource, ResourceId, Revocation, Session, StoredKey, Stream, StreamId, Usage,
-    User, UserId,
+    RefreshToken, Resource, ResourceId, Revocation, Session, StoredKey, Stream, StreamId,
+    TotpFactor, Usage, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -549,4 +549,51 @@ pub trait IdentityRepo: Send + Sync {
         issuer: &str,
         subject: &str,
     ) -> Result<bool, StoreError>;
+}
+
+/// Second factors: a user's authenticator app and recovery codes. The
+/// single-use parts (a TOTP time step, a recovery code) are atomic here,
+/// so two instances cannot both accept the same code.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait FactorRepo: Send + Sync {
+    /// Stores `factor` as the user's authenticator app, replacing any.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] if the user does not exist.
+    async fn put_totp(&self, factor: &TotpFactor) -> Result<(), StoreError>;
+
+    /// The user's authenticator app, confirmed or not.
+    async fn get_totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError>;
+
+    /// Accepts a code of time step `step`: confirms the factor if it was
+    /// being set up, and records the step. Returns `false`, changing
+    /// nothing, when a code of this step or a later one was already
+    /// accepted (a replay) or there is no factor. Exactly one of racing
+    /// calls with one step returns `true`.
+    async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError>;
+
+    /// Removes the authenticator app and every recovery code. Returns
+    /// whether there was an app.
+    async fn delete_totp(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// Replaces the user's recovery codes with these hashes, all unused.
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[TokenHash],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Spends one recovery code. Returns `false` when it is not the user's
+    /// or was already spent; exactly one of racing calls returns `true`.
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// How many of the user's recovery codes are unspent.
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
 }

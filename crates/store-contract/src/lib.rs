@@ -31,8 +31,8 @@ use std::sync::Arc;
 
 use gatehouse_core::audit::AuditStore;
 use gatehouse_core::ports::{
-    ClientRepo, IdentityRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore,
-    UserRepo,
+    ClientRepo, FactorRepo, IdentityRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore,
+    TokenStore, UserRepo,
 };
 
 pub mod fixtures;
@@ -42,6 +42,7 @@ mod browser;
 mod cascades;
 mod clients;
 mod codes;
+mod factors;
 mod grants;
 mod identity;
 mod invitations;
@@ -58,6 +59,7 @@ pub use browser::*;
 pub use cascades::*;
 pub use clients::*;
 pub use codes::*;
+pub use factors::*;
 pub use grants::*;
 pub use identity::*;
 pub use invitations::*;
@@ -94,6 +96,8 @@ pub struct Stores {
     pub streams: Arc<dyn StreamStore>,
     /// Upstream identity providers and linked identities.
     pub identities: Arc<dyn IdentityRepo>,
+    /// Second factors.
+    pub factors: Arc<dyn FactorRepo>,
     /// Dropped after the ports: tears down what the factory set up for this
     /// one test (a scratch database, a temporary directory).
     guard: Option<Arc<dyn Any + Send + Sync>>,
@@ -112,6 +116,7 @@ impl Stores {
             + AuditStore
             + StreamStore
             + IdentityRepo
+            + FactorRepo
             + 'static,
     {
         let store = Arc::new(store);
@@ -124,6 +129,7 @@ impl Stores {
             audit: store.clone(),
             streams: store.clone(),
             identities: store.clone(),
+            factors: store.clone(),
             keys: store,
             guard: None,
         }
@@ -242,6 +248,10 @@ macro_rules! contract_tests {
             an_upstream_identity_links_to_one_user_only
             links_go_with_their_owner_their_provider_or_an_unlink
             racing_links_of_one_identity_make_exactly_one
+            // Second factors.
+            an_authenticator_accepts_each_time_step_once
+            a_recovery_code_is_spent_once_by_its_owner
+            racing_uses_of_one_code_accept_exactly_one
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

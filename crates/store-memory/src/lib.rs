@@ -30,6 +30,7 @@
 
 mod audit;
 mod clients;
+mod factors;
 mod identity;
 mod keys;
 mod orgs;
@@ -106,6 +107,9 @@ struct Inner {
     /// Upstream identity providers and linked identities. Never held across
     /// an `.await`; may be held while `users` is read, never the reverse.
     identities: std::sync::Mutex<identity::Identities>,
+    /// Second factors. Never held across an `.await`; may be held while
+    /// `users` is read, never the reverse.
+    factors: std::sync::Mutex<factors::Factors>,
 }
 
 /// Striped locks serializing refresh-token rotations per family: families
@@ -141,6 +145,11 @@ impl MemoryStore {
             .identities
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The second factors, locked.
+    fn factors(&self) -> std::sync::MutexGuard<'_, factors::Factors> {
+        self.inner.factors.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The revocation log, locked (a poisoned lock still holds a valid

@@ -92,6 +92,7 @@ impl UserRepo for MemoryStore {
             }
         }
         self.identities().forget_user(id);
+        self.factors().forget_user(id);
         self.inner.sessions.retain(|_, s| s.user_id != id);
         self.inner.consents.retain(|(user, _), _| *user != id);
         self.inner.codes.retain(|_, c| c.code.user_id != id);

@@ -295,6 +295,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    totp_factors (user_id) {
+        user_id -> SqlUuid,
+        sealed_secret -> Binary,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> SqlTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    recovery_codes (user_id, hash) {
+        user_id -> SqlUuid,
+        hash -> Binary,
+        used_at -> Nullable<SqlTime>,
+        created_at -> SqlTime,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
@@ -305,6 +330,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     ssf_streams,
     identity_providers,
     linked_identities,
+    totp_factors,
+    recovery_codes,
     clients,
     users,
     organizations,

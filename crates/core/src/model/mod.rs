@@ -9,12 +9,14 @@
 //! file holds the identifiers and validated values all of them use.
 
 mod client;
+mod factors;
 mod grants;
 mod identity;
 mod people;
 mod streams;
 
 pub use client::*;
+pub use factors::*;
 pub use grants::*;
 pub use identity::*;
 pub use people::*;

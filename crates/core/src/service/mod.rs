@@ -48,8 +48,8 @@ use crate::jwt::{Keyring, PublicKey, SigningKey, derive_key, open_private_key, s
 use crate::model::StoredKey;
 use crate::password::PasswordHasher;
 use crate::ports::{
-    ClientRepo, IdentityRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore, TokenStore,
-    UserRepo,
+    ClientRepo, FactorRepo, IdentityRepo, KeyStore, OrgRepo, ResourceRepo, StoreError, StreamStore,
+    TokenStore, UserRepo,
 };
 use crate::secret::fill_random;
 
@@ -72,6 +72,8 @@ pub struct Ports {
     pub streams: Arc<dyn StreamStore>,
     /// Upstream identity providers and linked identities.
     pub identities: Arc<dyn IdentityRepo>,
+    /// Second factors.
+    pub factors: Arc<dyn FactorRepo>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Password hashing.
@@ -109,6 +111,7 @@ impl Ports {
             + ResourceRepo
             + StreamStore
             + IdentityRepo
+            + FactorRepo
             + AuditStore
             + Clone
             + 'static,
@@ -122,6 +125,7 @@ impl Ports {
             resources: Arc::new(store.clone()),
             streams: Arc::new(store.clone()),
             identities: Arc::new(store.clone()),
+            factors: Arc::new(store.clone()),
             keys: Arc::new(store),
             clock,
             hasher,

@@ -96,3 +96,44 @@ impl LinkRow {
         }
     }
 }
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::totp_factors)]
+pub struct TotpRow {
+    pub user_id: DbUuid,
+    pub sealed_secret: Vec<u8>,
+    pub confirmed: bool,
+    pub last_step: i64,
+    pub created_at: DbTime,
+}
+
+impl TotpRow {
+    pub fn new(f: &gatehouse_core::model::TotpFactor) -> Self {
+        Self {
+            user_id: DbUuid(f.user.0),
+            sealed_secret: f.sealed_secret.clone(),
+            confirmed: f.confirmed,
+            last_step: f.last_step,
+            created_at: DbTime(f.created_at),
+        }
+    }
+
+    pub fn into_domain(self) -> gatehouse_core::model::TotpFactor {
+        gatehouse_core::model::TotpFactor {
+            user: UserId(self.user_id.0),
+            sealed_secret: self.sealed_secret,
+            confirmed: self.confirmed,
+            last_step: self.last_step,
+            created_at: self.created_at.0,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = crate::schema::recovery_codes)]
+pub struct RecoveryCodeRow {
+    pub user_id: DbUuid,
+    pub hash: Vec<u8>,
+    pub used_at: Option<DbTime>,
+    pub created_at: DbTime,
+}

@@ -5,6 +5,7 @@
 
 mod audit;
 mod clients;
+mod factors;
 mod helpers;
 mod identity;
 mod keys;
@@ -107,8 +108,8 @@ macro_rules! sql_store {
         use $crate::schema::{
             audit_events, authorization_codes, clients, consents, denied_access_tokens, grants,
             identity_providers, invitations, linked_identities, master_key, memberships,
-            organizations, refresh_tokens, resources, revocations, sessions, signing_keys,
-            ssf_streams, users,
+            organizations, recovery_codes, refresh_tokens, resources, revocations, sessions,
+            signing_keys, ssf_streams, totp_factors, users,
         };
 
         $crate::__sql_helpers! { store: $store, connection: $connection, write_transaction: $tx }
@@ -121,5 +122,6 @@ macro_rules! sql_store {
         $crate::__sql_audit! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_streams! { store: $store, connection: $connection, write_transaction: $tx }
         $crate::__sql_identity! { store: $store, connection: $connection, write_transaction: $tx }
+        $crate::__sql_factors! { store: $store, connection: $connection, write_transaction: $tx }
     };
 }
