@@ -187,6 +187,12 @@ pub enum ApiError {
     /// Wrong email or password (401 from login).
     #[error("invalid email or password")]
     BadCredentials,
+    /// The password was right, but the account has a second factor and no
+    /// code came with it (401 from login).
+    #[error(
+        "this account has a second factor: send a code from the authenticator app (or a recovery code) as `otp`"
+    )]
+    SecondFactorRequired,
     /// Too many failed password checks for this account or address; the
     /// next may be tried after this many seconds (429, `Retry-After`).
     #[error("too many failed attempts; try again in {0} seconds")]
@@ -212,6 +218,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Unprocessable(_) => "validation_failed",
             ApiError::BadCredentials => "invalid_credentials",
+            ApiError::SecondFactorRequired => "mfa_required",
             ApiError::Throttled(_) => "too_many_requests",
             ApiError::Busy(_) => "temporarily_unavailable",
             ApiError::Unexpected(_) => "server_error",

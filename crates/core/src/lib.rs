@@ -108,6 +108,7 @@ pub mod secret;
 pub mod service;
 pub mod text;
 pub mod throttle;
+pub mod totp;
 pub mod upstream;
 pub mod usage;
 

@@ -95,6 +95,9 @@ pub struct Config {
     /// clients with no live grant, unused this many days, are deleted. 0:
     /// never.
     pub dynamic_client_idle_days: u32,
+    /// `GATEHOUSE_REQUIRE_MFA_FOR_ADMINS`: platform admins must set up a
+    /// second factor before the console or an admin API token is theirs.
+    pub require_mfa_for_admins: bool,
     /// `GATEHOUSE_CIMD_ALLOWED_HOSTS`: comma-separated hosts (`*.example.com`
     /// for any host below it) that may publish client metadata documents;
     /// empty: any.
@@ -214,6 +217,7 @@ impl Default for Config {
             default_resource: None,
             registrations_per_address_per_hour: 20,
             dynamic_client_idle_days: 30,
+            require_mfa_for_admins: false,
             cimd_allowed_hosts: String::new(),
             cimd_denied_hosts: String::new(),
         }
@@ -263,6 +267,7 @@ impl fmt::Debug for Config {
                 &self.registrations_per_address_per_hour,
             )
             .field("dynamic_client_idle_days", &self.dynamic_client_idle_days)
+            .field("require_mfa_for_admins", &self.require_mfa_for_admins)
             .field("cimd_allowed_hosts", &self.cimd_allowed_hosts)
             .field("cimd_denied_hosts", &self.cimd_denied_hosts)
             .finish()

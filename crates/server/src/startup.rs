@@ -91,6 +91,7 @@ fn settings_for(config: &Config, base_url: &str) -> Settings {
         .then(|| time::Duration::days(config.dynamic_client_idle_days.into()));
     // Validated at load.
     settings.cimd_hosts = config.cimd_hosts().unwrap_or_default();
+    settings.require_mfa_for_admins = config.require_mfa_for_admins;
     settings
 }
 

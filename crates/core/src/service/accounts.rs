@@ -342,7 +342,34 @@ impl Gatehouse {
         password: &str,
         from: Option<IpAddr>,
     ) -> Result<LoginResponse, ApiError> {
+        self.login_with_code(email, password, None, from).await
+    }
+
+    /// [`Gatehouse::login`] for an account that may have a second factor:
+    /// `otp` is a code from its authenticator app or a recovery code.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::check_password`]; [`ApiError::SecondFactorRequired`]
+    /// without `otp` for an account that has a second factor, 403 for a
+    /// wrong one; 403 for an administrator who must set one up first
+    /// (`GATEHOUSE_REQUIRE_MFA_FOR_ADMINS`).
+    #[tracing::instrument(level = "info", skip_all)]
+    pub async fn login_with_code(
+        &self,
+        email: &str,
+        password: &str,
+        otp: Option<&str>,
+        from: Option<IpAddr>,
+    ) -> Result<LoginResponse, ApiError> {
         let user = self.check_password(email, password, from).await?;
+        if self.has_second_factor(&user).await? {
+            let code = otp.ok_or(ApiError::SecondFactorRequired)?;
+            self.check_second_factor(&user, code, from).await?;
+        } else if self.must_set_up_mfa(&user).await? {
+            return Err(ApiError::Forbidden(
+                "administrators must set up a second factor at /account/security first".into(),
+            ));
+        }
         let scope = user
             .role
             .permitted_scopes()

@@ -11,6 +11,7 @@ mod authorize;
 mod directory;
 mod identity;
 mod invitations;
+mod mfa;
 mod oidc;
 mod policy;
 mod registration;
@@ -32,6 +33,7 @@ pub use audit_log::{AuditPage, AuditParams, DEFAULT_PAGE};
 pub use authorize::{AuthorizeError, AuthorizeRequest, Decision, Prompt};
 pub use directory::{MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch};
 pub use identity::{IdentityProviderInput, LinkedIdentityView};
+pub use mfa::{MfaStatus, TotpSetup};
 pub use oidc::{IdClaims, LogoutRequest, SignedIn, at_hash, session_id};
 pub use policy::client_allows;
 pub use registration::RegistrationPolicy;
@@ -198,6 +200,9 @@ pub struct Settings {
     pub client_idle: Option<Duration>,
     /// Hosts allowed or denied to publish client metadata documents.
     pub cimd_hosts: crate::cimd::HostPolicy,
+    /// Whether platform admins must set up a second factor before acting
+    /// as admins (`GATEHOUSE_REQUIRE_MFA_FOR_ADMINS`).
+    pub require_mfa_for_admins: bool,
 }
 
 impl Settings {
@@ -221,6 +226,7 @@ impl Settings {
             registrations_per_hour: 20,
             client_idle: Some(Duration::days(30)),
             cimd_hosts: crate::cimd::HostPolicy::default(),
+            require_mfa_for_admins: false,
         }
     }
 }

@@ -106,6 +106,14 @@ pub enum UpstreamOutcome {
         /// Where to go next.
         return_to: String,
     },
+    /// The account has a second factor: the sign-in continues with a code
+    /// for `user` (no session yet).
+    SecondFactor {
+        /// Who passed the first step.
+        user: User,
+        /// Where to go after the second.
+        return_to: String,
+    },
     /// The upstream identity was linked to the signed-in account.
     Linked {
         /// Where to go next.
@@ -593,6 +601,12 @@ impl Gatehouse {
             }
             None => self.first_sign_in(p, &identity).await?,
         };
+        if self.has_second_factor(&user).await? {
+            return Ok(UpstreamOutcome::SecondFactor {
+                user,
+                return_to: flow.r,
+            });
+        }
         let (session, who) = self.sign_in(user).await?;
         self.audit(
             AuditEvent::new(AuditKind::SignInSucceeded, self.now())

@@ -44,7 +44,7 @@ pub(super) struct Done {
 }
 
 impl Done {
-    fn notice(&self) -> Option<&'static str> {
+    pub(super) fn notice(&self) -> Option<&'static str> {
         Some(match self.done.as_deref()? {
             "password" => {
                 "Your password was changed. Other devices were signed out and every connected app must ask you again."
@@ -54,6 +54,12 @@ impl Done {
             "signed-out" => "You are signed out of Gatehouse.",
             "everywhere" => "You are signed out of Gatehouse on every device.",
             "linked" => "The account was linked: you can now sign in with it.",
+            "totp-removed" => {
+                "Two-step sign-in is off: your authenticator app and recovery codes no longer work."
+            }
+            "mfa-required" => {
+                "Administrators must turn on two-step sign-in before using the admin console."
+            }
             "unlinked" => "The linked account was removed: it no longer signs you in.",
             "last-link" => {
                 "That linked account is your only way to sign in, so it was kept. Link another one first."
@@ -364,6 +370,14 @@ async fn sign_in(state: Data<AppState>, req: HttpRequest, body: web::Payload) ->
             return refused(status, &text).await;
         }
     };
+    match state.gatehouse.has_second_factor(&user).await {
+        Ok(true) => return super::security::ask_for_code(&state, &req, &user, &next),
+        Ok(false) => {}
+        Err(e) => {
+            let (status, text) = failure(&e);
+            return refused(status, &text).await;
+        }
+    }
     let session = match state.gatehouse.start_session(&user).await {
         Ok(s) => s,
         Err(e) => {

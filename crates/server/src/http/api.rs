@@ -112,6 +112,9 @@ pub(super) fn no_store(
 struct LoginRequest {
     email: String,
     password: String,
+    /// For an account with a second factor: a code from its authenticator
+    /// app, or a recovery code.
+    otp: Option<String>,
 }
 
 /// Signs in with an email and password and answers with a first-party
@@ -125,7 +128,8 @@ struct LoginRequest {
     responses(
         (status = 200, description = "Signed in; `Cache-Control: no-store`.", body = wire::LoginBody),
         (status = 400, response = BadRequest),
-        (status = 401, description = "Wrong email or password, or not an address: `invalid_credentials`.", body = ApiErrorBody),
+        (status = 401, description = "Wrong email or password, or not an address: `invalid_credentials`; the account has a second factor and no `otp` came: `mfa_required`.", body = ApiErrorBody),
+        (status = 403, description = "A wrong, replayed or spent `otp`, or an administrator who must set up a second factor first (`GATEHOUSE_REQUIRE_MFA_FOR_ADMINS`).", body = ApiErrorBody),
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
         (status = 500, response = ServerError),
@@ -134,7 +138,12 @@ struct LoginRequest {
 async fn login(state: Data<AppState>, http: HttpRequest, body: Json<LoginRequest>) -> ApiResult {
     let r = state
         .gatehouse
-        .login(&body.email, &body.password, state.client_ip(&http))
+        .login_with_code(
+            &body.email,
+            &body.password,
+            body.otp.as_deref(),
+            state.client_ip(&http),
+        )
         .await?;
     Ok(no_store(
         HttpResponse::Ok(),

@@ -231,6 +231,21 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
             );
         }
     };
+    match state.gatehouse.has_second_factor(&user).await {
+        Ok(true) => {
+            let back = pages::authorize_return(&req);
+            return super::security::ask_for_code(&state, &http, &user, &back);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            return pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
+        }
+    }
     let (session, who) = match state.gatehouse.sign_in(user).await {
         Ok(s) => s,
         Err(e) => {

@@ -81,9 +81,23 @@ pub(super) async fn admin(
     next: &str,
 ) -> Result<SignedIn, HttpResponse> {
     let signed = signed_in(state, req, next).await?;
-    match refused(&signed) {
-        None => Ok(signed),
-        Some(page) => Err(page),
+    if let Some(page) = refused(&signed) {
+        return Err(page);
+    }
+    mfa_gate(state, &signed).await?;
+    Ok(signed)
+}
+
+/// Under `GATEHOUSE_REQUIRE_MFA_FOR_ADMINS`, an admin without a second
+/// factor is sent to set one up before anything else.
+async fn mfa_gate(state: &AppState, signed: &SignedIn) -> Result<(), HttpResponse> {
+    match state.gatehouse.must_set_up_mfa(&signed.caller.user).await {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(redirect(
+            StatusCode::SEE_OTHER,
+            "/account/security?done=mfa-required",
+        )),
+        Err(e) => Err(failed("Admin console", &e)),
     }
 }
 
@@ -108,10 +122,11 @@ pub(super) async fn admin_form(
 ) -> Result<(SignedIn, Params), HttpResponse> {
     let form = read_form(req, body).await.unwrap_or_default();
     let signed = signed_in_form(state, req, &form, next).await?;
-    match refused(&signed) {
-        None => Ok((signed, form)),
-        Some(page) => Err(page),
+    if let Some(page) = refused(&signed) {
+        return Err(page);
     }
+    mfa_gate(state, &signed).await?;
+    Ok((signed, form))
 }
 
 pub(super) fn field<'a>(form: &'a Params, name: &str) -> &'a str {

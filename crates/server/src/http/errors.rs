@@ -110,7 +110,9 @@ impl ResponseError for ApiFailure {
     fn status_code(&self) -> StatusCode {
         match &self.0 {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidToken(_) | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidToken(_)
+            | ApiError::BadCredentials
+            | ApiError::SecondFactorRequired => StatusCode::UNAUTHORIZED,
             ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

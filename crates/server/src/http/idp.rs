@@ -322,7 +322,7 @@ fn flow_cookie(state: &AppState) -> &'static str {
 
 /// Where an upstream sign-in may come back to: an authorization request,
 /// or the account and admin pages. Nothing else (no open redirect).
-fn safe_return(raw: &str) -> &str {
+pub(super) fn safe_return(raw: &str) -> &str {
     let plain =
         !raw.contains("//") && !raw.contains('\\') && raw.bytes().all(|b| b.is_ascii_graphic());
     if plain && raw.starts_with("/api/v1/oauth/authorize?") {
@@ -452,6 +452,9 @@ async fn callback(
                 session.expose().to_owned(),
             ));
             res
+        }
+        Ok(UpstreamOutcome::SecondFactor { user, return_to }) => {
+            super::security::ask_for_code(&state, &req, &user, safe_return(&return_to))
         }
         Ok(UpstreamOutcome::Linked { return_to }) => {
             redirect(StatusCode::SEE_OTHER, safe_return(&return_to))

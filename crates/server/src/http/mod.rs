@@ -17,6 +17,7 @@ pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod schemas;
+pub mod security;
 pub mod ssf;
 pub mod wire;
 
@@ -274,6 +275,7 @@ fn root_endpoints() -> Vec<Endpoint> {
     .into_iter()
     .chain(account::endpoints())
     .chain(idp::account_endpoints())
+    .chain(security::endpoints())
     .chain(console::endpoints())
     .chain(console_idp::endpoints())
     .collect()

@@ -243,7 +243,7 @@ pub async fn upstream_buttons(state: &AppState, return_to: &str) -> Vec<(String,
 
 /// Where the authorization request continues after an upstream sign-in:
 /// `/authorize` with its own parameters.
-fn authorize_return(req: &AuthorizeRequest) -> String {
+pub fn authorize_return(req: &AuthorizeRequest) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in hidden_fields(req) {
         q.append_pair(&k, &v);

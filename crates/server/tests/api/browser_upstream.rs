@@ -176,6 +176,51 @@ async fn a_person_signs_in_with_a_real_upstream_provider_in_a_real_browser() {
         b.screenshot().await.unwrap(),
     )
     .unwrap();
+
+    // Two-step sign-in for this account: the QR code, then a code from it.
+    b.goto(&app.url("/account/security")).await.unwrap();
+    b.wait()
+        .for_element(Locator::XPath(
+            "//button[normalize-space()='Set up an authenticator app']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let key = b
+        .wait()
+        .for_element(Locator::Css("figure.qr figcaption code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_accessible(&b, axe.as_deref(), "setting up an authenticator app").await;
+    std::fs::write(
+        screenshots_dir().join("security-totp.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.find(Locator::Id("confirm-code"))
+        .await
+        .unwrap()
+        .send_keys(&crate::mfa::code(&key, 0))
+        .await
+        .unwrap();
+    b.find(Locator::XPath(
+        "//button[normalize-space()='Turn on two-step sign-in']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    b.wait()
+        .for_element(Locator::Css("ul.codes"))
+        .await
+        .unwrap();
+    assert_accessible(&b, axe.as_deref(), "recovery codes").await;
     b.close().await.unwrap();
 
     // The admin's view of the provider, in the console.

@@ -30,6 +30,7 @@ mod invitations;
 mod logs;
 mod mcp;
 mod metrics;
+mod mfa;
 mod oidc;
 mod openapi;
 mod platform;

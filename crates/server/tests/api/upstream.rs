@@ -724,3 +724,47 @@ async fn an_email_missing_from_the_id_token_is_read_from_userinfo() {
             .contains("jane@upstream.example")
     );
 }
+
+#[tokio::test]
+async fn an_upstream_sign_in_still_asks_for_the_accounts_second_factor() {
+    let app = spawn().await;
+    let idp = FakeIdp::start().await;
+    oidc_provider(&app, &idp, json!({"create_users": true})).await;
+    let b = browser();
+    upstream_round_trip(&app, &b, "fake", "/account").await;
+    let (secret, _) = crate::mfa::set_up_totp(&app, &b).await;
+
+    let other = browser();
+    let res = upstream_round_trip(&app, &other, "fake", "/account").await;
+    assert_eq!(res.status(), StatusCode::OK, "the code page, not a session");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Enter your code"));
+    assert!(
+        !page_at(&app, &other, "/account")
+            .await
+            .contains("Sign-in methods")
+    );
+    let res = Form::parse(&html, "/account/second-factor")
+        .with("code", &crate::mfa::code(&secret, 0))
+        .submit(&other, &app.base)
+        .await;
+    assert_eq!(location(&res), "/account");
+    assert!(
+        page_at(&app, &other, "/account")
+            .await
+            .contains("jane@upstream.example")
+    );
+
+    // Without a password, turning it off takes a code.
+    let csrf = crate::account::csrf_of(&page_at(&app, &other, "/account/security").await);
+    let res = other
+        .post(app.url("/account/security/totp/remove"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("proof", &crate::mfa::code(&secret, 1)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/account/security?done=totp-removed");
+}
