@@ -52,6 +52,16 @@ pub struct LinkedIdentityView {
     pub provider_name: String,
 }
 
+/// A store conflict on a provider is its name being taken.
+fn name_taken(e: crate::ports::StoreError) -> ApiError {
+    match e {
+        crate::ports::StoreError::Conflict(_) => {
+            ApiError::Conflict("an identity provider with that name exists".into())
+        }
+        e => e.into(),
+    }
+}
+
 fn unprocessable(msg: impl Into<String>) -> ApiError {
     ApiError::Unprocessable(msg.into().into())
 }
@@ -181,12 +191,7 @@ impl Gatehouse {
             .identities
             .insert_provider(&p)
             .await
-            .map_err(|e| match e {
-                crate::ports::StoreError::Conflict(_) => {
-                    ApiError::Conflict("an identity provider with that name exists".into())
-                }
-                e => e.into(),
-            })?;
+            .map_err(name_taken)?;
         tracing::info!(provider = %p.name, admin = %caller.user.id, "identity provider added");
         self.audit(
             AuditEvent::new(AuditKind::IdentityProviderCreated, self.now())
@@ -290,12 +295,7 @@ impl Gatehouse {
             .identities
             .update_provider(&p)
             .await
-            .map_err(|e| match e {
-                crate::ports::StoreError::Conflict(_) => {
-                    ApiError::Conflict("an identity provider with that name exists".into())
-                }
-                e => e.into(),
-            })?;
+            .map_err(name_taken)?;
         self.audit(
             AuditEvent::new(AuditKind::IdentityProviderUpdated, self.now())
                 .user(caller.user.id)

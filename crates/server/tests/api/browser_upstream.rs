@@ -245,16 +245,7 @@ async fn a_person_signs_in_with_a_real_upstream_provider_in_a_real_browser() {
     .unwrap();
     admin.close().await.unwrap();
 
-    let users: Value = app
-        .http
-        .get(app.url("/api/v1/users/"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = app.admin_get("/api/v1/users/").await;
     let river = users["users"]
         .as_array()
         .unwrap()

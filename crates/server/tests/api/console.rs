@@ -177,16 +177,7 @@ async fn resources_are_registered_edited_and_deleted() {
     assert!(
         html.contains("https://files.example.com/mcp") && html.contains("files:read files:write")
     );
-    let list: Value = app
-        .http
-        .get(app.url("/api/v1/oauth/resources"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.admin_get("/api/v1/oauth/resources").await;
     let id = list["resources"][0]["id"].as_str().unwrap().to_owned();
     let res = post(
         &app,
@@ -435,16 +426,7 @@ async fn sign_in_providers_are_added_edited_and_deleted_from_the_console() {
     assert!(html.contains("/api/v1/oauth/idp/okta/callback"));
     assert!(!html.contains("s3cret-value"), "the secret is never shown");
 
-    let list: Value = app
-        .http
-        .get(app.url("/api/v1/oauth/identity-providers"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.admin_get("/api/v1/oauth/identity-providers").await;
     let p = &list["identity_providers"][0];
     assert_eq!(p["create_users"], true);
     assert_eq!(p["link_by_verified_email"], false);
@@ -464,15 +446,8 @@ async fn sign_in_providers_are_added_edited_and_deleted_from_the_console() {
     .await;
     assert_eq!(location(&res), "/admin/identity-providers?done=saved");
     let one: Value = app
-        .http
-        .get(app.url(&format!("/api/v1/oauth/identity-providers/{id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("/api/v1/oauth/identity-providers/{id}"))
+        .await;
     assert_eq!(
         one["identity_provider"]["scopes"],
         json!(["openid", "email"])

@@ -172,6 +172,19 @@ impl TestApp {
             .status()
     }
 
+    /// `GET path` as the admin: the JSON body of a 200.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.json().await.unwrap()
+    }
+
     pub async fn seed_client(&self) -> TestClient {
         self.register(true, &SEED_SCOPES.split(' ').collect::<Vec<_>>())
             .await

@@ -61,14 +61,7 @@ async fn upstream_round_trip(
 }
 
 async fn users(app: &TestApp) -> Vec<Value> {
-    let res = app
-        .http
-        .get(app.url("/api/v1/users/"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    res.json::<Value>().await.unwrap()["users"]
+    app.admin_get("/api/v1/users/").await["users"]
         .as_array()
         .unwrap()
         .clone()
@@ -102,16 +95,7 @@ async fn admins_manage_providers_and_never_see_the_secret_again() {
     let id = p["id"].as_str().unwrap();
     let one = app.url(&format!("/api/v1/oauth/identity-providers/{id}"));
 
-    let listed: Value = app
-        .http
-        .get(app.url("/api/v1/oauth/identity-providers"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.admin_get("/api/v1/oauth/identity-providers").await;
     assert_eq!(listed["identity_providers"][0]["id"], *id);
     assert!(!listed.to_string().contains(CLIENT_SECRET));
 
@@ -331,16 +315,7 @@ async fn a_verified_email_links_an_existing_account_only_when_allowed_and_verifi
     assert!(res.text().await.unwrap().contains("already exists"));
 
     // Allowed, but the upstream does not vouch for the address: refused.
-    let p: Value = app
-        .http
-        .get(app.url("/api/v1/oauth/identity-providers"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let p: Value = app.admin_get("/api/v1/oauth/identity-providers").await;
     let id = p["identity_providers"][0]["id"]
         .as_str()
         .unwrap()
