@@ -409,7 +409,7 @@ impl Gatehouse {
         who: &SignedIn,
     ) -> Result<Decision, AuthorizeError> {
         let user = &who.user;
-        let scope = self.scope_for(req, user)?;
+        let scope = self.scope_for(req, user).await?;
         let remembered = self
             .ports
             .tokens
@@ -447,7 +447,7 @@ impl Gatehouse {
         who: &SignedIn,
     ) -> Result<String, AuthorizeError> {
         let user = &who.user;
-        let scope = self.scope_for(req, user)?;
+        let scope = self.scope_for(req, user).await?;
         let tokens = &self.ports.tokens;
         let previous = tokens
             .get_consent(user.id, &req.client.id)
@@ -555,8 +555,17 @@ impl Gatehouse {
         }
     }
 
-    fn scope_for(&self, req: &AuthorizeRequest, user: &User) -> Result<ScopeSet, AuthorizeError> {
-        let scope = req.scope.filter(|s| user.role.permits(s));
+    async fn scope_for(
+        &self,
+        req: &AuthorizeRequest,
+        user: &User,
+    ) -> Result<ScopeSet, AuthorizeError> {
+        // An admin who must set up a second factor first gets no `admin`
+        // scope until they have (a store failure holds it back too).
+        let hold_admin = self.must_set_up_mfa(user).await.unwrap_or(true);
+        let scope = req
+            .scope
+            .filter(|s| user.role.permits(s) && !(hold_admin && s == crate::scope::ADMIN_SCOPE));
         if scope.is_empty() {
             return Err(self.redirect_error(
                 req,

@@ -418,12 +418,62 @@ async fn admins_must_set_up_a_second_factor_when_the_deployment_requires_it() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    // Ordinary users are not asked to.
     let token: Value = res.json().await.unwrap();
+    let admin = token["access_token"].as_str().unwrap().to_owned();
+
+    // Another admin without a second factor gets no `admin` scope through
+    // the authorization code flow either.
     let res = app
         .http
         .post(app.url("/api/v1/users/"))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(&admin)
+        .json(
+            &json!({"email": "second-admin@example.com", "name": "Second",
+                      "password": "second-admin-password", "role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .http
+        .post(app.url("/api/v1/oauth/clients"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Ops tool", "redirect_uris": [REDIRECT],
+                      "allowed_scopes": ["admin", "profile"], "is_confidential": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    let client = TestClient {
+        id: body["client"]["client_id"].as_str().unwrap().to_owned(),
+        secret: body["client"]["client_secret"].as_str().map(str::to_owned),
+    };
+    let p = pkce();
+    let url = app.authorize_url(&client.id, &p, "admin profile", "st");
+    let back = app
+        .authorize_via_pages(
+            &browser(),
+            &url,
+            "second-admin@example.com",
+            "second-admin-password",
+        )
+        .await;
+    let code = query(&back, "code").unwrap();
+    let res = app.exchange(&client, &code, &p).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let t: Value = res.json().await.unwrap();
+    assert_eq!(
+        t["scope"], "profile",
+        "admin held back until a second factor"
+    );
+
+    // Ordinary users are not asked to.
+    let res = app
+        .http
+        .post(app.url("/api/v1/users/"))
+        .bearer_auth(&admin)
         .json(&json!({"email": USER, "name": "Mira", "password": PASSWORD}))
         .send()
         .await
