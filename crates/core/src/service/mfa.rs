@@ -109,12 +109,7 @@ impl Gatehouse {
     /// # Errors
     /// A store failure.
     pub async fn mfa_status(&self, user: &User) -> Result<MfaStatus, ApiError> {
-        let totp = self
-            .ports
-            .factors
-            .get_totp(user.id)
-            .await?
-            .is_some_and(|f| f.confirmed);
+        let totp = self.has_second_factor(user).await?;
         let recovery_left = if totp {
             self.ports.factors.recovery_codes_left(user.id).await?
         } else {
@@ -131,7 +126,12 @@ impl Gatehouse {
     /// # Errors
     /// A store failure.
     pub async fn has_second_factor(&self, user: &User) -> Result<bool, ApiError> {
-        Ok(self.mfa_status(user).await?.totp)
+        Ok(self
+            .ports
+            .factors
+            .get_totp(user.id)
+            .await?
+            .is_some_and(|f| f.confirmed))
     }
 
     /// Whether `user` must set up a second factor before acting as an

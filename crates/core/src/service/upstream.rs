@@ -151,7 +151,7 @@ pub(crate) struct UpstreamCache {
 #[derive(Clone)]
 struct Cached {
     metadata: ProviderMetadata,
-    jwks: Option<Value>,
+    jwks: Value,
     fetched_at: OffsetDateTime,
 }
 
@@ -256,7 +256,7 @@ impl Gatehouse {
         }
         let c = Cached {
             metadata,
-            jwks: Some(jwks.body),
+            jwks: jwks.body,
             fetched_at: now,
         };
         self.upstream_cache.put(&p.issuer, c.clone());
@@ -417,12 +417,11 @@ impl Gatehouse {
             nonce: &flow.n,
             now: self.now(),
         };
-        let jwks = cached.jwks.clone().unwrap_or(Value::Null);
-        let mut identity = match verify_id_token(id_token, &jwks, expected) {
+        let mut identity = match verify_id_token(id_token, &cached.jwks, expected) {
             Err(IdTokenError::UnknownKey) => {
                 // The provider rotated its keys: read them again, once.
                 let fresh = self.discovered(p, true).await?;
-                verify_id_token(id_token, &fresh.jwks.unwrap_or(Value::Null), expected)
+                verify_id_token(id_token, &fresh.jwks, expected)
             }
             other => other,
         }

@@ -99,10 +99,7 @@ enum IdpKindName {
 }
 
 fn body(state: &AppState, p: &IdentityProvider) -> IdentityProviderBody {
-    let ts = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
+    let ts = super::wire::ts;
     IdentityProviderBody {
         id: p.id.to_string(),
         name: p.name.as_str().to_owned(),
