@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf,
     IdentityProvider, IdpId, Invitation, LinkedIdentity, Membership, OrgId, OrgRole, Organization,
-    RefreshToken, Resource, ResourceId, Revocation, Session, StoredKey, Stream, StreamId,
-    TotpFactor, Usage, User, UserId,
+    PasskeyChallenge, PasskeyCredential, PasskeyId, RefreshToken, Resource, ResourceId, Revocation,
+    Session, StoredKey, Stream, StreamId, TotpFactor, Usage, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -573,8 +573,8 @@ pub trait FactorRepo: Send + Sync {
     /// calls with one step returns `true`.
     async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError>;
 
-    /// Removes the authenticator app and every recovery code. Returns
-    /// whether there was an app.
+    /// Removes the authenticator app (recovery codes stay: they may stand
+    /// in for a passkey too). Returns whether there was an app.
     async fn delete_totp(&self, user: UserId) -> Result<bool, StoreError>;
 
     /// Replaces the user's recovery codes with these hashes, all unused.
@@ -596,4 +596,52 @@ pub trait FactorRepo: Send + Sync {
 
     /// How many of the user's recovery codes are unspent.
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
+
+    /// Registers a passkey.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] if its credential id is already
+    /// registered (to anyone), and [`StoreError::NotFound`] if the user
+    /// does not exist.
+    async fn add_passkey(&self, passkey: &PasskeyCredential) -> Result<(), StoreError>;
+
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user: UserId) -> Result<Vec<PasskeyCredential>, StoreError>;
+
+    /// The passkey with this authenticator credential id, whoever's.
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyCredential>, StoreError>;
+
+    /// Records a sign-in with a passkey: its updated library state (the
+    /// signature counter) and when. Returns whether it still exists.
+    async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes one of the user's passkeys. Returns whether it was theirs
+    /// and existed.
+    async fn delete_passkey(&self, user: UserId, id: PasskeyId) -> Result<bool, StoreError>;
+
+    /// Keeps a ceremony's challenge until it is answered or expires, and
+    /// drops challenges that expired before `now` (so the table holds only
+    /// ceremonies in flight).
+    async fn put_passkey_challenge(
+        &self,
+        challenge: &PasskeyChallenge,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a challenge to check an answer against: it is gone afterwards,
+    /// so exactly one of racing calls gets it. `None` if unknown, already
+    /// taken or expired at `now`.
+    async fn take_passkey_challenge(
+        &self,
+        id: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<PasskeyChallenge>, StoreError>;
 }

@@ -1,6 +1,6 @@
 //! Contracts of second factors: an authenticator app accepts each time
 //! step once, a recovery code is spent once, under races too, and both go
-//! with their user.
+//! with their user. Passkeys are in [`crate::passkeys`].
 
 use gatehouse_core::model::{TotpFactor, UserId};
 use gatehouse_core::secret::TokenHash;
@@ -148,8 +148,17 @@ pub async fn a_recovery_code_is_spent_once_by_its_owner(s: Stores) {
             .expect("old set")
     );
 
+    // Removing the app leaves the codes: they may stand in for a passkey.
     s.factors.put_totp(&totp(alice.id)).await.expect("totp");
     assert!(s.factors.delete_totp(alice.id).await.expect("delete"));
+    assert_eq!(
+        s.factors.recovery_codes_left(alice.id).await.expect("left"),
+        2
+    );
+    s.factors
+        .replace_recovery_codes(alice.id, &[], now)
+        .await
+        .expect("none");
     assert_eq!(
         s.factors.recovery_codes_left(alice.id).await.expect("left"),
         0

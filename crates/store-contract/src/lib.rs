@@ -48,6 +48,7 @@ mod identity;
 mod invitations;
 mod keys;
 mod orgs;
+mod passkeys;
 mod purge;
 mod resources;
 mod streams;
@@ -65,6 +66,7 @@ pub use identity::*;
 pub use invitations::*;
 pub use keys::*;
 pub use orgs::*;
+pub use passkeys::*;
 pub use purge::*;
 pub use resources::*;
 pub use streams::*;
@@ -252,6 +254,9 @@ macro_rules! contract_tests {
             an_authenticator_accepts_each_time_step_once
             a_recovery_code_is_spent_once_by_its_owner
             racing_uses_of_one_code_accept_exactly_one
+            passkeys_round_trip_and_credential_ids_stay_unique
+            a_passkey_challenge_is_taken_once_and_not_after_expiry
+            racing_takes_of_one_challenge_yield_exactly_one
             // Protected resources.
             resources_round_trip_through_insert_get_update_and_delete
             a_resource_uri_belongs_to_one_resource_only

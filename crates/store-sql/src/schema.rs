@@ -320,6 +320,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    passkeys (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        credential_id -> Binary,
+        name -> Text,
+        credential -> Text,
+        created_at -> SqlTime,
+        last_used_at -> Nullable<SqlTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::codec::sql::*;
+
+    passkey_challenges (id) {
+        id -> SqlUuid,
+        purpose -> Text,
+        user_id -> Nullable<SqlUuid>,
+        state -> Text,
+        expires_at -> SqlTime,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
@@ -332,6 +360,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     linked_identities,
     totp_factors,
     recovery_codes,
+    passkeys,
+    passkey_challenges,
     clients,
     users,
     organizations,

@@ -357,7 +357,7 @@ impl Gatehouse {
     }
 
     /// Removes one of `user`'s linked identities, unless it is their only
-    /// way to sign in (no password and no other link).
+    /// way to sign in (no password, no other link, no passkey).
     ///
     /// # Errors
     /// 404 when it is not theirs; 409 when it is their last way in.
@@ -375,7 +375,10 @@ impl Gatehouse {
         {
             return Err(ApiError::NotFound("linked identity"));
         }
-        if links.len() == 1 && !user.password_hash.is_usable() {
+        if links.len() == 1
+            && !user.password_hash.is_usable()
+            && self.ports.factors.passkeys(user.id).await?.is_empty()
+        {
             return Err(ApiError::Conflict(
                 "this is your only way to sign in: link another account first".into(),
             ));

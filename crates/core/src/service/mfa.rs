@@ -29,12 +29,22 @@ const RECOVERY_CODES: usize = 10;
 const PENDING_AD: &str = "gatehouse/second-factor/v1";
 
 /// What an account has set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MfaStatus {
     /// A confirmed authenticator app.
     pub totp: bool,
+    /// Registered passkeys, oldest first.
+    pub passkeys: Vec<crate::model::PasskeyCredential>,
     /// Unspent recovery codes.
     pub recovery_left: u32,
+}
+
+impl MfaStatus {
+    /// Whether signing in takes a second step.
+    #[must_use]
+    pub fn any(&self) -> bool {
+        self.totp || !self.passkeys.is_empty()
+    }
 }
 
 /// An authenticator app being set up: what the person scans or types.
@@ -109,29 +119,36 @@ impl Gatehouse {
     /// # Errors
     /// A store failure.
     pub async fn mfa_status(&self, user: &User) -> Result<MfaStatus, ApiError> {
-        let totp = self.has_second_factor(user).await?;
-        let recovery_left = if totp {
+        let totp = self.has_totp(user).await?;
+        let passkeys = self.ports.factors.passkeys(user.id).await?;
+        let recovery_left = if totp || !passkeys.is_empty() {
             self.ports.factors.recovery_codes_left(user.id).await?
         } else {
             0
         };
         Ok(MfaStatus {
             totp,
+            passkeys,
             recovery_left,
         })
     }
 
-    /// Whether signing in as `user` takes a second step.
-    ///
-    /// # Errors
-    /// A store failure.
-    pub async fn has_second_factor(&self, user: &User) -> Result<bool, ApiError> {
+    async fn has_totp(&self, user: &User) -> Result<bool, ApiError> {
         Ok(self
             .ports
             .factors
             .get_totp(user.id)
             .await?
             .is_some_and(|f| f.confirmed))
+    }
+
+    /// Whether signing in as `user` takes a second step: an authenticator
+    /// app or a passkey.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn has_second_factor(&self, user: &User) -> Result<bool, ApiError> {
+        Ok(self.has_totp(user).await? || !self.ports.factors.passkeys(user.id).await?.is_empty())
     }
 
     /// Whether `user` must set up a second factor before acting as an
@@ -152,7 +169,7 @@ impl Gatehouse {
     /// 409 when an app is already set up (remove it first).
     #[tracing::instrument(level = "info", skip_all, fields(user = %user.id))]
     pub async fn begin_totp(&self, user: &User) -> Result<TotpSetup, ApiError> {
-        if self.has_second_factor(user).await? {
+        if self.has_totp(user).await? {
             return Err(ApiError::Conflict(
                 "an authenticator app is already set up; remove it first".into(),
             ));
@@ -213,7 +230,12 @@ impl Gatehouse {
             return Err(bad_code());
         }
         self.throttle.succeeded(attempt, self.now());
-        let codes = self.replace_recovery_codes(user).await?;
+        // A passkey set up first already came with recovery codes.
+        let codes = if self.ports.factors.recovery_codes_left(user.id).await? == 0 {
+            self.replace_recovery_codes(user).await?
+        } else {
+            Vec::new()
+        };
         tracing::info!(user = %user.id, "authenticator app set up");
         self.audit(
             AuditEvent::new(AuditKind::UserUpdated, self.now())
@@ -225,7 +247,10 @@ impl Gatehouse {
         Ok(codes)
     }
 
-    async fn replace_recovery_codes(&self, user: &User) -> Result<Vec<String>, ApiError> {
+    pub(crate) async fn replace_recovery_codes(
+        &self,
+        user: &User,
+    ) -> Result<Vec<String>, ApiError> {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
         let hashes: Vec<TokenHash> = codes.iter().map(|c| recovery_hash(c)).collect();
         self.ports
@@ -247,7 +272,7 @@ impl Gatehouse {
         from: Option<IpAddr>,
     ) -> Result<Vec<String>, ApiError> {
         if !self.has_second_factor(user).await? {
-            return Err(ApiError::NotFound("authenticator app"));
+            return Err(ApiError::NotFound("second factor"));
         }
         self.check_second_factor(user, code, from).await?;
         self.replace_recovery_codes(user).await
@@ -274,6 +299,7 @@ impl Gatehouse {
             self.check_second_factor(user, proof, from).await?;
         }
         self.ports.factors.delete_totp(user.id).await?;
+        self.forget_recovery_codes_if_unneeded(user).await?;
         tracing::info!(user = %user.id, "authenticator app removed");
         self.audit(
             AuditEvent::new(AuditKind::UserUpdated, self.now())
@@ -326,17 +352,19 @@ impl Gatehouse {
         }
     }
 
+    /// A code from the app, or else a recovery code (which exist only
+    /// while some second factor does).
     async fn code_verdict(&self, user: &User, code: &str) -> Result<bool, ApiError> {
-        let Some(f) = self
-            .ports
-            .factors
-            .get_totp(user.id)
-            .await?
-            .filter(|f| f.confirmed)
-        else {
-            return Ok(false);
-        };
         if code.len() == totp::DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
+            let Some(f) = self
+                .ports
+                .factors
+                .get_totp(user.id)
+                .await?
+                .filter(|f| f.confirmed)
+            else {
+                return Ok(false);
+            };
             let secret = self.totp_secret(&f)?;
             return match totp::matching_step(&secret, code, self.now()) {
                 Some(step) => Ok(self.ports.factors.accept_totp_step(user.id, step).await?),

@@ -13,6 +13,7 @@ mod identity;
 mod invitations;
 mod mfa;
 mod oidc;
+mod passkeys;
 mod policy;
 mod registration;
 mod resources;
@@ -35,6 +36,7 @@ pub use directory::{MemberChange, NewOrganization, NewUser, OrgPatch, UserPatch}
 pub use identity::{IdentityProviderInput, LinkedIdentityView};
 pub use mfa::{MfaStatus, TotpSetup};
 pub use oidc::{IdClaims, LogoutRequest, SignedIn, at_hash, session_id};
+pub use passkeys::{MAX_PASSKEYS, PasskeyCeremony};
 pub use policy::client_allows;
 pub use registration::RegistrationPolicy;
 pub use resources::ResourceInput;

@@ -137,3 +137,75 @@ pub struct RecoveryCodeRow {
     pub used_at: Option<DbTime>,
     pub created_at: DbTime,
 }
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::passkeys)]
+pub struct PasskeyRow {
+    pub id: DbUuid,
+    pub user_id: DbUuid,
+    pub credential_id: Vec<u8>,
+    pub name: String,
+    pub credential: String,
+    pub created_at: DbTime,
+    pub last_used_at: Option<DbTime>,
+}
+
+impl PasskeyRow {
+    pub fn new(p: &gatehouse_core::model::PasskeyCredential) -> Self {
+        Self {
+            id: DbUuid(p.id.0),
+            user_id: DbUuid(p.user.0),
+            credential_id: p.credential_id.clone(),
+            name: p.name.clone(),
+            credential: p.credential.clone(),
+            created_at: DbTime(p.created_at),
+            last_used_at: p.last_used_at.map(DbTime),
+        }
+    }
+
+    pub fn into_domain(self) -> gatehouse_core::model::PasskeyCredential {
+        gatehouse_core::model::PasskeyCredential {
+            id: gatehouse_core::model::PasskeyId(self.id.0),
+            user: UserId(self.user_id.0),
+            credential_id: self.credential_id,
+            name: self.name,
+            credential: self.credential,
+            created_at: self.created_at.0,
+            last_used_at: self.last_used_at.map(|t| t.0),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::passkey_challenges)]
+pub struct PasskeyChallengeRow {
+    pub id: DbUuid,
+    pub purpose: String,
+    pub user_id: Option<DbUuid>,
+    pub state: String,
+    pub expires_at: DbTime,
+}
+
+impl PasskeyChallengeRow {
+    pub fn new(c: &gatehouse_core::model::PasskeyChallenge) -> Self {
+        Self {
+            id: DbUuid(c.id),
+            purpose: c.purpose.as_str().to_owned(),
+            user_id: c.user.map(|u| DbUuid(u.0)),
+            state: c.state.clone(),
+            expires_at: DbTime(c.expires_at),
+        }
+    }
+
+    /// `None` for a purpose this version does not know (a newer
+    /// instance's row): such a challenge is simply not answerable here.
+    pub fn into_domain(self) -> Option<gatehouse_core::model::PasskeyChallenge> {
+        Some(gatehouse_core::model::PasskeyChallenge {
+            id: self.id.0,
+            purpose: gatehouse_core::model::PasskeyPurpose::parse(&self.purpose)?,
+            user: self.user_id.map(|u| UserId(u.0)),
+            state: self.state,
+            expires_at: self.expires_at.0,
+        })
+    }
+}

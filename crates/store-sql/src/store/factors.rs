@@ -1,5 +1,6 @@
-//! `FactorRepo` (authenticator apps, recovery codes) on a diesel backend.
-//! The single-use operations are one conditional `UPDATE` each.
+//! `FactorRepo` (authenticator apps, passkeys, recovery codes) on a diesel
+//! backend. The single-use operations are one conditional `UPDATE` (or
+//! `DELETE … RETURNING`) each.
 
 /// Implementation detail of [`sql_store!`](crate::sql_store).
 #[doc(hidden)]
@@ -65,12 +66,6 @@ macro_rules! __sql_factors {
 
             async fn delete_totp(&self, user: UserId) -> Result<bool, StoreError> {
                 self.write(async move |conn: &mut $connection| {
-                    diesel::delete(
-                        recovery_codes::table.filter(recovery_codes::user_id.eq(DbUuid(user.0))),
-                    )
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(error::unexpected)?;
                     let n = diesel::delete(totp_factors::table.find(DbUuid(user.0)))
                         .execute(&mut *conn)
                         .await
@@ -151,6 +146,141 @@ macro_rules! __sql_factors {
                         .await
                         .map_err(error::unexpected)?;
                     Ok(u32::try_from(n).unwrap_or(0))
+                })
+                .await
+            }
+
+            async fn add_passkey(
+                &self,
+                passkey: &gatehouse_core::model::PasskeyCredential,
+            ) -> Result<(), StoreError> {
+                let row = PasskeyRow::new(passkey);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::insert_into(passkeys::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict("user", "passkey"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn passkeys(
+                &self,
+                user: UserId,
+            ) -> Result<Vec<gatehouse_core::model::PasskeyCredential>, StoreError> {
+                self.read(async move |conn: &mut $connection| {
+                    let rows: Vec<PasskeyRow> = passkeys::table
+                        .filter(passkeys::user_id.eq(DbUuid(user.0)))
+                        .order((passkeys::created_at.asc(), passkeys::id.asc()))
+                        .select(PasskeyRow::as_select())
+                        .load(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(rows.into_iter().map(PasskeyRow::into_domain).collect())
+                })
+                .await
+            }
+
+            async fn passkey_by_credential(
+                &self,
+                credential_id: &[u8],
+            ) -> Result<Option<gatehouse_core::model::PasskeyCredential>, StoreError> {
+                let credential_id = credential_id.to_vec();
+                self.read(async move |conn: &mut $connection| {
+                    let row: Option<PasskeyRow> = passkeys::table
+                        .filter(passkeys::credential_id.eq(&credential_id))
+                        .select(PasskeyRow::as_select())
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    Ok(row.map(PasskeyRow::into_domain))
+                })
+                .await
+            }
+
+            async fn record_passkey_use(
+                &self,
+                id: gatehouse_core::model::PasskeyId,
+                credential: &str,
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let credential = credential.to_owned();
+                self.write(async move |conn: &mut $connection| {
+                    let n = diesel::update(passkeys::table.find(DbUuid(id.0)))
+                        .set((
+                            passkeys::credential.eq(&credential),
+                            passkeys::last_used_at.eq(Some(DbTime(at))),
+                        ))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::unexpected)?;
+                    Ok(n == 1)
+                })
+                .await
+            }
+
+            async fn delete_passkey(
+                &self,
+                user: UserId,
+                id: gatehouse_core::model::PasskeyId,
+            ) -> Result<bool, StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    let n = diesel::delete(
+                        passkeys::table
+                            .find(DbUuid(id.0))
+                            .filter(passkeys::user_id.eq(DbUuid(user.0))),
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(error::unexpected)?;
+                    Ok(n == 1)
+                })
+                .await
+            }
+
+            async fn put_passkey_challenge(
+                &self,
+                challenge: &gatehouse_core::model::PasskeyChallenge,
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let row = PasskeyChallengeRow::new(challenge);
+                self.write(async move |conn: &mut $connection| {
+                    diesel::delete(
+                        passkey_challenges::table
+                            .filter(passkey_challenges::expires_at.le(DbTime(now))),
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(error::unexpected)?;
+                    diesel::insert_into(passkey_challenges::table)
+                        .values(&row)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(error::parent_or_conflict("user", "passkey challenge"))?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn take_passkey_challenge(
+                &self,
+                id: uuid::Uuid,
+                now: OffsetDateTime,
+            ) -> Result<Option<gatehouse_core::model::PasskeyChallenge>, StoreError> {
+                self.write(async move |conn: &mut $connection| {
+                    let row: Option<PasskeyChallengeRow> =
+                        diesel::delete(passkey_challenges::table.find(DbUuid(id)))
+                            .returning(PasskeyChallengeRow::as_returning())
+                            .get_result(&mut *conn)
+                            .await
+                            .optional()
+                            .map_err(error::unexpected)?;
+                    Ok(row
+                        .filter(|r| r.expires_at.0 > now)
+                        .and_then(PasskeyChallengeRow::into_domain))
                 })
                 .await
             }

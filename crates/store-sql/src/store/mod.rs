@@ -108,8 +108,8 @@ macro_rules! sql_store {
         use $crate::schema::{
             audit_events, authorization_codes, clients, consents, denied_access_tokens, grants,
             identity_providers, invitations, linked_identities, master_key, memberships,
-            organizations, recovery_codes, refresh_tokens, resources, revocations, sessions,
-            signing_keys, ssf_streams, totp_factors, users,
+            organizations, passkey_challenges, passkeys, recovery_codes, refresh_tokens, resources,
+            revocations, sessions, signing_keys, ssf_streams, totp_factors, users,
         };
 
         $crate::__sql_helpers! { store: $store, connection: $connection, write_transaction: $tx }
