@@ -54,13 +54,15 @@ impl Done {
             "signed-out" => "You are signed out of Gatehouse.",
             "everywhere" => "You are signed out of Gatehouse on every device.",
             "linked" => "The account was linked: you can now sign in with it.",
-            "totp-removed" => {
-                "Two-step sign-in is off: your authenticator app and recovery codes no longer work."
-            }
+            "totp-removed" => "The authenticator app was removed: its codes no longer work.",
             "mfa-required" => {
                 "Administrators must turn on two-step sign-in before using the admin console."
             }
             "unlinked" => "The linked account was removed: it no longer signs you in.",
+            "passkey-added" => {
+                "Passkey added. It signs you in, or confirms a sign-in, from now on."
+            }
+            "passkey-removed" => "The passkey was removed: it no longer signs you in.",
             "last-link" => {
                 "That linked account is your only way to sign in, so it was kept. Link another one first."
             }
@@ -133,6 +135,7 @@ struct SignInPage<'a> {
     csrf: &'a str,
     next: &'a str,
     providers: Vec<(String, String)>,
+    passkey_next: Option<String>,
 }
 
 /// Where a sign-in may send the browser afterwards: Gatehouse's own
@@ -184,6 +187,7 @@ async fn sign_in_page(
         csrf: &csrf,
         next,
         providers: pages::upstream_buttons(state, next).await,
+        passkey_next: pages::passkey_next(state, next),
     };
     pages::html(status, pages::render(&page), cookies)
 }
@@ -371,7 +375,7 @@ async fn sign_in(state: Data<AppState>, req: HttpRequest, body: web::Payload) ->
         }
     };
     match state.gatehouse.has_second_factor(&user).await {
-        Ok(true) => return super::security::ask_for_code(&state, &req, &user, &next),
+        Ok(true) => return super::security::ask_for_code(&state, &req, &user, &next).await,
         Ok(false) => {}
         Err(e) => {
             let (status, text) = failure(&e);

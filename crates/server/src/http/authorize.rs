@@ -234,7 +234,7 @@ pub async fn login(state: Data<AppState>, http: HttpRequest, body: web::Payload)
     match state.gatehouse.has_second_factor(&user).await {
         Ok(true) => {
             let back = pages::authorize_return(&req);
-            return super::security::ask_for_code(&state, &http, &user, &back);
+            return super::security::ask_for_code(&state, &http, &user, &back).await;
         }
         Ok(false) => {}
         Err(e) => {

@@ -451,7 +451,7 @@ async fn callback(
             res
         }
         Ok(UpstreamOutcome::SecondFactor { user, return_to }) => {
-            super::security::ask_for_code(&state, &req, &user, safe_return(&return_to))
+            super::security::ask_for_code(&state, &req, &user, safe_return(&return_to)).await
         }
         Ok(UpstreamOutcome::Linked { return_to }) => {
             redirect(StatusCode::SEE_OTHER, safe_return(&return_to))

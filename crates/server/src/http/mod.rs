@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod observe;
 pub mod openapi;
 pub mod pages;
+pub mod passkeys;
 pub mod schemas;
 pub mod security;
 pub mod ssf;
@@ -276,6 +277,7 @@ fn root_endpoints() -> Vec<Endpoint> {
     .chain(account::endpoints())
     .chain(idp::account_endpoints())
     .chain(security::endpoints())
+    .chain(passkeys::endpoints())
     .chain(console::endpoints())
     .chain(console_idp::endpoints())
     .collect()

@@ -37,6 +37,7 @@ struct LoginPage<'a> {
     csrf: &'a str,
     hidden: Vec<(String, String)>,
     providers: Vec<(String, String)>,
+    passkey_next: Option<String>,
 }
 
 #[derive(Template)]
@@ -200,7 +201,7 @@ pub fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> 
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
         ))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -241,6 +242,15 @@ pub async fn upstream_buttons(state: &AppState, return_to: &str) -> Vec<(String,
         .collect()
 }
 
+/// Where a "Sign in with a passkey" button comes back to, when passkeys
+/// work here at all (the public URL has a domain name).
+pub fn passkey_next(state: &AppState, return_to: &str) -> Option<String> {
+    state
+        .gatehouse
+        .passkeys_available()
+        .then(|| return_to.to_owned())
+}
+
 /// Where the authorization request continues after an upstream sign-in:
 /// `/authorize` with its own parameters.
 pub fn authorize_return(req: &AuthorizeRequest) -> String {
@@ -273,6 +283,7 @@ pub async fn login_page(
         csrf: &csrf,
         hidden: hidden_fields(req),
         providers: upstream_buttons(state, &authorize_return(req)).await,
+        passkey_next: passkey_next(state, &authorize_return(req)),
     };
     html(status, render(&page), cookies)
 }

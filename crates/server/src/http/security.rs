@@ -1,6 +1,7 @@
 //! Two-step sign-in on the pages: `/account/security` (setting up an
-//! authenticator app, recovery codes) and the second step of every browser
-//! sign-in (`/account/second-factor`).
+//! authenticator app, passkeys, recovery codes) and the second step of
+//! every browser sign-in (`/account/second-factor`). The passkey
+//! ceremonies' own handlers are in [`super::passkeys`].
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::{self, Data, Query};
@@ -8,9 +9,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use gatehouse_core::ApiError;
 use gatehouse_core::model::User;
-use gatehouse_core::service::TotpSetup;
+use gatehouse_core::service::{PasskeyCeremony, TotpSetup};
 
-use super::account::{Done, Frame, SignedIn, failure, or_page, signed_in, signed_in_form};
+use super::account::{
+    Done, Frame, SignedIn, failure, iso, or_page, signed_in, signed_in_form, when,
+};
 use super::oauth::{read_form, redirect};
 use super::{AppState, Endpoint, pages};
 
@@ -34,12 +37,34 @@ struct SecondFactorPage<'a> {
     csrf: &'a str,
     token: &'a str,
     next: &'a str,
+    /// A passkey ceremony, when the account has passkeys.
+    passkey: Option<Ceremony>,
+    /// Whether the account has an authenticator app (else the code field
+    /// takes recovery codes only).
+    totp: bool,
+}
+
+/// A ceremony as a page carries it: the id and the options as JSON, for
+/// the form's `data-options`.
+pub(super) struct Ceremony {
+    pub challenge: String,
+    pub options: String,
+}
+
+impl From<PasskeyCeremony> for Ceremony {
+    fn from(c: PasskeyCeremony) -> Self {
+        Self {
+            challenge: c.challenge.to_string(),
+            options: c.options.to_string(),
+        }
+    }
 }
 
 /// The second step of a sign-in whose first step (password or upstream
 /// provider) `user` just passed; afterwards the browser goes to `next`
-/// (a local path the caller checked).
-pub(super) fn second_factor_page(
+/// (a local path the caller checked). A passkey is offered when the
+/// account has one (a fresh challenge each time the page is drawn).
+pub(super) async fn second_factor_page(
     state: &AppState,
     req: &HttpRequest,
     user: &User,
@@ -49,25 +74,42 @@ pub(super) fn second_factor_page(
     error: Option<&str>,
 ) -> HttpResponse {
     let (csrf, cookie) = pages::login_csrf(state, req);
+    let mfa = match state.gatehouse.mfa_status(user).await {
+        Ok(m) => m,
+        Err(e) => return failed_page(&e),
+    };
+    let passkey = if mfa.passkeys.is_empty() || !state.gatehouse.passkeys_available() {
+        None
+    } else {
+        match state.gatehouse.begin_passkey_sign_in(Some(user)).await {
+            Ok(c) => Some(c.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "no passkey challenge for the second step");
+                None
+            }
+        }
+    };
     let page = SecondFactorPage {
         email: user.email.as_str(),
         error,
         csrf: &csrf,
         token,
         next,
+        passkey,
+        totp: mfa.totp,
     };
     pages::html(status, pages::render(&page), cookie.into_iter().collect())
 }
 
 /// The second step's page for `user`, with a fresh token.
-pub(super) fn ask_for_code(
+pub(super) async fn ask_for_code(
     state: &AppState,
     req: &HttpRequest,
     user: &User,
     next: &str,
 ) -> HttpResponse {
     match state.gatehouse.second_factor_token(user) {
-        Ok(token) => second_factor_page(state, req, user, &token, next, StatusCode::OK, None),
+        Ok(token) => second_factor_page(state, req, user, &token, next, StatusCode::OK, None).await,
         Err(e) => {
             tracing::error!(error = %e, "no second-factor token");
             pages::error_page(
@@ -100,8 +142,8 @@ async fn second_step(state: Data<AppState>, req: HttpRequest, body: web::Payload
         Ok(None) => return expired(),
         Err(e) => return failed_page(&e),
     };
-    let again = |status: StatusCode, message: &str| {
-        second_factor_page(&state, &req, &user, token, &next, status, Some(message))
+    let again = async |status: StatusCode, message: &str| {
+        second_factor_page(&state, &req, &user, token, &next, status, Some(message)).await
     };
     match state
         .gatehouse
@@ -113,11 +155,12 @@ async fn second_step(state: Data<AppState>, req: HttpRequest, body: web::Payload
             return again(
                 StatusCode::UNAUTHORIZED,
                 "That code is not correct, or was already used. Try the current one.",
-            );
+            )
+            .await;
         }
         Err(e @ (ApiError::Throttled(_) | ApiError::Busy(_))) => {
             let (status, text) = failure(&e);
-            let mut res = again(status, &text);
+            let mut res = again(status, &text).await;
             if let ApiError::Throttled(secs) | ApiError::Busy(secs) = e
                 && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
             {
@@ -127,14 +170,26 @@ async fn second_step(state: Data<AppState>, req: HttpRequest, body: web::Payload
         }
         Err(e) => return failed_page(&e),
     }
+    session_then(&state, &req, user, &next, "signed in with a second factor").await
+}
+
+/// Starts `user`'s session (they passed every step) and sends the browser
+/// on to `next` (a local path the caller checked).
+pub(super) async fn session_then(
+    state: &AppState,
+    req: &HttpRequest,
+    user: User,
+    next: &str,
+    how: &'static str,
+) -> HttpResponse {
     match state.gatehouse.sign_in(user).await {
         Ok((session, who)) => {
-            tracing::info!(user = %who.user.id, "signed in with a second factor");
-            let mut res = redirect(StatusCode::SEE_OTHER, &next);
+            tracing::info!(user = %who.user.id, "{how}");
+            let mut res = redirect(StatusCode::SEE_OTHER, next);
             let _ = res.add_cookie(&pages::cookie(
-                &state,
-                &req,
-                pages::session_cookie(&state),
+                state,
+                req,
+                pages::session_cookie(state),
                 session.expose().to_owned(),
             ));
             res
@@ -143,7 +198,7 @@ async fn second_step(state: Data<AppState>, req: HttpRequest, body: web::Payload
     }
 }
 
-fn failed_page(e: &ApiError) -> HttpResponse {
+pub(super) fn failed_page(e: &ApiError) -> HttpResponse {
     let (status, text) = failure(e);
     pages::error_page(status, "Sign-in did not complete", &text)
 }
@@ -153,12 +208,27 @@ fn failed_page(e: &ApiError) -> HttpResponse {
 struct SecurityPage<'a> {
     frame: Frame<'a>,
     totp: bool,
+    /// Whether any second factor is set up.
+    any: bool,
+    passkeys: Vec<PasskeyRow>,
+    passkeys_available: bool,
+    /// A passkey being added: the naming form that runs the ceremony.
+    registering: Option<Ceremony>,
     recovery_left: u32,
     has_password: bool,
     must_set_up: bool,
     setup: Option<TotpSetup>,
     qr: String,
     recovery_codes: Option<Vec<String>>,
+}
+
+/// A passkey as the security page lists it.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: String,
+    added_iso: String,
+    used: Option<String>,
 }
 
 /// The QR code of an `otpauth://` URI, as inline SVG (no image request,
@@ -182,12 +252,21 @@ fn qr_svg(uri: &str) -> String {
     }
 }
 
-async fn security_page(
+/// What the security page shows besides the account's state.
+#[derive(Default)]
+pub(super) struct Extra {
+    /// Recovery codes just made (shown once).
+    pub recovery_codes: Option<Vec<String>>,
+    /// A passkey being added.
+    pub registering: Option<Ceremony>,
+}
+
+pub(super) async fn security_page(
     state: &AppState,
     signed: &SignedIn,
     status: StatusCode,
     frame: Frame<'_>,
-    recovery_codes: Option<Vec<String>>,
+    extra: Extra,
 ) -> HttpResponse {
     let user = &signed.caller.user;
     let facts = async {
@@ -207,12 +286,26 @@ async fn security_page(
     let page = SecurityPage {
         frame,
         totp: mfa.totp,
+        any: mfa.any(),
+        passkeys: mfa
+            .passkeys
+            .iter()
+            .map(|p| PasskeyRow {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+                added: when(p.created_at),
+                added_iso: iso(p.created_at),
+                used: p.last_used_at.map(when),
+            })
+            .collect(),
+        passkeys_available: state.gatehouse.passkeys_available(),
+        registering: extra.registering,
         recovery_left: mfa.recovery_left,
         has_password: user.password_hash.is_usable(),
         must_set_up,
         qr: setup.as_ref().map(|s| qr_svg(&s.uri)).unwrap_or_default(),
         setup,
-        recovery_codes,
+        recovery_codes: extra.recovery_codes,
     };
     pages::html(status, pages::render(&page), vec![])
 }
@@ -221,11 +314,11 @@ async fn security_page(
 async fn security(state: Data<AppState>, req: HttpRequest, done: Query<Done>) -> HttpResponse {
     let signed = or_page!(signed_in(&state, &req, "/account/security").await);
     let frame = Frame::new(&signed, "security", done.notice());
-    security_page(&state, &signed, StatusCode::OK, frame, None).await
+    security_page(&state, &signed, StatusCode::OK, frame, Extra::default()).await
 }
 
 /// The security page again, saying what went wrong.
-async fn refused(state: &AppState, signed: &SignedIn, e: &ApiError) -> HttpResponse {
+pub(super) async fn refused(state: &AppState, signed: &SignedIn, e: &ApiError) -> HttpResponse {
     let (status, text) = match e {
         ApiError::Forbidden(_) => (
             StatusCode::FORBIDDEN,
@@ -233,11 +326,21 @@ async fn refused(state: &AppState, signed: &SignedIn, e: &ApiError) -> HttpRespo
         ),
         e => failure(e),
     };
+    refused_with(state, signed, status, &text).await
+}
+
+/// The security page again, with `text` as its error.
+pub(super) async fn refused_with(
+    state: &AppState,
+    signed: &SignedIn,
+    status: StatusCode,
+    text: &str,
+) -> HttpResponse {
     let frame = Frame {
-        error: Some(&text),
+        error: Some(text),
         ..Frame::new(signed, "security", None)
     };
-    security_page(state, signed, status, frame, None).await
+    security_page(state, signed, status, frame, Extra::default()).await
 }
 
 /// `POST /account/security/totp`: a new secret to scan.
@@ -267,7 +370,11 @@ async fn confirm(state: Data<AppState>, req: HttpRequest, body: web::Payload) ->
                 "security",
                 Some("Two-step sign-in is on. Save your recovery codes now."),
             );
-            security_page(&state, &signed, StatusCode::OK, frame, Some(codes)).await
+            let extra = Extra {
+                recovery_codes: (!codes.is_empty()).then_some(codes),
+                ..Extra::default()
+            };
+            security_page(&state, &signed, StatusCode::OK, frame, extra).await
         }
         Err(e) => refused(&state, &signed, &e).await,
     }
@@ -304,7 +411,11 @@ async fn regenerate(state: Data<AppState>, req: HttpRequest, body: web::Payload)
                 "security",
                 Some("New recovery codes: the old ones no longer work."),
             );
-            security_page(&state, &signed, StatusCode::OK, frame, Some(codes)).await
+            let extra = Extra {
+                recovery_codes: (!codes.is_empty()).then_some(codes),
+                ..Extra::default()
+            };
+            security_page(&state, &signed, StatusCode::OK, frame, extra).await
         }
         Err(e) => refused(&state, &signed, &e).await,
     }

@@ -338,6 +338,7 @@ pub fn query(url: &url::Url, name: &str) -> Option<String> {
 }
 
 /// An HTML form, read with a real HTML parser.
+#[derive(Clone)]
 pub struct Form {
     pub action: String,
     pub fields: Vec<(String, String)>,
