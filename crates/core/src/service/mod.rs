@@ -257,6 +257,9 @@ pub struct Gatehouse {
     pub(crate) usage: crate::usage::UsageLog,
     /// Client-creating dynamic registrations per address.
     pub(crate) registrations: crate::rate::HourlyBudget,
+    /// Passkey sign-ins begun without an account (each stores a challenge
+    /// row until it is answered or expires) per address.
+    pub(crate) passkey_challenges: crate::rate::HourlyBudget,
     /// Set when the server starts a graceful stop: held requests (RFC 8936
     /// long polls) answer at once instead of holding the stop up.
     pub(crate) draining: std::sync::atomic::AtomicBool,
@@ -322,6 +325,9 @@ impl Gatehouse {
                 throttle,
                 usage: crate::usage::UsageLog::default(),
                 registrations: crate::rate::HourlyBudget::new(settings.registrations_per_hour),
+                passkey_challenges: crate::rate::HourlyBudget::new(
+                    passkeys::ANONYMOUS_CHALLENGES_PER_HOUR,
+                ),
                 draining: std::sync::atomic::AtomicBool::new(false),
                 upstream_cache: upstream::UpstreamCache::default(),
                 ports,

@@ -20,6 +20,7 @@ use super::Gatehouse;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::model::{PasskeyChallenge, PasskeyCredential, PasskeyId, PasskeyPurpose, User, UserId};
+use crate::observe::SignInResult;
 
 /// How long a ceremony may take: the authenticator's own timeout (five
 /// minutes, WebAuthn's recommendation) plus nothing.
@@ -27,6 +28,11 @@ const CEREMONY_TTL: Duration = Duration::minutes(5);
 /// Passkeys per account: enough for every device a person owns, few enough
 /// that the options of a second step stay small.
 pub const MAX_PASSKEYS: usize = 20;
+/// Passkey sign-ins an address may begin per hour without naming an
+/// account: each costs a stored challenge for five minutes, so this bounds
+/// what one address can make the store hold (a burst of this many, then
+/// one every six seconds), far above what a person signing in needs.
+pub(crate) const ANONYMOUS_CHALLENGES_PER_HOUR: u32 = 600;
 /// The longest passkey name, in characters.
 const MAX_NAME: usize = 64;
 /// The longest answer from a browser we read: a registration carries an
@@ -350,10 +356,12 @@ impl Gatehouse {
     /// alone (the authenticator offers the accounts it holds).
     ///
     /// # Errors
-    /// 409 when passkeys are unavailable here; 404 when `user` has none.
+    /// 409 when passkeys are unavailable here; 404 when `user` has none;
+    /// 429 when `from` began too many sign-ins without an account.
     pub async fn begin_passkey_sign_in(
         &self,
         user: Option<&User>,
+        from: Option<IpAddr>,
     ) -> Result<PasskeyCeremony, ApiError> {
         let rp = self.relying_party()?;
         match user {
@@ -380,6 +388,11 @@ impl Gatehouse {
                 .await
             }
             None => {
+                self.passkey_challenges
+                    .spend(from, self.now())
+                    .map_err(|wait| {
+                        ApiError::Throttled(u64::try_from(wait.whole_seconds()).unwrap_or(1).max(1))
+                    })?;
                 let (mut options, state) =
                     rp.start_discoverable_authentication().map_err(unexpected)?;
                 // A button starts it, not the email field's autofill.
@@ -419,6 +432,7 @@ impl Gatehouse {
         let verdict = self.verify_assertion(&rp, &c, &response, user).await;
         match verdict {
             Ok(owner) => {
+                self.ports.observer.sign_in(SignInResult::Succeeded);
                 self.audit(
                     AuditEvent::new(AuditKind::SignInSucceeded, self.now())
                         .user(owner.id)
@@ -429,6 +443,7 @@ impl Gatehouse {
                 Ok(owner)
             }
             Err(e) => {
+                self.ports.observer.sign_in(SignInResult::Failed);
                 let mut event = AuditEvent::new(AuditKind::SignInFailed, self.now())
                     .ip(from)
                     .detail("reason", "passkey_refused");

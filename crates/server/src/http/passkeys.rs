@@ -166,7 +166,11 @@ async fn sign_in_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
-    let ceremony = match state.gatehouse.begin_passkey_sign_in(None).await {
+    let ceremony = match state
+        .gatehouse
+        .begin_passkey_sign_in(None, state.client_ip(req))
+        .await
+    {
         Ok(c) => c.into(),
         Err(e) => return failed_page(&e),
     };

@@ -81,7 +81,11 @@ pub(super) async fn second_factor_page(
     let passkey = if mfa.passkeys.is_empty() || !state.gatehouse.passkeys_available() {
         None
     } else {
-        match state.gatehouse.begin_passkey_sign_in(Some(user)).await {
+        match state
+            .gatehouse
+            .begin_passkey_sign_in(Some(user), state.client_ip(req))
+            .await
+        {
             Ok(c) => Some(c.into()),
             Err(e) => {
                 tracing::error!(error = %e, "no passkey challenge for the second step");

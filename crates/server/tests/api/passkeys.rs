@@ -277,3 +277,23 @@ async fn a_passkey_that_is_not_yours_cannot_be_removed() {
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");
     }
 }
+
+#[tokio::test]
+async fn one_address_cannot_make_the_store_hold_unbounded_challenges() {
+    let app = spawn_on_localhost().await;
+    let b = browser();
+    let (_, html) = page(&app, &b, "/account").await;
+    let start = Form::parse(&html, "/account/passkey");
+    let mut began = 0;
+    let refused = loop {
+        let res = start.submit(&b, &app.base).await;
+        if res.status() != StatusCode::OK {
+            break res;
+        }
+        began += 1;
+        assert!(began <= 600, "no limit");
+    };
+    assert_eq!(began, 600, "a burst of an hour's allowance");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.text().await.unwrap().contains("Try again in"));
+}
