@@ -260,21 +260,28 @@ impl Gatehouse {
         Ok(codes)
     }
 
-    /// A new set of recovery codes (the old ones stop working), for a code
-    /// from the app or an unspent recovery code.
+    /// A new set of recovery codes (the old ones stop working), on proof:
+    /// a code from the app or an unspent recovery code; for an account
+    /// whose second factors are passkeys only, its password (a passkey
+    /// cannot be typed, and the last recovery code may be spent).
     ///
     /// # Errors
-    /// 403 for a wrong code; 404 without an app; 429 when throttled.
+    /// 403 for a wrong proof; 404 without a second factor; 429 when
+    /// throttled.
     pub async fn new_recovery_codes(
         &self,
         user: &User,
-        code: &str,
+        proof: &str,
         from: Option<IpAddr>,
     ) -> Result<Vec<String>, ApiError> {
         if !self.has_second_factor(user).await? {
             return Err(ApiError::NotFound("second factor"));
         }
-        self.check_second_factor(user, code, from).await?;
+        if !self.has_totp(user).await? && user.password_hash.is_usable() {
+            self.confirm_password(user, proof, from).await?;
+        } else {
+            self.check_second_factor(user, proof, from).await?;
+        }
         self.replace_recovery_codes(user).await
     }
 

@@ -204,6 +204,20 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it_in_a_real_browser() {
     )
     .unwrap();
 
+    // With passkeys only, new recovery codes take the password (a passkey
+    // cannot be typed).
+    b.find(Locator::Id("regen-code"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    click(&b, "Make new recovery codes").await;
+    b.wait()
+        .for_element(Locator::Css("ul.codes"))
+        .await
+        .unwrap();
+
     // A passkey alone signs in: no email, no password.
     b.delete_all_cookies().await.unwrap();
     b.goto(&at("/account")).await.unwrap();
