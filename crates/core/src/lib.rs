@@ -102,6 +102,7 @@ pub mod pkce;
 pub mod ports;
 pub mod rate;
 pub mod redirect;
+pub mod refresh;
 pub mod resource;
 pub mod scope;
 pub mod secret;

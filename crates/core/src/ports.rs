@@ -12,8 +12,9 @@ use uuid::Uuid;
 use crate::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, GrantsOf,
     IdentityProvider, IdpId, Invitation, LinkedIdentity, Membership, OrgId, OrgRole, Organization,
-    PasskeyChallenge, PasskeyCredential, PasskeyId, RefreshToken, Resource, ResourceId, Revocation,
-    Session, StoredKey, Stream, StreamId, TotpFactor, Usage, User, UserId,
+    PasskeyChallenge, PasskeyCredential, PasskeyId, PresentedRefresh, RefreshFamily,
+    RefreshStanding, Resource, ResourceId, Revocation, Session, StoredKey, Stream, StreamId,
+    TotpFactor, Usage, User, UserId,
 };
 use crate::secret::TokenHash;
 
@@ -53,16 +54,21 @@ pub enum Rotation {
     /// The presented token was current; it is now rotated and `next` is
     /// stored in its family.
     Rotated {
-        /// The family, as it stands after the rotation.
+        /// The grant, as it stands after the rotation.
         grant: Grant,
-        /// The presented token's record (as it was before rotation).
-        previous: RefreshToken,
+        /// The family as it was before the rotation.
+        previous: RefreshFamily,
     },
     /// The presented token had already been rotated: reuse. The port has
     /// already revoked the whole family, durably, before returning.
     Reused(GrantId),
     /// Unknown, expired, or its family is revoked.
     Invalid,
+    /// The family moved on since the caller read it (`next` is not of the
+    /// generation after the current one): nothing changed; read it again
+    /// and retry, which sorts the presented token into reuse or a grace
+    /// replay.
+    Stale,
 }
 
 /// Registered OAuth clients.
@@ -242,42 +248,52 @@ pub trait TokenStore: Send + Sync {
     /// Spent codes are remembered until they expire, so replays are detected.
     async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError>;
 
-    /// Creates a grant with its first refresh token (if any), atomically.
+    /// Creates a grant with its refresh family (if any), atomically.
     async fn create_grant(
         &self,
         grant: &Grant,
-        refresh: Option<RefreshToken>,
+        refresh: Option<RefreshFamily>,
     ) -> Result<(), StoreError>;
 
     /// Finds a grant.
     async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
 
-    /// Looks up a refresh token and its grant without changing anything.
+    /// The family a presented refresh token belongs to, where the token
+    /// stands in it, and its grant, without changing anything. A token is
+    /// found by its hash when current; as the previous token of the family
+    /// its claim names (or, for a legacy token, by the record kept of it
+    /// when it was rotated); and as older when its claim's generation is
+    /// below the previous one's. Expired families are returned too (the
+    /// caller compares `expires_at`); a claim of the current generation or
+    /// later whose hash is not the current one finds nothing.
     async fn find_refresh(
         &self,
-        hash: &TokenHash,
-    ) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
+        presented: &PresentedRefresh,
+    ) -> Result<Option<(RefreshFamily, RefreshStanding, Grant)>, StoreError>;
 
-    /// Exchanges the refresh token `presented` for `next` in the same family.
+    /// Exchanges the presented refresh token for the family's next one,
+    /// `next` (its `grant_id` is ignored).
     ///
-    /// Atomic: of concurrent calls with one token, at most one returns
-    /// [`Rotation::Rotated`]; the rotated token records `next` as its
-    /// `replaced_by`. A token already rotated MUST revoke the whole family
+    /// One conditional write of the family: of concurrent calls with one
+    /// token at most one returns [`Rotation::Rotated`]. `next.generation`
+    /// MUST be the family's current generation plus one, else
+    /// [`Rotation::Stale`] and nothing changes. A token that is not the
+    /// current one but belongs to the family (see
+    /// [`TokenStore::find_refresh`]) MUST revoke the whole family
     /// (committed even though the caller then fails the request) and
     /// return [`Rotation::Reused`] — except once: if `grace` is positive,
-    /// the token was rotated less than `grace` before `now`, its grace
-    /// replay is unused, and its successor is still the family's current,
-    /// unrotated token (so only the just-rotated token qualifies, never one
-    /// further back), then the replay is allowed: `grace_used` is set, the
-    /// successor is retired (rotated, with no grace replay of its own) so
-    /// the family keeps a single live chain, `next` is stored, and the
-    /// result is [`Rotation::Rotated`]. Expired tokens and revoked families
-    /// return [`Rotation::Invalid`]. `next.grant_id` is ignored; the family
-    /// of `presented` is used.
+    /// the token is the just-rotated one, it was rotated less than `grace`
+    /// before `now` and its grace replay is unused, then the replay is
+    /// allowed: the current token is cut off (it gets no grace replay of
+    /// its own), `next` becomes current, and the result is
+    /// [`Rotation::Rotated`]. Expired families, revoked families and
+    /// unknown tokens return [`Rotation::Invalid`]. Rotating a legacy
+    /// (generation 0) token keeps a record of it until it expires, so its
+    /// reuse is still recognised.
     async fn rotate_refresh(
         &self,
-        presented: &TokenHash,
-        next: &RefreshToken,
+        presented: &PresentedRefresh,
+        next: &RefreshFamily,
         now: OffsetDateTime,
         grace: time::Duration,
     ) -> Result<Rotation, StoreError>;

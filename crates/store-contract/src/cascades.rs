@@ -1,6 +1,6 @@
 //! Contracts of the cascading deletes of clients and users.
 
-use gatehouse_core::model::{OrgRole, User};
+use gatehouse_core::model::{OrgRole, RefreshStanding, User};
 use gatehouse_core::ports::{CodeRedemption, Rotation};
 use time::Duration;
 use uuid::Uuid;
@@ -47,7 +47,7 @@ pub async fn deleting_a_client_removes_its_codes_grants_tokens_and_consents(s: S
     );
     assert_eq!(
         s.tokens
-            .find_refresh(&doomed_refresh.hash)
+            .find_refresh(&fixtures::presented(&doomed_refresh))
             .await
             .expect("find"),
         None
@@ -55,8 +55,8 @@ pub async fn deleting_a_client_removes_its_codes_grants_tokens_and_consents(s: S
     assert_eq!(
         s.tokens
             .rotate_refresh(
-                &doomed_refresh.hash,
-                &fixtures::refresh(&doomed_grant),
+                &fixtures::presented(&doomed_refresh),
+                &fixtures::successor(&doomed_refresh),
                 fixtures::now(),
                 Duration::ZERO
             )
@@ -77,10 +77,10 @@ pub async fn deleting_a_client_removes_its_codes_grants_tokens_and_consents(s: S
 
     assert_eq!(
         s.tokens
-            .find_refresh(&kept_refresh.hash)
+            .find_refresh(&fixtures::presented(&kept_refresh))
             .await
             .expect("find"),
-        Some((kept_refresh, kept_grant.clone()))
+        Some((kept_refresh, RefreshStanding::Current, kept_grant.clone()))
     );
     assert_eq!(
         s.tokens.take_code(&kept_code.hash).await.expect("take"),
@@ -177,7 +177,7 @@ pub async fn deleting_a_user_removes_their_sessions_memberships_grants_and_conse
     assert_eq!(s.tokens.get_grant(ann_grant.id).await.expect("get"), None);
     assert_eq!(
         s.tokens
-            .find_refresh(&ann_refresh.hash)
+            .find_refresh(&fixtures::presented(&ann_refresh))
             .await
             .expect("find"),
         None
@@ -202,10 +202,10 @@ pub async fn deleting_a_user_removes_their_sessions_memberships_grants_and_conse
     );
     assert_eq!(
         s.tokens
-            .find_refresh(&bob_refresh.hash)
+            .find_refresh(&fixtures::presented(&bob_refresh))
             .await
             .expect("find"),
-        Some((bob_refresh, bob_grant))
+        Some((bob_refresh, RefreshStanding::Current, bob_grant))
     );
     assert_eq!(
         s.tokens.get_consent(bob.id, &app.id).await.expect("get"),

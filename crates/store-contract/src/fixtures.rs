@@ -7,9 +7,9 @@
 
 use gatehouse_core::model::{
     ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
-    GrantId, GrantType, Membership, OrgId, OrgRole, Organization, PasswordHash, RefreshToken,
-    Resource, ResourceId, Role, Session, SignInContext, StoredKey, TokenEndpointAuthMethod, User,
-    UserId,
+    GrantId, GrantType, Membership, OrgId, OrgRole, Organization, PasswordHash, PresentedRefresh,
+    RefreshClaim, RefreshFamily, Resource, ResourceId, Role, Session, SignInContext, StoredKey,
+    TokenEndpointAuthMethod, User, UserId,
 };
 use gatehouse_core::pkce::CodeChallenge;
 use gatehouse_core::redirect::RedirectUri;
@@ -160,18 +160,34 @@ pub fn grant(client: &Client, user: &User) -> Grant {
     }
 }
 
-/// A current refresh token in `grant`'s family, valid for 30 days.
-pub fn refresh(grant: &Grant) -> RefreshToken {
-    let at = now();
-    RefreshToken {
-        hash: token_hash(),
-        grant_id: grant.id,
-        issued_at: at,
-        expires_at: at + Duration::days(30),
-        rotated_at: None,
-        grace_used: false,
-        replaced_by: None,
+/// `grant`'s refresh family with a first (generation 1) token, valid for
+/// 30 days.
+pub fn refresh(grant: &Grant) -> RefreshFamily {
+    RefreshFamily::issued(grant.id, 1, token_hash(), now(), Duration::days(30))
+}
+
+/// The family's current token as the core presents it: its hash, and the
+/// claim its (already verified) MAC vouches for.
+pub fn presented(family: &RefreshFamily) -> PresentedRefresh {
+    PresentedRefresh {
+        hash: family.current,
+        claim: (family.generation > 0).then_some(RefreshClaim {
+            grant: family.grant_id,
+            generation: family.generation,
+        }),
     }
+}
+
+/// The family's next state: generation + 1 with a fresh token, deliberately
+/// naming a foreign grant (the port must use the presented token's).
+pub fn successor(of: &RefreshFamily) -> RefreshFamily {
+    RefreshFamily::issued(
+        GrantId::new(),
+        of.generation + 1,
+        token_hash(),
+        now(),
+        Duration::days(30),
+    )
 }
 
 /// A browser session of `user`, valid for an hour.
@@ -223,7 +239,7 @@ pub async fn registered_client_and_user(s: &Stores, email: &str) -> (Client, Use
 
 /// Registers a client, a user, and a grant between them with one refresh
 /// token.
-pub async fn active_grant(s: &Stores, email: &str) -> (Client, User, Grant, RefreshToken) {
+pub async fn active_grant(s: &Stores, email: &str) -> (Client, User, Grant, RefreshFamily) {
     let (client, user) = registered_client_and_user(s, email).await;
     let grant = grant(&client, &user);
     let token = refresh(&grant);

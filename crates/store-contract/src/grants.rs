@@ -1,37 +1,61 @@
 //! Contracts of grants, refresh-token rotation and access-token revocation.
+//!
+//! A refresh family is one record per grant (issue 16): the current
+//! token's hash, the previous one's, and the generation. Tokens are
+//! presented as the core reads them: a hash, and (for the current form) the
+//! family and generation their verified MAC names.
 
-use gatehouse_core::model::{Grant, GrantId, RefreshToken};
+use gatehouse_core::model::{
+    Grant, GrantId, PresentedRefresh, RefreshClaim, RefreshFamily, RefreshStanding,
+};
 use gatehouse_core::ports::Rotation;
 use time::Duration;
 use uuid::Uuid;
 
+use crate::fixtures::{presented, successor};
 use crate::{Stores, fixtures, race};
 
-/// A successor token for `rotate_refresh`, deliberately naming a foreign
-/// family: the port must file it under the presented token's grant.
-fn successor() -> RefreshToken {
-    let at = fixtures::now();
-    RefreshToken {
-        hash: fixtures::token_hash(),
-        grant_id: GrantId::new(),
-        issued_at: at,
-        expires_at: at + Duration::days(30),
-        rotated_at: None,
-        grace_used: false,
-        replaced_by: None,
+/// Rotates the family's current token into its successor at `at`, which
+/// must succeed; returns the family's new state.
+async fn rotate_ok(
+    s: &Stores,
+    family: &RefreshFamily,
+    at: time::OffsetDateTime,
+    grace: Duration,
+) -> RefreshFamily {
+    let next = successor(family);
+    let outcome = s
+        .tokens
+        .rotate_refresh(&presented(family), &next, at, grace)
+        .await
+        .expect("rotate");
+    assert!(
+        matches!(outcome, Rotation::Rotated { .. }),
+        "expected a rotation, got {outcome:?}"
+    );
+    RefreshFamily {
+        grant_id: family.grant_id,
+        ..next
     }
 }
 
-/// Asserts a refresh token can no longer be used: either it is gone or its
-/// family is revoked (adapters may delete or keep dead tokens).
-async fn assert_dead(s: &Stores, token: &RefreshToken, why: &str) {
-    match s.tokens.find_refresh(&token.hash).await.expect("find") {
+/// Asserts a refresh token can no longer be used: either it is not found
+/// or its family is revoked.
+async fn assert_dead(s: &Stores, token: &PresentedRefresh, why: &str) {
+    match s.tokens.find_refresh(token).await.expect("find") {
         None => {}
-        Some((_, grant)) => assert!(!grant.is_active(), "{why}: token's family is active"),
+        Some((_, _, grant)) => assert!(!grant.is_active(), "{why}: token's family is active"),
     }
+    let any = RefreshFamily::issued(
+        GrantId::new(),
+        token.claim.map_or(1, |c| c.generation + 1),
+        fixtures::token_hash(),
+        fixtures::now(),
+        Duration::days(1),
+    );
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &successor(), fixtures::now(), Duration::ZERO)
+            .rotate_refresh(token, &any, fixtures::now(), Duration::ZERO)
             .await
             .expect("rotate"),
         Rotation::Invalid,
@@ -39,10 +63,18 @@ async fn assert_dead(s: &Stores, token: &RefreshToken, why: &str) {
     );
 }
 
-/// A grant reads back as created, with or without a first refresh token,
-/// and `find_refresh` returns the token with its grant.
+async fn assert_revoked(s: &Stores, grant: GrantId, why: &str) {
+    let g = s.tokens.get_grant(grant).await.expect("get");
+    assert!(
+        g.as_ref().is_some_and(|g| !g.is_active()),
+        "{why}: family not revoked: {g:?}"
+    );
+}
+
+/// A grant reads back as created, with or without a refresh family, and
+/// `find_refresh` returns the current token's family and grant.
 pub async fn a_grant_is_stored_with_its_first_refresh_token(s: Stores) {
-    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (client, user, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let for_resource = Grant {
         resource: Some("https://mcp.example.com/mcp".to_owned()),
         ..fixtures::grant(&client, &user)
@@ -61,8 +93,20 @@ pub async fn a_grant_is_stored_with_its_first_refresh_token(s: Stores) {
         Some(grant.clone())
     );
     assert_eq!(
-        s.tokens.find_refresh(&token.hash).await.expect("find"),
-        Some((token, grant))
+        s.tokens
+            .find_refresh(&presented(&family))
+            .await
+            .expect("find"),
+        Some((family.clone(), RefreshStanding::Current, grant.clone()))
+    );
+    // Found by its hash alone too (a MAC that did not verify names nothing).
+    let by_hash = PresentedRefresh {
+        hash: family.current,
+        claim: None,
+    };
+    assert_eq!(
+        s.tokens.find_refresh(&by_hash).await.expect("find"),
+        Some((family, RefreshStanding::Current, grant))
     );
 
     let without_refresh = fixtures::grant(&client, &user);
@@ -72,94 +116,111 @@ pub async fn a_grant_is_stored_with_its_first_refresh_token(s: Stores) {
         .expect("create without refresh");
     assert_eq!(
         s.tokens.get_grant(without_refresh.id).await.expect("get"),
-        Some(without_refresh)
+        Some(without_refresh.clone())
     );
-
     assert_eq!(s.tokens.get_grant(GrantId::new()).await.expect("get"), None);
-    assert_eq!(
-        s.tokens
-            .find_refresh(&fixtures::token_hash())
-            .await
-            .expect("find"),
-        None
-    );
+    for unknown in [
+        PresentedRefresh {
+            hash: fixtures::token_hash(),
+            claim: None,
+        },
+        PresentedRefresh {
+            hash: fixtures::token_hash(),
+            claim: Some(RefreshClaim {
+                grant: without_refresh.id,
+                generation: 1,
+            }),
+        },
+        PresentedRefresh {
+            hash: fixtures::token_hash(),
+            claim: Some(RefreshClaim {
+                grant: GrantId::new(),
+                generation: 1,
+            }),
+        },
+    ] {
+        assert_eq!(
+            s.tokens.find_refresh(&unknown).await.expect("find"),
+            None,
+            "{unknown:?}"
+        );
+    }
 }
 
-/// Rotating a current token returns it and its family, marks it rotated, and
-/// stores the successor in the same family.
+/// Rotating the current token returns the family as it was, makes the
+/// successor current, and the rotated token the just-rotated one; a
+/// rotation further and it is older. The family stays one record: the
+/// state read back is exactly the successor's.
 pub async fn a_refresh_token_is_exchanged_for_its_successor(s: Stores) {
-    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
-    let next = successor();
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
+    let next = successor(&family);
     let now = fixtures::now() + Duration::seconds(1);
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &next, now, Duration::ZERO)
+            .rotate_refresh(&presented(&family), &next, now, Duration::ZERO)
             .await
             .expect("rotate"),
         Rotation::Rotated {
             grant: grant.clone(),
-            previous: token.clone()
+            previous: family.clone()
         }
     );
-
-    let (stored_next, family) = s
+    let (state, standing, found) = s
         .tokens
-        .find_refresh(&next.hash)
+        .find_refresh(&presented(&RefreshFamily {
+            grant_id: grant.id,
+            ..next.clone()
+        }))
         .await
         .expect("find next")
-        .expect("the successor is stored");
-    assert_eq!(family, grant);
+        .expect("the successor is current");
+    assert_eq!(found, grant);
+    assert_eq!(standing, RefreshStanding::Current);
     assert_eq!(
-        stored_next,
-        RefreshToken {
+        state,
+        RefreshFamily {
             grant_id: grant.id,
+            previous: Some(family.current),
+            rotated_at: Some(now),
+            grace_used: false,
             ..next.clone()
         }
     );
-
-    let (stored_old, _) = s
+    let (_, standing, _) = s
         .tokens
-        .find_refresh(&token.hash)
+        .find_refresh(&presented(&family))
         .await
         .expect("find old")
-        .expect("the rotated token is remembered for reuse detection");
-    assert_eq!(stored_old.rotated_at, Some(now));
+        .expect("the rotated token is recognised");
+    assert_eq!(standing, RefreshStanding::JustRotated);
 
-    // The successor is current in turn.
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(
-                &next.hash,
-                &successor(),
-                now + Duration::seconds(1),
-                Duration::ZERO
-            )
-            .await
-            .expect("rotate successor"),
-        Rotation::Rotated { .. }
-    ));
+    let current = RefreshFamily {
+        grant_id: grant.id,
+        ..next
+    };
+    rotate_ok(&s, &current, now + Duration::seconds(1), Duration::ZERO).await;
+    let (_, standing, _) = s
+        .tokens
+        .find_refresh(&presented(&family))
+        .await
+        .expect("find first")
+        .expect("still recognised");
+    assert_eq!(standing, RefreshStanding::Older);
 }
 
 /// Presenting a token that was already rotated is reuse: the port revokes
 /// the grant, and the successor issued from it stops working too.
 pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
-    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
-    let next = successor();
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let now = fixtures::now();
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(&token.hash, &next, now, Duration::ZERO)
-            .await
-            .expect("rotate"),
-        Rotation::Rotated { .. }
-    ));
+    let next = rotate_ok(&s, &family, now, Duration::ZERO).await;
 
     assert_eq!(
         s.tokens
             .rotate_refresh(
-                &token.hash,
-                &successor(),
+                &presented(&family),
+                &successor(&next),
                 now + Duration::seconds(1),
                 Duration::ZERO
             )
@@ -167,18 +228,8 @@ pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
             .expect("reuse"),
         Rotation::Reused(grant.id)
     );
-
-    let revoked = s
-        .tokens
-        .get_grant(grant.id)
-        .await
-        .expect("get")
-        .expect("a revoked grant is kept");
-    assert!(
-        revoked.revoked_at.is_some(),
-        "family not revoked: {revoked:?}"
-    );
-    assert_dead(&s, &next, "the successor after reuse").await;
+    assert_revoked(&s, grant.id, "after reuse").await;
+    assert_dead(&s, &presented(&next), "the successor after reuse").await;
     assert!(
         s.tokens
             .is_access_token_revoked(Uuid::new_v4(), Some(grant.id))
@@ -186,6 +237,95 @@ pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
             .expect("check"),
         "access tokens of the family must be revoked too"
     );
+}
+
+/// However many rotations ago a token was spent, presenting it is reuse:
+/// its generation says so, with nothing kept per rotation.
+pub async fn a_token_spent_long_ago_is_still_reuse(s: Stores) {
+    let (_, _, grant, first) = fixtures::active_grant(&s, "ann@example.com").await;
+    let t0 = fixtures::now();
+    let mut current = first.clone();
+    for step in 0..50 {
+        current = rotate_ok(&s, &current, t0 + Duration::seconds(step), Duration::ZERO).await;
+    }
+    assert_eq!(current.generation, 51);
+    let (_, standing, _) = s
+        .tokens
+        .find_refresh(&presented(&first))
+        .await
+        .expect("find")
+        .expect("found by its claim");
+    assert_eq!(standing, RefreshStanding::Older);
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(
+                &presented(&first),
+                &successor(&current),
+                t0 + Duration::seconds(60),
+                Duration::seconds(30)
+            )
+            .await
+            .expect("reuse"),
+        Rotation::Reused(grant.id)
+    );
+    assert_dead(&s, &presented(&current), "the current token after reuse").await;
+}
+
+/// A claim the family cannot have issued (its current generation or a
+/// later one, with a hash that is not the current token's) finds nothing
+/// and revokes nothing: only a token that was really rotated is reuse.
+pub async fn a_claim_the_family_never_issued_is_invalid_not_reuse(s: Stores) {
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
+    let now = fixtures::now();
+    let current = rotate_ok(&s, &family, now, Duration::ZERO).await;
+    for generation in [current.generation, current.generation + 1, 99] {
+        let forged = PresentedRefresh {
+            hash: fixtures::token_hash(),
+            claim: Some(RefreshClaim {
+                grant: grant.id,
+                generation,
+            }),
+        };
+        assert_eq!(s.tokens.find_refresh(&forged).await.expect("find"), None);
+        assert_eq!(
+            s.tokens
+                .rotate_refresh(&forged, &successor(&current), now, Duration::ZERO)
+                .await
+                .expect("rotate"),
+            Rotation::Invalid,
+            "generation {generation}"
+        );
+    }
+    assert!(
+        s.tokens
+            .get_grant(grant.id)
+            .await
+            .expect("get")
+            .is_some_and(|g| g.is_active())
+    );
+    rotate_ok(&s, &current, now, Duration::ZERO).await;
+}
+
+/// A successor not of the next generation (the caller read the family
+/// before someone else rotated it) changes nothing: `Stale`, and the
+/// current token still rotates.
+pub async fn a_successor_of_the_wrong_generation_is_stale(s: Stores) {
+    let (_, _, _, family) = fixtures::active_grant(&s, "ann@example.com").await;
+    let now = fixtures::now();
+    for generation in [family.generation, family.generation + 2] {
+        let next = RefreshFamily {
+            generation,
+            ..successor(&family)
+        };
+        assert_eq!(
+            s.tokens
+                .rotate_refresh(&presented(&family), &next, now, Duration::ZERO)
+                .await
+                .expect("rotate"),
+            Rotation::Stale
+        );
+    }
+    rotate_ok(&s, &family, now, Duration::ZERO).await;
 }
 
 /// Of 16 simultaneous rotations of one token exactly one succeeds; the
@@ -196,18 +336,18 @@ pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
     const CALLERS: usize = 16;
     const ROUNDS: usize = 10;
     for round in 0..ROUNDS {
-        let (_, _, grant, token) =
+        let (_, _, grant, family) =
             fixtures::active_grant(&s, &format!("user{round}@example.com")).await;
-        let successors: Vec<RefreshToken> = (0..CALLERS).map(|_| successor()).collect();
+        let successors: Vec<RefreshFamily> = (0..CALLERS).map(|_| successor(&family)).collect();
         let now = fixtures::now();
-
-        let hash = token.hash;
+        let token = presented(&family);
         let outcomes = race(CALLERS, |i| {
             let tokens = s.tokens.clone();
             let next = successors[i].clone();
+            let token = token.clone();
             async move {
                 tokens
-                    .rotate_refresh(&hash, &next, now, Duration::ZERO)
+                    .rotate_refresh(&token, &next, now, Duration::ZERO)
                     .await
                     .expect("rotate")
             }
@@ -233,14 +373,13 @@ pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
             reused >= 1,
             "round {round}, a losing caller must see reuse: {outcomes:?}"
         );
-
-        let family = s.tokens.get_grant(grant.id).await.expect("get");
-        assert!(
-            family.as_ref().is_some_and(|g| !g.is_active()),
-            "round {round}, family not revoked: {family:?}"
-        );
+        assert_revoked(&s, grant.id, &format!("round {round}")).await;
         for next in &successors {
-            assert_dead(&s, next, "a successor after concurrent reuse").await;
+            let next = RefreshFamily {
+                grant_id: grant.id,
+                ..next.clone()
+            };
+            assert_dead(&s, &presented(&next), "a successor after concurrent reuse").await;
         }
     }
 }
@@ -251,7 +390,7 @@ pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
     let (client, user) = fixtures::registered_client_and_user(&s, "ann@example.com").await;
     let grant = fixtures::grant(&client, &user);
     let now = fixtures::now();
-    let expired = RefreshToken {
+    let expired = RefreshFamily {
         issued_at: now - Duration::days(31),
         expires_at: now - Duration::days(1),
         ..fixtures::refresh(&grant)
@@ -263,7 +402,12 @@ pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&expired.hash, &successor(), now, Duration::ZERO)
+            .rotate_refresh(
+                &presented(&expired),
+                &successor(&expired),
+                now,
+                Duration::ZERO
+            )
             .await
             .expect("rotate expired"),
         Rotation::Invalid
@@ -277,9 +421,13 @@ pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
         Some(true),
         "an expired token is not reuse"
     );
+    let unknown = PresentedRefresh {
+        hash: fixtures::token_hash(),
+        claim: None,
+    };
     assert_eq!(
         s.tokens
-            .rotate_refresh(&fixtures::token_hash(), &successor(), now, Duration::ZERO)
+            .rotate_refresh(&unknown, &successor(&expired), now, Duration::ZERO)
             .await
             .expect("rotate unknown"),
         Rotation::Invalid
@@ -289,11 +437,11 @@ pub async fn an_expired_or_unknown_refresh_token_is_invalid(s: Stores) {
 /// Revoking a grant marks it revoked once, revokes its access tokens and
 /// kills its refresh tokens, and leaves other grants alone.
 pub async fn revoking_a_grant_revokes_its_access_and_refresh_tokens(s: Stores) {
-    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (client, user, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let other = fixtures::grant(&client, &user);
-    let other_token = fixtures::refresh(&other);
+    let other_family = fixtures::refresh(&other);
     s.tokens
-        .create_grant(&other, Some(other_token.clone()))
+        .create_grant(&other, Some(other_family.clone()))
         .await
         .expect("create other");
     let at = fixtures::now();
@@ -312,7 +460,6 @@ pub async fn revoking_a_grant_revokes_its_access_and_refresh_tokens(s: Stores) {
             .await
             .expect("revoke ghost")
     );
-
     assert_eq!(
         s.tokens.get_grant(grant.id).await.expect("get"),
         Some(Grant {
@@ -333,14 +480,13 @@ pub async fn revoking_a_grant_revokes_its_access_and_refresh_tokens(s: Stores) {
             .await
             .expect("check other")
     );
-    assert_dead(&s, &token, "a refresh token of a revoked grant").await;
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(&other_token.hash, &successor(), at, Duration::ZERO)
-            .await
-            .expect("rotate other"),
-        Rotation::Rotated { .. }
-    ));
+    assert_dead(
+        &s,
+        &presented(&family),
+        "a refresh token of a revoked grant",
+    )
+    .await;
+    rotate_ok(&s, &other_family, at, Duration::ZERO).await;
 }
 
 /// A `jti` on the deny list is revoked whatever its grant; other `jti`s are
@@ -396,127 +542,108 @@ pub async fn an_access_token_of_a_vanished_grant_counts_as_revoked(s: Stores) {
     );
 }
 
-/// With a grace window, a rotated token may be presented once more inside
-/// it (a client retrying after a lost response): the replay rotates again
-/// into a new successor of the same family. A second replay is reuse and
-/// revokes the family.
+/// With a grace window, the just-rotated token may be presented once more
+/// inside it (a client retrying after a lost response): the replay rotates
+/// again, cutting off the token the first rotation issued. A second replay
+/// is reuse and revokes the family.
 pub async fn a_rotated_refresh_token_may_be_replayed_once_within_the_grace_window(s: Stores) {
-    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let grace = Duration::seconds(30);
     let t0 = fixtures::now();
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(&token.hash, &successor(), t0, grace)
-            .await
-            .expect("rotate"),
-        Rotation::Rotated { .. }
-    ));
+    let lost = rotate_ok(&s, &family, t0, grace).await;
 
-    let retry = successor();
+    let retry = successor(&lost);
     match s
         .tokens
-        .rotate_refresh(&token.hash, &retry, t0 + Duration::seconds(10), grace)
+        .rotate_refresh(
+            &presented(&family),
+            &retry,
+            t0 + Duration::seconds(10),
+            grace,
+        )
         .await
         .expect("replay inside the window")
     {
         Rotation::Rotated {
-            grant: family,
+            grant: found,
             previous,
         } => {
-            assert_eq!(family, grant, "the replay rotates within the same family");
-            assert_eq!(previous.hash, token.hash);
+            assert_eq!(found, grant, "the replay rotates within the same family");
+            assert_eq!(previous.current, lost.current);
             assert_eq!(previous.grant_id, grant.id);
         }
         other => panic!("a first replay inside the window must rotate, got {other:?}"),
     }
-    let (stored_retry, family) = s
+    let retry = RefreshFamily {
+        grant_id: grant.id,
+        ..retry
+    };
+    let (state, standing, found) = s
         .tokens
-        .find_refresh(&retry.hash)
+        .find_refresh(&presented(&retry))
         .await
         .expect("find")
-        .expect("the replay's successor is stored");
-    assert_eq!(stored_retry.grant_id, grant.id);
-    assert!(family.is_active());
-    let (presented, _) = s
-        .tokens
-        .find_refresh(&token.hash)
-        .await
-        .expect("find")
-        .expect("the presented token is remembered");
-    assert!(presented.grace_used, "the grace replay is spent");
-    assert_eq!(presented.rotated_at, Some(t0), "the rotation time stands");
+        .expect("the replay's successor is current");
+    assert_eq!(standing, RefreshStanding::Current);
+    assert!(found.is_active());
+    assert!(state.grace_used, "the grace replay is spent");
+    assert_eq!(state.previous, Some(lost.current), "the cut-off token");
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &successor(), t0 + Duration::seconds(11), grace)
+            .rotate_refresh(
+                &presented(&family),
+                &successor(&retry),
+                t0 + Duration::seconds(11),
+                grace
+            )
             .await
             .expect("second replay"),
         Rotation::Reused(grant.id),
         "only one replay is allowed"
     );
-    let revoked = s.tokens.get_grant(grant.id).await.expect("get");
-    assert!(
-        revoked.as_ref().is_some_and(|g| !g.is_active()),
-        "family not revoked: {revoked:?}"
-    );
-    assert_dead(&s, &retry, "the replay's successor after reuse").await;
+    assert_revoked(&s, grant.id, "after a second replay").await;
+    assert_dead(&s, &presented(&retry), "the replay's successor after reuse").await;
 }
 
 /// A replay once the grace window has passed (at exactly its end, too) is
 /// reuse: the family is revoked.
 pub async fn a_replay_after_the_grace_window_revokes_the_family(s: Stores) {
-    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let grace = Duration::seconds(30);
     let t0 = fixtures::now();
-    let next = successor();
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(&token.hash, &next, t0, grace)
-            .await
-            .expect("rotate"),
-        Rotation::Rotated { .. }
-    ));
+    let next = rotate_ok(&s, &family, t0, grace).await;
     assert_eq!(
         s.tokens
-            .rotate_refresh(&token.hash, &successor(), t0 + grace, grace)
+            .rotate_refresh(&presented(&family), &successor(&next), t0 + grace, grace)
             .await
             .expect("late replay"),
         Rotation::Reused(grant.id)
     );
-    let revoked = s.tokens.get_grant(grant.id).await.expect("get");
-    assert!(
-        revoked.as_ref().is_some_and(|g| !g.is_active()),
-        "family not revoked: {revoked:?}"
-    );
-    assert_dead(&s, &next, "the successor after a late replay").await;
+    assert_revoked(&s, grant.id, "after a late replay").await;
+    assert_dead(&s, &presented(&next), "the successor after a late replay").await;
 }
 
-/// Of 16 simultaneous replays of a rotated token inside its grace window,
-/// exactly one is allowed; the rest are reuse (or invalid once the family is
-/// revoked), and the family ends up revoked.
+/// Of 16 simultaneous replays of the just-rotated token inside its grace
+/// window, exactly one is allowed; the rest are reuse (or invalid once the
+/// family is revoked), and the family ends up revoked.
 pub async fn a_grace_replay_is_allowed_once_under_concurrency(s: Stores) {
     const CALLERS: usize = 16;
     const ROUNDS: usize = 5;
     let grace = Duration::seconds(30);
     for round in 0..ROUNDS {
-        let (_, _, grant, token) =
+        let (_, _, grant, family) =
             fixtures::active_grant(&s, &format!("user{round}@example.com")).await;
         let t0 = fixtures::now();
-        assert!(matches!(
-            s.tokens
-                .rotate_refresh(&token.hash, &successor(), t0, grace)
-                .await
-                .expect("rotate"),
-            Rotation::Rotated { .. }
-        ));
-
-        let hash = token.hash;
+        let current = rotate_ok(&s, &family, t0, grace).await;
+        let token = presented(&family);
         let outcomes = race(CALLERS, |_| {
             let tokens = s.tokens.clone();
-            let next = successor();
+            let next = successor(&current);
+            let token = token.clone();
             async move {
                 tokens
-                    .rotate_refresh(&hash, &next, t0 + Duration::seconds(1), grace)
+                    .rotate_refresh(&token, &next, t0 + Duration::seconds(1), grace)
                     .await
                     .expect("replay")
             }
@@ -534,24 +661,20 @@ pub async fn a_grace_replay_is_allowed_once_under_concurrency(s: Stores) {
         assert_eq!(rotated, 1, "round {round}, outcomes: {outcomes:?}");
         assert!(reused >= 1, "round {round}, outcomes: {outcomes:?}");
         assert_eq!(rotated + reused + invalid, CALLERS, "round {round}");
-        let family = s.tokens.get_grant(grant.id).await.expect("get");
-        assert!(
-            family.as_ref().is_some_and(|g| !g.is_active()),
-            "round {round}, family not revoked: {family:?}"
-        );
+        assert_revoked(&s, grant.id, &format!("round {round}")).await;
     }
 }
 
 /// After a password change: every grant of the user is revoked with its
 /// refresh tokens, their sessions end, and other users are untouched.
 pub async fn revoking_a_users_tokens_ends_their_grants_and_sessions(s: Stores) {
-    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (client, user, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let second = fixtures::grant(&client, &user);
     s.tokens
         .create_grant(&second, Some(fixtures::refresh(&second)))
         .await
         .expect("create second");
-    let (_, other_user, other_grant, other_token) =
+    let (_, other_user, other_grant, other_family) =
         fixtures::active_grant(&s, "bob@example.com").await;
     let session = fixtures::session(&user);
     s.tokens.put_session(&session).await.expect("session");
@@ -584,11 +707,7 @@ pub async fn revoking_a_users_tokens_ends_their_grants_and_sessions(s: Stores) {
                 .expect("check")
         );
     }
-    let found = s.tokens.find_refresh(&token.hash).await.expect("find");
-    assert!(
-        found.is_none_or(|(_, g)| !g.is_active()),
-        "the refresh token is dead"
-    );
+    assert_dead(&s, &presented(&family), "the user's refresh token").await;
     assert!(
         s.tokens
             .get_session(&session.hash, at)
@@ -605,7 +724,7 @@ pub async fn revoking_a_users_tokens_ends_their_grants_and_sessions(s: Stores) {
     );
     assert!(
         s.tokens
-            .find_refresh(&other_token.hash)
+            .find_refresh(&presented(&other_family))
             .await
             .expect("bob token")
             .is_some()
@@ -620,41 +739,29 @@ pub async fn revoking_a_users_tokens_ends_their_grants_and_sessions(s: Stores) {
 }
 
 /// Only the just-rotated token may be replayed in the grace window: one
-/// further back (its successor already rotated) is reuse, and revokes the
-/// family, however recent.
+/// further back is reuse, and revokes the family, however recent.
 pub async fn only_the_just_rotated_token_gets_the_grace_replay(s: Stores) {
     let (_, _, grant, first) = fixtures::active_grant(&s, "ann@example.com").await;
     let grace = Duration::seconds(30);
     let t0 = fixtures::now();
     let mut chain = vec![first];
     for step in 0..3 {
-        let next = successor();
-        let presented = chain.last().expect("a token").hash;
-        assert!(matches!(
-            s.tokens
-                .rotate_refresh(&presented, &next, t0 + Duration::seconds(step), grace)
-                .await
-                .expect("rotate"),
-            Rotation::Rotated { .. }
-        ));
-        let (stored, _) = s
+        let last = chain.last().expect("a token").clone();
+        let next = rotate_ok(&s, &last, t0 + Duration::seconds(step), grace).await;
+        let (_, standing, _) = s
             .tokens
-            .find_refresh(&presented)
+            .find_refresh(&presented(&last))
             .await
             .expect("find")
-            .expect("rotated tokens are remembered");
-        assert_eq!(
-            stored.replaced_by,
-            Some(next.hash),
-            "rotation records its successor"
-        );
+            .expect("rotated tokens are recognised");
+        assert_eq!(standing, RefreshStanding::JustRotated);
         chain.push(next);
     }
     assert_eq!(
         s.tokens
             .rotate_refresh(
-                &chain[0].hash,
-                &successor(),
+                &presented(&chain[0]),
+                &successor(&chain[3]),
                 t0 + Duration::seconds(4),
                 grace
             )
@@ -663,65 +770,175 @@ pub async fn only_the_just_rotated_token_gets_the_grace_replay(s: Stores) {
         Rotation::Reused(grant.id),
         "a token three rotations back gets no grace"
     );
-    let family = s.tokens.get_grant(grant.id).await.expect("get");
-    assert!(family.is_some_and(|g| !g.is_active()));
-    assert_dead(&s, &chain[3], "the current token after reuse").await;
+    assert_revoked(&s, grant.id, "after an old replay").await;
+    assert_dead(&s, &presented(&chain[3]), "the current token after reuse").await;
 }
 
-/// A grace replay continues the one chain: the successor it replaces is
-/// retired, so presenting that successor afterwards is reuse, and the
-/// family is revoked with everything in it.
+/// A grace replay continues the one chain: the token it cuts off is
+/// retired, so presenting that token afterwards is reuse, and the family is
+/// revoked with everything in it.
 pub async fn a_grace_replay_retires_the_branch_it_replaces(s: Stores) {
-    let (_, _, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let grace = Duration::seconds(30);
     let t0 = fixtures::now();
-    let lost = successor();
+    let lost = rotate_ok(&s, &family, t0, grace).await;
+    let retry = successor(&lost);
     assert!(matches!(
         s.tokens
-            .rotate_refresh(&token.hash, &lost, t0, grace)
-            .await
-            .expect("rotate"),
-        Rotation::Rotated { .. }
-    ));
-    let retry = successor();
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(&token.hash, &retry, t0 + Duration::seconds(1), grace)
+            .rotate_refresh(
+                &presented(&family),
+                &retry,
+                t0 + Duration::seconds(1),
+                grace
+            )
             .await
             .expect("replay"),
         Rotation::Rotated { .. }
     ));
+    let retry = RefreshFamily {
+        grant_id: grant.id,
+        ..retry
+    };
     // The retry's successor is the family's one live token.
-    assert!(matches!(
-        s.tokens
-            .rotate_refresh(
-                &retry.hash,
-                &successor(),
-                t0 + Duration::seconds(2),
-                Duration::ZERO
-            )
-            .await
-            .map(|r| matches!(r, Rotation::Rotated { .. })),
-        Ok(true)
-    ));
-    // Whoever held the lost successor presents it: reuse, even inside the
+    rotate_ok(&s, &retry, t0 + Duration::seconds(2), Duration::ZERO).await;
+    // Whoever held the cut-off token presents it: reuse, even inside the
     // window, since it never got a replay of its own.
     assert_eq!(
         s.tokens
-            .rotate_refresh(&lost.hash, &successor(), t0 + Duration::seconds(3), grace)
+            .rotate_refresh(
+                &presented(&lost),
+                &successor(&retry),
+                t0 + Duration::seconds(3),
+                grace
+            )
             .await
             .expect("present the cut branch"),
         Rotation::Reused(grant.id)
     );
-    let family = s.tokens.get_grant(grant.id).await.expect("get");
-    assert!(family.is_some_and(|g| !g.is_active()));
+    assert_revoked(&s, grant.id, "after the cut branch came back").await;
+}
+
+/// The legacy form: a token issued before generations existed (generation
+/// 0, presented with no claim) rotates once into the current form; its
+/// replay is then recognised from the record kept of it: inside the grace
+/// window once, and as reuse however far back afterwards.
+pub async fn a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caught(s: Stores) {
+    let (client, user) = fixtures::registered_client_and_user(&s, "ann@example.com").await;
+    let t0 = fixtures::now();
+    let legacy_of = |grant: &Grant| RefreshFamily {
+        generation: 0,
+        ..fixtures::refresh(grant)
+    };
+    let opaque = |f: &RefreshFamily| PresentedRefresh {
+        hash: f.current,
+        claim: None,
+    };
+
+    // Rotated, then presented again after more rotations: reuse.
+    let grant = fixtures::grant(&client, &user);
+    let legacy = legacy_of(&grant);
+    s.tokens
+        .create_grant(&grant, Some(legacy.clone()))
+        .await
+        .expect("legacy family");
+    assert_eq!(
+        s.tokens.find_refresh(&opaque(&legacy)).await.expect("find"),
+        Some((legacy.clone(), RefreshStanding::Current, grant.clone()))
+    );
+    let next = successor(&legacy);
+    assert_eq!(next.generation, 1, "into the current form");
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&opaque(&legacy), &next, t0, Duration::ZERO)
+            .await
+            .expect("rotate legacy"),
+        Rotation::Rotated { .. }
+    ));
+    let mut current = RefreshFamily {
+        grant_id: grant.id,
+        ..next
+    };
+    let (_, standing, _) = s
+        .tokens
+        .find_refresh(&opaque(&legacy))
+        .await
+        .expect("find")
+        .expect("the rotated legacy token is remembered");
+    assert_eq!(standing, RefreshStanding::JustRotated);
+    for step in 1..4 {
+        current = rotate_ok(&s, &current, t0 + Duration::seconds(step), Duration::ZERO).await;
+    }
+    let (_, standing, _) = s
+        .tokens
+        .find_refresh(&opaque(&legacy))
+        .await
+        .expect("find")
+        .expect("still remembered");
+    assert_eq!(standing, RefreshStanding::Older);
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(
+                &opaque(&legacy),
+                &successor(&current),
+                t0 + Duration::seconds(5),
+                Duration::ZERO
+            )
+            .await
+            .expect("reuse"),
+        Rotation::Reused(grant.id)
+    );
+    assert_dead(&s, &presented(&current), "the current token after reuse").await;
+
+    // Its one grace replay, inside the window.
+    let grant = fixtures::grant(&client, &user);
+    let legacy = legacy_of(&grant);
+    s.tokens
+        .create_grant(&grant, Some(legacy.clone()))
+        .await
+        .expect("legacy family");
+    let grace = Duration::seconds(30);
+    let first = successor(&legacy);
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(&opaque(&legacy), &first, t0, grace)
+            .await
+            .expect("rotate legacy"),
+        Rotation::Rotated { .. }
+    ));
+    assert!(matches!(
+        s.tokens
+            .rotate_refresh(
+                &opaque(&legacy),
+                &successor(&first),
+                t0 + Duration::seconds(1),
+                grace
+            )
+            .await
+            .expect("grace replay"),
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(
+        s.tokens
+            .rotate_refresh(
+                &opaque(&legacy),
+                &RefreshFamily {
+                    generation: 3,
+                    ..successor(&first)
+                },
+                t0 + Duration::seconds(2),
+                grace
+            )
+            .await
+            .expect("second replay"),
+        Rotation::Reused(grant.id)
+    );
 }
 
 /// Disconnecting one app revokes every grant the user gave that client,
 /// with their refresh tokens, and nothing else: not the user's grants to
 /// other clients, not other users' grants to that client, not sessions.
 pub async fn disconnecting_an_app_revokes_only_its_grants(s: Stores) {
-    let (client, user, grant, token) = fixtures::active_grant(&s, "ann@example.com").await;
+    let (client, user, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
     let second = fixtures::grant(&client, &user);
     s.tokens
         .create_grant(&second, Some(fixtures::refresh(&second)))
@@ -733,12 +950,12 @@ pub async fn disconnecting_an_app_revokes_only_its_grants(s: Stores) {
         .await
         .expect("other client");
     let kept = fixtures::grant(&other_client, &user);
-    let kept_token = fixtures::refresh(&kept);
+    let kept_family = fixtures::refresh(&kept);
     s.tokens
-        .create_grant(&kept, Some(kept_token.clone()))
+        .create_grant(&kept, Some(kept_family.clone()))
         .await
         .expect("grant to another client");
-    let (_, _, someone_else, someone_elses_token) =
+    let (_, _, someone_else, someone_elses_family) =
         fixtures::active_grant(&s, "bob@example.com").await;
     let session = fixtures::session(&user);
     s.tokens.put_session(&session).await.expect("session");
@@ -766,17 +983,10 @@ pub async fn disconnecting_an_app_revokes_only_its_grants(s: Stores) {
                 .expect("check")
         );
     }
-    assert!(
-        s.tokens
-            .find_refresh(&token.hash)
-            .await
-            .expect("find")
-            .is_none_or(|(_, g)| !g.is_active()),
-        "the app's refresh token is dead"
-    );
-    for (g, t) in [
-        (kept.id, &kept_token),
-        (someone_else.id, &someone_elses_token),
+    assert_dead(&s, &presented(&family), "the app's refresh token").await;
+    for (g, f) in [
+        (kept.id, &kept_family),
+        (someone_else.id, &someone_elses_family),
     ] {
         assert!(
             !s.tokens
@@ -786,10 +996,10 @@ pub async fn disconnecting_an_app_revokes_only_its_grants(s: Stores) {
         );
         assert!(
             s.tokens
-                .find_refresh(&t.hash)
+                .find_refresh(&presented(f))
                 .await
                 .expect("find")
-                .is_some_and(|(_, g)| g.is_active())
+                .is_some_and(|(_, _, g)| g.is_active())
         );
     }
     assert!(

@@ -229,6 +229,10 @@ macro_rules! contract_tests {
             a_grace_replay_is_allowed_once_under_concurrency
             only_the_just_rotated_token_gets_the_grace_replay
             a_grace_replay_retires_the_branch_it_replaces
+            a_token_spent_long_ago_is_still_reuse
+            a_claim_the_family_never_issued_is_invalid_not_reuse
+            a_successor_of_the_wrong_generation_is_stale
+            a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caught
             revoking_a_users_tokens_ends_their_grants_and_sessions
             disconnecting_an_app_revokes_only_its_grants
             // Connected apps.

@@ -1,14 +1,15 @@
 //! Contracts of [`TokenStore::purge_expired`](gatehouse_core::ports::TokenStore::purge_expired).
 
-use gatehouse_core::model::{AuthorizationCode, RefreshToken, Session};
+use gatehouse_core::model::{AuthorizationCode, RefreshFamily, RefreshStanding, Session};
 use gatehouse_core::ports::CodeRedemption;
 use time::Duration;
 use uuid::Uuid;
 
+use crate::fixtures::presented;
 use crate::{Stores, fixtures};
 
-/// Purging drops exactly the expired codes, refresh tokens, deny-list
-/// entries and sessions; unexpired ones keep working, including a spent code
+/// Purging drops exactly the expired codes, refresh families (the grant
+/// stays, its refresh state goes), deny-list entries and sessions; unexpired ones keep working, including a spent code
 /// still recognised as a replay, and grants are kept.
 pub async fn purging_removes_only_what_has_expired(s: Stores) {
     let (client, ann, grant, live_refresh) = fixtures::active_grant(&s, "ann@example.com").await;
@@ -38,7 +39,7 @@ pub async fn purging_removes_only_what_has_expired(s: Stores) {
     ));
 
     let other_grant = fixtures::grant(&client, &ann);
-    let expired_refresh = RefreshToken {
+    let expired_refresh = RefreshFamily {
         issued_at: past - Duration::days(30),
         expires_at: past,
         ..fixtures::refresh(&other_grant)
@@ -94,17 +95,17 @@ pub async fn purging_removes_only_what_has_expired(s: Stores) {
 
     assert_eq!(
         s.tokens
-            .find_refresh(&expired_refresh.hash)
+            .find_refresh(&presented(&expired_refresh))
             .await
             .expect("find"),
         None
     );
     assert_eq!(
         s.tokens
-            .find_refresh(&live_refresh.hash)
+            .find_refresh(&presented(&live_refresh))
             .await
             .expect("find"),
-        Some((live_refresh, grant.clone()))
+        Some((live_refresh, RefreshStanding::Current, grant.clone()))
     );
     assert_eq!(
         s.tokens.get_grant(other_grant.id).await.expect("get"),

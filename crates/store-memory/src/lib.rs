@@ -45,7 +45,7 @@ use std::sync::{Arc, OnceLock};
 use dashmap::DashMap;
 use gatehouse_core::model::{
     AuthorizationCode, Client, ClientId, Consent, Email, Grant, GrantId, Invitation, Membership,
-    OrgId, Organization, RefreshToken, Resource, ResourceId, Session, StoredKey, Stream, StreamId,
+    OrgId, Organization, RefreshFamily, Resource, ResourceId, Session, StoredKey, Stream, StreamId,
     User, UserId,
 };
 use gatehouse_core::ports::StoreError;
@@ -87,7 +87,14 @@ struct Inner {
     rotations: FamilyLocks,
     codes: DashMap<TokenHash, StoredCode>,
     grants: DashMap<GrantId, Grant>,
-    refresh_tokens: DashMap<TokenHash, RefreshToken>,
+    /// Refresh families by grant: one record per grant however often it
+    /// rotates.
+    families: DashMap<GrantId, RefreshFamily>,
+    /// The current refresh token of each family, by hash.
+    refresh_current: DashMap<TokenHash, GrantId>,
+    /// Rotated legacy (generation 0) tokens, with their family and when
+    /// they would have expired: they name no family themselves.
+    legacy_spent: DashMap<TokenHash, (GrantId, OffsetDateTime)>,
     /// Revoked access tokens by `jti`, with the instant they expire anyway.
     denied_access_tokens: DashMap<Uuid, OffsetDateTime>,
     consents: DashMap<(UserId, ClientId), Consent>,
@@ -179,7 +186,7 @@ impl MemoryStore {
     }
 
     /// Deletes every grant matching `doomed` together with its refresh
-    /// tokens.
+    /// family.
     fn remove_grants_where(&self, doomed: impl Fn(&Grant) -> bool) {
         let mut removed = HashSet::new();
         self.inner.grants.retain(|id, grant| {
@@ -190,15 +197,13 @@ impl MemoryStore {
                 true
             }
         });
-        if !removed.is_empty() {
-            self.inner
-                .refresh_tokens
-                .retain(|_, token| !removed.contains(&token.grant_id));
+        for id in &removed {
+            self.forget_family(*id);
         }
     }
 
     /// Marks a grant revoked (keeping the first revocation time) and drops
-    /// its refresh tokens. Returns whether it was active before.
+    /// its refresh family. Returns whether it was active before.
     fn revoke_family(&self, id: GrantId, at: OffsetDateTime) -> bool {
         let was_active = match self.inner.grants.get_mut(&id) {
             Some(mut grant) => {
@@ -210,12 +215,18 @@ impl MemoryStore {
             }
             None => false,
         };
-        // Swept even when the grant is missing or already revoked, so a token
-        // inserted by a rotation racing an earlier revocation does not linger.
-        self.inner
-            .refresh_tokens
-            .retain(|_, token| token.grant_id != id);
+        self.forget_family(id);
         was_active
+    }
+
+    /// Drops a family's refresh state: none of its tokens is found again.
+    fn forget_family(&self, id: GrantId) {
+        if let Some((_, family)) = self.inner.families.remove(&id) {
+            self.inner.refresh_current.remove(&family.current);
+        }
+        self.inner
+            .legacy_spent
+            .retain(|_, (family, _)| *family != id);
     }
 }
 
@@ -228,7 +239,7 @@ impl fmt::Debug for MemoryStore {
             .field("users", &i.users.len())
             .field("orgs", &i.orgs.len())
             .field("grants", &i.grants.len())
-            .field("refresh_tokens", &i.refresh_tokens.len())
+            .field("refresh_families", &i.families.len())
             .field("sessions", &i.sessions.len())
             .field("signing_keys", &i.signing_keys.len())
             .finish_non_exhaustive()

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use std::sync::atomic::Ordering;
 
 use gatehouse_core::model::{
-    AuthorizationCode, ClientId, Consent, Grant, GrantId, GrantsOf, RefreshToken, Revocation,
-    Session, Usage, UserId,
+    AuthorizationCode, ClientId, Consent, Grant, GrantId, GrantsOf, PresentedRefresh,
+    RefreshFamily, RefreshStanding, Revocation, Session, Usage, UserId,
 };
 use gatehouse_core::ports::{CodeRedemption, Rotation, StoreError, TokenStore};
 use gatehouse_core::secret::TokenHash;
@@ -43,16 +43,17 @@ impl TokenStore for MemoryStore {
     async fn create_grant(
         &self,
         grant: &Grant,
-        refresh: Option<RefreshToken>,
+        refresh: Option<RefreshFamily>,
     ) -> Result<(), StoreError> {
-        // The grant first, so a visible refresh token always has its family.
+        // The grant first, so a visible family always has its grant.
         self.inner.grants.insert(grant.id, grant.clone());
-        if let Some(token) = refresh {
-            let token = RefreshToken {
+        if let Some(family) = refresh {
+            let family = RefreshFamily {
                 grant_id: grant.id,
-                ..token
+                ..family
             };
-            self.inner.refresh_tokens.insert(token.hash, token);
+            self.inner.refresh_current.insert(family.current, grant.id);
+            self.inner.families.insert(grant.id, family);
         }
         Ok(())
     }
@@ -63,115 +64,106 @@ impl TokenStore for MemoryStore {
 
     async fn find_refresh(
         &self,
-        hash: &TokenHash,
-    ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
-        let Some(token) = self.inner.refresh_tokens.get(hash).map(|t| t.clone()) else {
+        presented: &PresentedRefresh,
+    ) -> Result<Option<(RefreshFamily, RefreshStanding, Grant)>, StoreError> {
+        let Some(id) = self.family_of(presented) else {
+            return Ok(None);
+        };
+        let Some(family) = self.inner.families.get(&id).map(|f| f.clone()) else {
+            return Ok(None);
+        };
+        let Some(standing) = self.standing(&family, presented) else {
             return Ok(None);
         };
         Ok(self
             .inner
             .grants
-            .get(&token.grant_id)
-            .map(|g| (token, g.clone())))
+            .get(&id)
+            .map(|g| (family, standing, g.clone())))
     }
 
     async fn rotate_refresh(
         &self,
-        presented: &TokenHash,
-        next: &RefreshToken,
+        presented: &PresentedRefresh,
+        next: &RefreshFamily,
         now: OffsetDateTime,
         grace: time::Duration,
     ) -> Result<Rotation, StoreError> {
-        // Snapshot the family first: a revocation that lands after our flip
-        // below must not undo a rotation that already won (it only kills the
-        // successor), while one that lands before it deletes the token, so
-        // the flip finds nothing.
-        let Some(family) = self.inner.refresh_tokens.get(presented).map(|t| t.grant_id) else {
+        let Some(id) = self.family_of(presented) else {
             return Ok(Rotation::Invalid);
         };
-        // A grace replay decides on the presented token and then retires
-        // its successor: two steps a concurrent reuse must not fall between
-        // (its revocation would delete the successor and fail both), as a
-        // database transaction's row lock ensures in the SQL stores.
-        let _family = self.inner.rotations.lock(family);
+        // Everything below reads and writes the family under its lock: the
+        // decision and the write are one step, as the conditional UPDATE is
+        // in the SQL stores.
+        let _family = self.inner.rotations.lock(id);
         let Some(grant) = self
             .inner
             .grants
-            .get(&family)
+            .get(&id)
             .map(|g| g.clone())
             .filter(Grant::is_active)
         else {
             return Ok(Rotation::Invalid);
         };
-        // Decide and flip under the token's guard, then drop it before
-        // touching `grants` or inserting `next` into the same map.
-        let found = match self.inner.refresh_tokens.get_mut(presented) {
-            None => None,
-            Some(token) if token.expires_at <= now => None,
-            // Inside the grace window, the one allowed replay: spend it under
-            // the same guard so two replays cannot both pass.
-            Some(mut token)
-                if token
-                    .rotated_at
-                    .is_some_and(|at| grace.is_positive() && now < at + grace)
-                    && !token.grace_used
-                    && token.replaced_by.is_some() =>
-            {
-                token.grace_used = true;
-                Some(Presented::GraceReplay(token.clone()))
-            }
-            Some(token) if token.rotated_at.is_some() => {
-                Some(Presented::AlreadyRotated(token.grant_id))
-            }
-            Some(mut token) => {
-                let previous = token.clone();
-                token.rotated_at = Some(now);
-                token.replaced_by = Some(next.hash);
-                Some(Presented::Fresh(previous))
-            }
-        };
-        let Some(decision) = found else {
+        let Some(before) = self.inner.families.get(&id).map(|f| f.clone()) else {
             return Ok(Rotation::Invalid);
         };
-        let previous = match decision {
-            Presented::AlreadyRotated(family) => {
+        if before.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let cut_off = match self.standing(&before, presented) {
+            None => return Ok(Rotation::Invalid),
+            Some(RefreshStanding::Current) => false,
+            Some(RefreshStanding::JustRotated)
+                if grace.is_positive()
+                    && !before.grace_used
+                    && before.rotated_at.is_some_and(|at| now < at + grace) =>
+            {
+                true
+            }
+            Some(_) => {
                 // Committed before answering: the caller fails the request,
                 // but the family must stay revoked.
-                self.revoke_family(family, now);
-                return Ok(Rotation::Reused(family));
-            }
-            Presented::Fresh(previous) => previous,
-            Presented::GraceReplay(previous) => {
-                // Only the just-rotated token: its successor must still be
-                // current. Retire that successor, so the replay continues
-                // the one chain instead of forking a second.
-                let cut = previous.replaced_by.is_some_and(|successor| {
-                    match self.inner.refresh_tokens.get_mut(&successor) {
-                        Some(mut s) if s.rotated_at.is_none() => {
-                            s.rotated_at = Some(now);
-                            s.grace_used = true;
-                            s.replaced_by = Some(next.hash);
-                            true
-                        }
-                        _ => false,
-                    }
+                return Ok(if self.revoke_family(id, now) {
+                    Rotation::Reused(id)
+                } else {
+                    Rotation::Invalid
                 });
-                if !cut {
-                    self.revoke_family(family, now);
-                    return Ok(Rotation::Reused(family));
-                }
-                previous
             }
         };
-        let next = RefreshToken {
-            grant_id: family,
-            rotated_at: None,
-            grace_used: false,
-            replaced_by: None,
-            ..next.clone()
+        if next.generation != before.generation + 1 {
+            return Ok(Rotation::Stale);
+        }
+        let after = RefreshFamily {
+            grant_id: id,
+            generation: next.generation,
+            current: next.current,
+            issued_at: next.issued_at,
+            expires_at: next.expires_at,
+            // A grace replay cuts the current token off: it becomes the
+            // previous one, with no grace replay of its own.
+            previous: Some(if cut_off {
+                before.current
+            } else {
+                presented.hash
+            }),
+            rotated_at: Some(now),
+            grace_used: cut_off,
         };
-        self.inner.refresh_tokens.insert(next.hash, next);
-        Ok(Rotation::Rotated { grant, previous })
+        if before.generation == 0 && !cut_off {
+            // A legacy token says nothing about itself: remember it, so its
+            // reuse is still recognised until it would have expired.
+            self.inner
+                .legacy_spent
+                .insert(presented.hash, (id, before.expires_at));
+        }
+        self.inner.refresh_current.remove(&before.current);
+        self.inner.refresh_current.insert(after.current, id);
+        self.inner.families.insert(id, after);
+        Ok(Rotation::Rotated {
+            grant,
+            previous: before,
+        })
     }
 
     async fn revoke_user_tokens(
@@ -338,7 +330,33 @@ impl TokenStore for MemoryStore {
             alive
         };
         self.inner.codes.retain(|_, c| keep(c.code.expires_at));
-        self.inner.refresh_tokens.retain(|_, t| keep(t.expires_at));
+        let expired: Vec<GrantId> = self
+            .inner
+            .families
+            .iter()
+            .filter(|f| f.expires_at <= now)
+            .map(|f| f.grant_id)
+            .collect();
+        for id in expired {
+            if let Some((_, family)) = self
+                .inner
+                .families
+                .remove_if(&id, |_, f| f.expires_at <= now)
+            {
+                self.inner.refresh_current.remove(&family.current);
+                purged += 1;
+            }
+        }
+        let mut keep = |expires_at: OffsetDateTime| {
+            let alive = expires_at > now;
+            if !alive {
+                purged += 1;
+            }
+            alive
+        };
+        self.inner
+            .legacy_spent
+            .retain(|_, (_, expires_at)| keep(*expires_at));
         self.inner
             .denied_access_tokens
             .retain(|_, expires_at| keep(*expires_at));
@@ -383,13 +401,31 @@ impl TokenStore for MemoryStore {
     }
 }
 
-/// What `rotate_refresh` found while it held the presented token's guard.
-enum Presented {
-    /// Current, and now marked rotated; holds the record as it was.
-    Fresh(RefreshToken),
-    /// Rotated within the grace window, its replay unused and now spent;
-    /// holds the record. Still to check: that its successor is current.
-    GraceReplay(RefreshToken),
-    /// Rotated before: reuse of the family named.
-    AlreadyRotated(GrantId),
+impl MemoryStore {
+    /// The family a presented token names: by its MAC-verified claim, by
+    /// its hash as a current token, or as a rotated legacy token.
+    fn family_of(&self, presented: &PresentedRefresh) -> Option<GrantId> {
+        if let Some(claim) = presented.claim {
+            return Some(claim.grant);
+        }
+        if let Some(id) = self.inner.refresh_current.get(&presented.hash) {
+            return Some(*id);
+        }
+        self.inner.legacy_spent.get(&presented.hash).map(|e| e.0)
+    }
+
+    /// Where `presented` stands in `family`, if it belongs to it at all.
+    fn standing(
+        &self,
+        family: &RefreshFamily,
+        presented: &PresentedRefresh,
+    ) -> Option<RefreshStanding> {
+        let spent_legacy = presented.claim.is_none()
+            && self
+                .inner
+                .legacy_spent
+                .get(&presented.hash)
+                .is_some_and(|e| e.0 == family.grant_id);
+        family.standing_of(presented, spent_legacy)
+    }
 }

@@ -120,6 +120,13 @@ diesel::table! {
         created_at -> SqlTime,
         revoked_at -> Nullable<SqlTime>,
         last_used_at -> Nullable<SqlTime>,
+        refresh_generation -> Nullable<BigInt>,
+        refresh_hash -> Nullable<Binary>,
+        refresh_issued_at -> Nullable<SqlTime>,
+        refresh_expires_at -> Nullable<SqlTime>,
+        refresh_previous -> Nullable<Binary>,
+        refresh_rotated_at -> Nullable<SqlTime>,
+        refresh_grace_used -> Bool,
     }
 }
 

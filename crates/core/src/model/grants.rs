@@ -170,48 +170,115 @@ pub struct SignInContext {
     pub sid: String,
 }
 
-/// A refresh token, as stored.
+/// A grant's refresh-token family, as stored: the current token and what
+/// telling reuse from a retry needs, and nothing per rotation. However
+/// often a client refreshes, a grant costs one record (issue 16): an older
+/// token is recognised as reuse from the generation its MAC vouches for
+/// ([`crate::refresh`]), not from a record of every token ever issued.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RefreshToken {
-    /// SHA-256 of the token.
-    pub hash: TokenHash,
-    /// Its family.
+pub struct RefreshFamily {
+    /// The family is the grant.
     pub grant_id: GrantId,
-    /// When it was issued.
+    /// Generation of the current token: 0 for a token issued before
+    /// generations existed (the legacy form, opaque), 1 for a grant's first
+    /// token in the current form; every rotation adds at least one.
+    pub generation: u64,
+    /// SHA-256 of the current token.
+    pub current: TokenHash,
+    /// When the current token was issued.
     pub issued_at: OffsetDateTime,
-    /// When it expires.
+    /// When the current token expires (each rotation slides it).
     pub expires_at: OffsetDateTime,
-    /// Set when it was exchanged for its successor; presenting it again
-    /// afterwards is reuse (unless within the configured grace window).
+    /// SHA-256 of the token the current one replaced: the "just rotated"
+    /// token, the only one a grace replay may use.
+    pub previous: Option<TokenHash>,
+    /// When `previous` was rotated.
     pub rotated_at: Option<OffsetDateTime>,
-    /// Set when the one replay allowed inside the grace window was used
-    /// (or, for a successor cut off by that replay, set so it gets none).
+    /// Set once `previous` had its grace replay (or, after a grace replay,
+    /// so the token it cut off gets none).
     pub grace_used: bool,
-    /// The token this one was exchanged for, set at rotation: only a token
-    /// whose successor is still current is the "just rotated" one a grace
-    /// replay may use.
-    pub replaced_by: Option<TokenHash>,
 }
 
-impl RefreshToken {
-    /// A new, current member of `grant`'s family, valid for `ttl` from
-    /// `now`.
+impl RefreshFamily {
+    /// A family whose current token (of `generation`) was just issued,
+    /// valid for `ttl` from `now`.
     pub fn issued(
-        hash: TokenHash,
         grant: GrantId,
+        generation: u64,
+        current: TokenHash,
         now: OffsetDateTime,
         ttl: time::Duration,
     ) -> Self {
         Self {
-            hash,
             grant_id: grant,
+            generation,
+            current,
             issued_at: now,
             expires_at: now + ttl,
+            previous: None,
             rotated_at: None,
             grace_used: false,
-            replaced_by: None,
         }
     }
+}
+
+impl RefreshFamily {
+    /// Where `presented` stands in this family, if it belongs to it at all.
+    /// `spent_legacy` says the store kept a record of `presented` as a
+    /// rotated legacy token of this family (legacy tokens name no family,
+    /// so that record is how an old one is recognised).
+    ///
+    /// A claim of the current generation or later whose hash is not the
+    /// current token's belongs to nothing: the family never issued it.
+    pub fn standing_of(
+        &self,
+        presented: &PresentedRefresh,
+        spent_legacy: bool,
+    ) -> Option<RefreshStanding> {
+        if presented.hash == self.current {
+            return Some(RefreshStanding::Current);
+        }
+        if self.previous == Some(presented.hash) {
+            return Some(RefreshStanding::JustRotated);
+        }
+        let older = match presented.claim {
+            Some(c) => c.grant == self.grant_id && c.generation < self.generation,
+            None => spent_legacy,
+        };
+        older.then_some(RefreshStanding::Older)
+    }
+}
+
+/// A refresh token as presented to the token, revocation or introspection
+/// endpoint, read as far as the core can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresentedRefresh {
+    /// SHA-256 of the whole token, as [`RefreshFamily::current`] stores it.
+    pub hash: TokenHash,
+    /// The family and generation the token's MAC vouches for; `None` for a
+    /// legacy (opaque) token, or one whose MAC does not verify (which can
+    /// then only match a current token by its hash).
+    pub claim: Option<RefreshClaim>,
+}
+
+/// What a current-form refresh token says about itself, MAC-verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshClaim {
+    /// Its family.
+    pub grant: GrantId,
+    /// Its generation.
+    pub generation: u64,
+}
+
+/// Where a presented token stands in its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshStanding {
+    /// It is the current token.
+    Current,
+    /// It is the token the current one replaced.
+    JustRotated,
+    /// It was rotated further back.
+    Older,
 }
 
 /// A signed-in browser session on the login page.

@@ -238,6 +238,8 @@ pub struct Gatehouse {
     pub(crate) ports: Ports,
     pub(crate) settings: Settings,
     keyring: RwLock<Arc<Keyring>>,
+    /// The MAC keys of refresh tokens, one per signing key.
+    refresh_keys: RwLock<Arc<crate::refresh::RefreshKeys>>,
     /// HMAC key for CSRF tokens, derived from the master key.
     csrf_key: ring::hmac::Key,
     master_key: Vec<u8>,
@@ -315,6 +317,7 @@ impl Gatehouse {
             }
         };
         let keyring = load_keyring(&ports, &settings, &master_key).await?;
+        let refresh_keys = load_refresh_keys(&ports, &keyring, &master_key).await?;
         let csrf_key = ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
             &derive_key(&master_key, "gatehouse/csrf/v1"),
@@ -333,6 +336,7 @@ impl Gatehouse {
                 ports,
                 settings,
                 keyring: RwLock::new(Arc::new(keyring)),
+                refresh_keys: RwLock::new(Arc::new(refresh_keys)),
                 csrf_key,
                 master_key,
                 last_key_reload: std::sync::Mutex::new(OffsetDateTime::UNIX_EPOCH),
@@ -372,6 +376,13 @@ impl Gatehouse {
             .clone()
     }
 
+    pub(crate) fn refresh_keys(&self) -> Arc<crate::refresh::RefreshKeys> {
+        self.refresh_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The public JWK Set.
     pub fn jwks(&self) -> serde_json::Value {
         self.keyring().jwks().clone()
@@ -397,7 +408,9 @@ impl Gatehouse {
     #[tracing::instrument(level = "info", skip_all)]
     pub async fn reload_keys(&self) -> anyhow::Result<()> {
         let kr = load_keyring(&self.ports, &self.settings, &self.master_key).await?;
+        let rk = load_refresh_keys(&self.ports, &kr, &self.master_key).await?;
         *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(kr);
+        *self.refresh_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rk);
         // A key may have left the set: nothing verified with it may stand.
         self.verified.clear();
         Ok(())
@@ -544,6 +557,22 @@ async fn create_key(ports: &Ports, master: &[u8], now: OffsetDateTime) -> anyhow
     };
     ports.keys.insert_signing_key(&stored).await?;
     Ok(stored.kid)
+}
+
+/// The refresh tokens' MAC keys: one per signing key ever stored (a
+/// refresh token outlives the access tokens its key signed), minting with
+/// the active key's.
+async fn load_refresh_keys(
+    ports: &Ports,
+    keyring: &Keyring,
+    master: &[u8],
+) -> anyhow::Result<crate::refresh::RefreshKeys> {
+    let keys = ports.keys.signing_keys().await?;
+    Ok(crate::refresh::RefreshKeys::new(
+        master,
+        keyring.active_kid(),
+        keys.iter().map(|k| k.kid.as_str()),
+    ))
 }
 
 async fn load_keyring(

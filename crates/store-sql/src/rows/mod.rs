@@ -11,7 +11,7 @@ use gatehouse_core::audit::{AuditEvent, AuditKind};
 use gatehouse_core::model::{
     ApplicationType, AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant,
     GrantId, GrantType, Invitation, Membership, OrgId, OrgRole, Organization, PasswordHash,
-    RefreshToken, Resource, ResourceId, Revocation, RevokedSubject, Role, Session, SignInContext,
+    RefreshFamily, Resource, ResourceId, Revocation, RevokedSubject, Role, Session, SignInContext,
     StoredKey, TokenEndpointAuthMethod, User, UserId,
 };
 use gatehouse_core::model::{
@@ -74,7 +74,7 @@ macro_rules! into_record {
 into_record! {
     fallible: AuditRow => AuditEvent, ClientRow => Client, UserRow => User, MembershipRow => Membership,
         InvitationRow => Invitation, CodeRow => AuthorizationCode, GrantRow => Grant,
-        RefreshRow => RefreshToken, ConsentRow => Consent, SessionRow => Session,
+        ConsentRow => Consent, SessionRow => Session,
         ResourceRow => Resource;
     infallible: OrgRow => Organization, KeyRow => StoredKey
 }

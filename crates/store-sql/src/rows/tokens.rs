@@ -110,6 +110,8 @@ impl GrantRow {
     }
 }
 
+/// A rotated legacy refresh token (issued before generations existed),
+/// kept until it would have expired so its reuse is recognised.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
 pub struct RefreshRow {
@@ -122,33 +124,68 @@ pub struct RefreshRow {
     pub replaced_by: Option<Vec<u8>>,
 }
 
-impl RefreshRow {
-    /// `token` filed under `family`, whatever grant it names.
-    pub fn new(token: &RefreshToken, family: DbUuid) -> Self {
+/// A grant's refresh family, as its columns of `grants`.
+#[derive(Queryable, Selectable, AsChangeset)]
+#[diesel(table_name = grants, treat_none_as_null = true)]
+pub struct FamilyRow {
+    pub refresh_generation: Option<i64>,
+    pub refresh_hash: Option<Vec<u8>>,
+    pub refresh_issued_at: Option<DbTime>,
+    pub refresh_expires_at: Option<DbTime>,
+    pub refresh_previous: Option<Vec<u8>>,
+    pub refresh_rotated_at: Option<DbTime>,
+    pub refresh_grace_used: bool,
+}
+
+impl FamilyRow {
+    pub fn new(f: &RefreshFamily) -> Self {
         Self {
-            hash: hash_bytes(&token.hash),
-            grant_id: family,
-            issued_at: DbTime(token.issued_at),
-            expires_at: DbTime(token.expires_at),
-            rotated_at: token.rotated_at.map(DbTime),
-            grace_used: token.grace_used,
-            replaced_by: token.replaced_by.as_ref().map(hash_bytes),
+            refresh_generation: Some(i64::try_from(f.generation).unwrap_or(i64::MAX)),
+            refresh_hash: Some(hash_bytes(&f.current)),
+            refresh_issued_at: Some(DbTime(f.issued_at)),
+            refresh_expires_at: Some(DbTime(f.expires_at)),
+            refresh_previous: f.previous.as_ref().map(hash_bytes),
+            refresh_rotated_at: f.rotated_at.map(DbTime),
+            refresh_grace_used: f.grace_used,
         }
     }
 
-    pub fn into_domain(self) -> Result<RefreshToken, StoreError> {
-        Ok(RefreshToken {
-            hash: hash_of(&self.hash, "refresh token")?,
-            grant_id: GrantId(self.grant_id.0),
-            issued_at: self.issued_at.0,
-            expires_at: self.expires_at.0,
-            rotated_at: time_of(self.rotated_at),
-            grace_used: self.grace_used,
-            replaced_by: self
-                .replaced_by
+    /// No family: the grant has no refresh token (or it expired and was
+    /// purged).
+    pub fn none() -> Self {
+        Self {
+            refresh_generation: None,
+            refresh_hash: None,
+            refresh_issued_at: None,
+            refresh_expires_at: None,
+            refresh_previous: None,
+            refresh_rotated_at: None,
+            refresh_grace_used: false,
+        }
+    }
+
+    pub fn into_domain(self, grant: GrantId) -> Result<Option<RefreshFamily>, StoreError> {
+        let (Some(generation), Some(current), Some(issued_at), Some(expires_at)) = (
+            self.refresh_generation,
+            self.refresh_hash,
+            self.refresh_issued_at,
+            self.refresh_expires_at,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(RefreshFamily {
+            grant_id: grant,
+            generation: u64::try_from(generation).map_err(|_| error::corrupt("refresh family"))?,
+            current: hash_of(&current, "refresh token")?,
+            issued_at: issued_at.0,
+            expires_at: expires_at.0,
+            previous: self
+                .refresh_previous
                 .map(|h| hash_of(&h, "refresh token"))
                 .transpose()?,
-        })
+            rotated_at: time_of(self.refresh_rotated_at),
+            grace_used: self.refresh_grace_used,
+        }))
     }
 }
 

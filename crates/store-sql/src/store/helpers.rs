@@ -56,6 +56,7 @@ macro_rules! __sql_helpers {
         #[derive(Clone, Copy)]
         enum Expiring {
             Codes,
+            RefreshFamilies,
             RefreshTokens,
             DeniedAccessTokens,
             Sessions,
@@ -79,6 +80,20 @@ macro_rules! __sql_helpers {
                     )
                     .execute(c)
                     .await
+                }
+                // The grant stays (its history, "connected apps"); its
+                // expired refresh state goes.
+                Expiring::RefreshFamilies => {
+                    let doomed: Vec<DbUuid> = grants::table
+                        .select(grants::id)
+                        .filter(grants::refresh_expires_at.le(now))
+                        .limit(BATCH)
+                        .load(c)
+                        .await?;
+                    diesel::update(grants::table.filter(grants::id.eq_any(doomed)))
+                        .set(&FamilyRow::none())
+                        .execute(c)
+                        .await
                 }
                 Expiring::RefreshTokens => {
                     let doomed: Vec<Vec<u8>> = refresh_tokens::table

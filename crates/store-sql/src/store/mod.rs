@@ -92,8 +92,9 @@ macro_rules! sql_store {
         use diesel_async::RunQueryDsl;
         use gatehouse_core::model::{
             AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant, GrantId,
-            GrantsOf, Invitation, Membership, OrgId, OrgRole, Organization, RefreshToken, Resource,
-            ResourceId, Revocation, Role, Session, StoredKey, Usage, User, UserId,
+            GrantsOf, Invitation, Membership, OrgId, OrgRole, Organization, PresentedRefresh,
+            RefreshFamily, RefreshStanding, Resource, ResourceId, Revocation, Role, Session,
+            StoredKey, Usage, User, UserId,
         };
         use gatehouse_core::ports::{
             ClientRepo, CodeRedemption, KeyStore, OrgRepo, ResourceRepo, Rotation, StoreError,

@@ -1,125 +1,12 @@
 //! The refresh-token and code transactions of `TokenStore`: redeeming a
-//! code, rotating a refresh token (with its grace replay), revoking what a
-//! user's old credentials opened.
+//! code, rotating a refresh family (with its grace replay) in one
+//! conditional write, revoking what a user's old credentials opened.
 
 /// Implementation detail of [`sql_store!`](crate::sql_store).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sql_rotation {
     (store: $store:ty, connection: $connection:ty, write_transaction: $tx:path $(,)?) => {
-        /// What the rotation transaction decided.
-        // Built once per rotation and matched at once; boxing the rows
-        // would add an allocation for nothing.
-        #[allow(clippy::large_enum_variant)]
-        enum Step {
-            /// Rotated (or granted its grace replay); the successor is stored.
-            Rotated(GrantRow, RefreshRow),
-            /// Spent now, but its family is revoked or gone.
-            DeadFamily,
-        }
-
-        /// The first rotation of `presented`, or its one grace replay, with
-        /// the successor stored in the same transaction. `None` if the token
-        /// is neither current nor eligible for a grace replay.
-        async fn rotate_in_transaction(
-            c: &mut $connection,
-            presented: Vec<u8>,
-            next: (Vec<u8>, DbTime, DbTime),
-            now: DbTime,
-            grace_cutoff: Option<DbTime>,
-        ) -> DbResult<Option<Step>> {
-            $tx(c, async move |c| {
-                // The conditional update is the lock: of concurrent callers
-                // exactly one sees the row with `rotated_at` still null.
-                let fresh: Option<RefreshRow> =
-                    diesel::update(refresh_tokens::table.find(&presented))
-                        .filter(refresh_tokens::rotated_at.is_null())
-                        .filter(refresh_tokens::expires_at.gt(now))
-                        .set((
-                            refresh_tokens::rotated_at.eq(Some(now)),
-                            refresh_tokens::replaced_by.eq(Some(&next.0)),
-                        ))
-                        .returning(RefreshRow::as_returning())
-                        .get_result(c)
-                        .await
-                        .optional()?;
-                let previous = match (fresh, grace_cutoff) {
-                    // Reported as it was before this rotation.
-                    (Some(row), _) => Some(RefreshRow {
-                        rotated_at: None,
-                        replaced_by: None,
-                        ..row
-                    }),
-                    // Rotated less than `grace` ago (rotated_at > now − grace)
-                    // and its one replay unused: spend the replay, but only
-                    // if its successor is still current, which is retired
-                    // in the same step so the family keeps one live chain.
-                    (None, Some(cutoff)) => {
-                        let replay: Option<RefreshRow> =
-                            diesel::update(refresh_tokens::table.find(&presented))
-                                .filter(refresh_tokens::rotated_at.gt(cutoff))
-                                .filter(refresh_tokens::grace_used.eq(false))
-                                .filter(refresh_tokens::expires_at.gt(now))
-                                .filter(refresh_tokens::replaced_by.is_not_null())
-                                .set(refresh_tokens::grace_used.eq(true))
-                                .returning(RefreshRow::as_returning())
-                                .get_result(c)
-                                .await
-                                .optional()?;
-                        match replay {
-                            Some(row) => {
-                                let cut = diesel::update(
-                                    refresh_tokens::table
-                                        .find(row.replaced_by.clone().unwrap_or_default()),
-                                )
-                                .filter(refresh_tokens::rotated_at.is_null())
-                                .set((
-                                    refresh_tokens::rotated_at.eq(Some(now)),
-                                    refresh_tokens::grace_used.eq(true),
-                                    refresh_tokens::replaced_by.eq(Some(&next.0)),
-                                ))
-                                .execute(c)
-                                .await?;
-                                // Not the just-rotated token: reuse.
-                                (cut == 1).then_some(row)
-                            }
-                            None => None,
-                        }
-                    }
-                    (None, None) => None,
-                };
-                let Some(previous) = previous else {
-                    return Ok(None);
-                };
-                let family: Option<GrantRow> = grants::table
-                    .find(previous.grant_id)
-                    .select(GrantRow::as_select())
-                    .get_result(c)
-                    .await
-                    .optional()?;
-                match family {
-                    Some(grant) if grant.revoked_at.is_none() => {
-                        let (hash, issued_at, expires_at) = next;
-                        diesel::insert_into(refresh_tokens::table)
-                            .values(RefreshRow {
-                                hash,
-                                grant_id: previous.grant_id,
-                                issued_at,
-                                expires_at,
-                                rotated_at: None,
-                                grace_used: false,
-                                replaced_by: None,
-                            })
-                            .execute(c)
-                            .await?;
-                        Ok(Some(Step::Rotated(grant, previous)))
-                    }
-                    _ => Ok(Some(Step::DeadFamily)),
-                }
-            })
-            .await
-        }
-
         /// Redeems a code: one statement flips `spent`, so of concurrent
         /// callers exactly one sees the code; the rest learn the grant its
         /// first redemption created, or that there is no such code.
@@ -148,58 +35,188 @@ macro_rules! __sql_rotation {
             })
         }
 
-        /// `rotate_refresh`: the rotation (or grace replay) in one
-        /// transaction; failing that, reuse of a rotated token revokes its
-        /// family in a transaction of its own, committed before answering,
-        /// so it stands although the request fails.
-        async fn rotate(
+        /// A refresh family as read for a presented token.
+        struct FoundFamily {
+            grant: Grant,
+            family: RefreshFamily,
+            /// Where the token stands; `None` if it is not the family's.
+            standing: Option<RefreshStanding>,
+            /// The family as stored, for the conditional write.
+            generation: i64,
+            current: Vec<u8>,
+        }
+
+        /// The family a presented token names (by its verified claim, by its
+        /// hash as the current token, or as a rotated legacy token), with
+        /// the token's standing in it.
+        async fn family_for(
             c: &mut $connection,
-            presented: Vec<u8>,
-            next: (Vec<u8>, DbTime, DbTime),
-            now: DbTime,
-            grace_cutoff: Option<DbTime>,
-        ) -> Result<Rotation, StoreError> {
-            let step = rotate_in_transaction(c, presented.clone(), next, now, grace_cutoff)
-                .await
-                .map_err(error::unexpected)?;
-            match step {
-                Some(Step::Rotated(grant, previous)) => {
-                    return Ok(Rotation::Rotated {
-                        grant: grant.into_domain()?,
-                        previous: previous.into_domain()?,
-                    });
+            presented: &PresentedRefresh,
+        ) -> Result<Option<FoundFamily>, StoreError> {
+            let hash = hash_bytes(&presented.hash);
+            let mut spent_legacy = false;
+            let id: Option<DbUuid> = match presented.claim {
+                Some(claim) => Some(DbUuid(claim.grant.0)),
+                None => {
+                    let current: Option<DbUuid> = grants::table
+                        .filter(grants::refresh_hash.eq(&hash))
+                        .select(grants::id)
+                        .get_result(&mut *c)
+                        .await
+                        .optional()
+                        .map_err(error::unexpected)?;
+                    match current {
+                        Some(id) => Some(id),
+                        None => {
+                            let legacy: Option<DbUuid> = refresh_tokens::table
+                                .find(&hash)
+                                .select(refresh_tokens::grant_id)
+                                .get_result(&mut *c)
+                                .await
+                                .optional()
+                                .map_err(error::unexpected)?;
+                            spent_legacy = legacy.is_some();
+                            legacy
+                        }
+                    }
                 }
-                Some(Step::DeadFamily) => return Ok(Rotation::Invalid),
-                None => {}
-            }
-            // Not current and no grace replay left: unknown, expired, or
-            // reuse of a rotated token.
-            let found: Option<(DbUuid, DbTime, Option<DbTime>)> = refresh_tokens::table
-                .find(&presented)
-                .select((
-                    refresh_tokens::grant_id,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::rotated_at,
-                ))
+            };
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            let row: Option<(GrantRow, FamilyRow)> = grants::table
+                .find(id)
+                .select((GrantRow::as_select(), FamilyRow::as_select()))
                 .get_result(&mut *c)
                 .await
                 .optional()
                 .map_err(error::unexpected)?;
-            match found {
-                // Only the call that revoked reports reuse; later ones meet
-                // a revoked family.
-                Some((family, expires_at, Some(_))) if expires_at.0 > now.0 => {
-                    if revoke_family(c, family, now)
-                        .await
-                        .map_err(error::unexpected)?
-                    {
-                        Ok(Rotation::Reused(GrantId(family.0)))
-                    } else {
-                        Ok(Rotation::Invalid)
-                    }
+            let Some((grant, family)) = row else {
+                return Ok(None);
+            };
+            let generation = family.refresh_generation.unwrap_or_default();
+            let current = family.refresh_hash.clone().unwrap_or_default();
+            let grant = grant.into_domain()?;
+            let Some(family) = family.into_domain(grant.id)? else {
+                return Ok(None);
+            };
+            let standing = family.standing_of(presented, spent_legacy);
+            Ok(Some(FoundFamily {
+                grant,
+                family,
+                standing,
+                generation,
+                current,
+            }))
+        }
+
+        /// `rotate_refresh`: read the family, decide, and write it back with
+        /// one conditional UPDATE (the family as read is the condition, so
+        /// of racing rotations exactly one writes). A loser reads again and
+        /// decides again: by then its token is the just-rotated one. Reuse
+        /// revokes the family in a transaction of its own, committed before
+        /// answering, so it stands although the request fails.
+        async fn rotate(
+            c: &mut $connection,
+            presented: PresentedRefresh,
+            next: RefreshFamily,
+            now: OffsetDateTime,
+            grace: time::Duration,
+        ) -> Result<Rotation, StoreError> {
+            for _ in 0..8 {
+                let Some(found) = family_for(&mut *c, &presented).await? else {
+                    return Ok(Rotation::Invalid);
+                };
+                let before = found.family.clone();
+                if !found.grant.is_active() || before.expires_at <= now {
+                    return Ok(Rotation::Invalid);
                 }
-                _ => Ok(Rotation::Invalid),
+                let cut_off = match found.standing {
+                    None => return Ok(Rotation::Invalid),
+                    Some(RefreshStanding::Current) => false,
+                    Some(RefreshStanding::JustRotated)
+                        if grace.is_positive()
+                            && !before.grace_used
+                            && before.rotated_at.is_some_and(|at| now < at + grace) =>
+                    {
+                        true
+                    }
+                    Some(_) => {
+                        let family = DbUuid(before.grant_id.0);
+                        return Ok(
+                            if revoke_family(c, family, DbTime(now))
+                                .await
+                                .map_err(error::unexpected)?
+                            {
+                                Rotation::Reused(before.grant_id)
+                            } else {
+                                Rotation::Invalid
+                            },
+                        );
+                    }
+                };
+                if next.generation != before.generation + 1 {
+                    return Ok(Rotation::Stale);
+                }
+                let after = RefreshFamily {
+                    grant_id: before.grant_id,
+                    generation: next.generation,
+                    current: next.current,
+                    issued_at: next.issued_at,
+                    expires_at: next.expires_at,
+                    previous: Some(if cut_off {
+                        before.current
+                    } else {
+                        presented.hash
+                    }),
+                    rotated_at: Some(now),
+                    grace_used: cut_off,
+                };
+                let legacy = (before.generation == 0 && !cut_off).then(|| RefreshRow {
+                    hash: hash_bytes(&presented.hash),
+                    grant_id: DbUuid(before.grant_id.0),
+                    issued_at: DbTime(before.issued_at),
+                    expires_at: DbTime(before.expires_at),
+                    rotated_at: Some(DbTime(now)),
+                    grace_used: false,
+                    replaced_by: Some(hash_bytes(&after.current)),
+                });
+                let row = FamilyRow::new(&after);
+                let id = DbUuid(before.grant_id.0);
+                let (generation, current) = (found.generation, found.current);
+                let written = $tx(&mut *c, async move |c| {
+                    let n = diesel::update(
+                        grants::table
+                            .find(id)
+                            .filter(grants::refresh_generation.eq(generation))
+                            .filter(grants::refresh_hash.eq(&current))
+                            .filter(grants::revoked_at.is_null()),
+                    )
+                    .set(&row)
+                    .execute(c)
+                    .await?;
+                    if n == 1
+                        && let Some(legacy) = &legacy
+                    {
+                        // A legacy token names no family: this record is how
+                        // its reuse is recognised until it would have expired.
+                        diesel::insert_into(refresh_tokens::table)
+                            .values(legacy)
+                            .execute(c)
+                            .await?;
+                    }
+                    DbResult::Ok(n == 1)
+                })
+                .await
+                .map_err(error::unexpected)?;
+                if written {
+                    return Ok(Rotation::Rotated {
+                        grant: found.grant,
+                        previous: before,
+                    });
+                }
             }
+            Ok(Rotation::Stale)
         }
 
         /// Revokes every active grant `user` gave `client`, with their

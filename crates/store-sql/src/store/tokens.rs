@@ -33,10 +33,10 @@ macro_rules! __sql_tokens {
             async fn create_grant(
                 &self,
                 grant: &Grant,
-                refresh: Option<RefreshToken>,
+                refresh: Option<RefreshFamily>,
             ) -> Result<(), StoreError> {
                 let grant_row = GrantRow::new(grant);
-                let refresh_row = refresh.map(|t| RefreshRow::new(&t, grant_row.id));
+                let family = refresh.as_ref().map(FamilyRow::new);
                 self.write(async move |conn: &mut $connection| {
                     let c: &mut $connection = &mut *conn;
                     $tx(c, async move |c| {
@@ -44,9 +44,9 @@ macro_rules! __sql_tokens {
                             .values(&grant_row)
                             .execute(c)
                             .await?;
-                        if let Some(token) = &refresh_row {
-                            diesel::insert_into(refresh_tokens::table)
-                                .values(token)
+                        if let Some(family) = &family {
+                            diesel::update(grants::table.find(grant_row.id))
+                                .set(family)
                                 .execute(c)
                                 .await?;
                         }
@@ -73,42 +73,29 @@ macro_rules! __sql_tokens {
 
             async fn find_refresh(
                 &self,
-                hash: &TokenHash,
-            ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
-                let hash = hash_bytes(hash);
+                presented: &PresentedRefresh,
+            ) -> Result<Option<(RefreshFamily, RefreshStanding, Grant)>, StoreError> {
+                let presented = presented.clone();
                 self.read(async move |conn: &mut $connection| {
-                    let found: Option<(RefreshRow, GrantRow)> = refresh_tokens::table
-                        .inner_join(grants::table)
-                        .filter(refresh_tokens::hash.eq(&hash))
-                        .select((RefreshRow::as_select(), GrantRow::as_select()))
-                        .get_result(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(error::unexpected)?;
-                    found
-                        .map(|(token, grant)| Ok((token.into_domain()?, grant.into_domain()?)))
-                        .transpose()
+                    let Some(found) = family_for(&mut *conn, &presented).await? else {
+                        return Ok(None);
+                    };
+                    Ok(found.standing.map(|st| (found.family, st, found.grant)))
                 })
                 .await
             }
 
             async fn rotate_refresh(
                 &self,
-                presented: &TokenHash,
-                next: &RefreshToken,
+                presented: &PresentedRefresh,
+                next: &RefreshFamily,
                 now: OffsetDateTime,
                 grace: time::Duration,
             ) -> Result<Rotation, StoreError> {
-                let presented = hash_bytes(presented);
-                let next = (
-                    hash_bytes(&next.hash),
-                    DbTime(next.issued_at),
-                    DbTime(next.expires_at),
-                );
-                let grace_cutoff = grace.is_positive().then(|| DbTime(now - grace));
-                let now = DbTime(now);
+                let presented = presented.clone();
+                let next = next.clone();
                 self.write(async move |conn: &mut $connection| {
-                    rotate(conn, presented, next, now, grace_cutoff).await
+                    rotate(conn, presented, next, now, grace).await
                 })
                 .await
             }
@@ -420,6 +407,7 @@ macro_rules! __sql_tokens {
                 let mut purged = 0u64;
                 for kind in [
                     Expiring::Codes,
+                    Expiring::RefreshFamilies,
                     Expiring::RefreshTokens,
                     Expiring::DeniedAccessTokens,
                     Expiring::Sessions,

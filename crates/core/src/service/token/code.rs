@@ -2,11 +2,11 @@
 
 use super::super::Gatehouse;
 use super::super::policy::client_allows;
+use super::TokenResponse;
 use super::request::CodeRequest;
-use super::{REFRESH_PREFIX, TokenResponse};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, Grant, GrantType, RefreshToken};
+use crate::model::{Client, Grant, GrantType, RefreshFamily};
 use crate::ports::CodeRedemption;
 use crate::scope::OPENID;
 use crate::secret::{Secret, TokenHash};
@@ -122,9 +122,9 @@ impl Gatehouse {
         // whether or not they asked for offline_access (see scope.rs).
         let refresh = client
             .may_use(GrantType::RefreshToken)
-            .then(|| Secret::generate(REFRESH_PREFIX));
+            .then(|| self.refresh_keys().mint(grant.id, 1));
         let record = refresh.as_ref().map(|r| {
-            RefreshToken::issued(r.hash(), grant.id, now, self.settings.refresh_token_ttl)
+            RefreshFamily::issued(grant.id, 1, r.hash(), now, self.settings.refresh_token_ttl)
         });
         self.ports.tokens.create_grant(&grant, record).await?;
         tracing::info!(client_id = %client.id, user = %user.id, scope = %scope, "authorization code redeemed");

@@ -3,9 +3,8 @@
 use super::super::Gatehouse;
 use super::access::AccessClaims;
 use crate::error::OAuthError;
-use crate::model::Client;
+use crate::model::{Client, RefreshStanding};
 use crate::params::Params;
-use crate::secret::TokenHash;
 
 impl Gatehouse {
     /// Whether an `aud` is still something tokens may be for: the platform
@@ -103,14 +102,14 @@ impl Gatehouse {
             }
             return Ok(out);
         }
-        if let Some((rt, grant)) = self
+        if let Some((rt, standing, grant)) = self
             .ports
             .tokens
-            .find_refresh(&TokenHash::of(token))
+            .find_refresh(&self.refresh_keys().read(token))
             .await?
         {
             let aud = self.audience(grant.resource.as_deref());
-            if rt.rotated_at.is_some()
+            if standing != RefreshStanding::Current
                 || rt.expires_at <= now
                 || !grant.is_active()
                 || !self.audience_exists(&aud).await?

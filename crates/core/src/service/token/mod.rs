@@ -35,9 +35,6 @@ use crate::params::Params;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
 
-/// Prefix of refresh tokens, so scanners can spot a leaked one.
-pub(crate) const REFRESH_PREFIX: &str = "gtr_";
-
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Clone, Serialize)]
 pub struct TokenResponse {

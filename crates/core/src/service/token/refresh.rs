@@ -1,15 +1,15 @@
 //! The refresh-token grant (RFC 6749 §6): every use rotates (RFC 9700
-//! §4.14).
+//! §4.14), one conditional write of the family's record (issue 16; the
+//! token format is in [`crate::refresh`]).
 
 use super::super::Gatehouse;
 use super::super::policy::client_allows;
+use super::TokenResponse;
 use super::request::RefreshRequest;
-use super::{REFRESH_PREFIX, TokenResponse};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, RefreshToken};
+use crate::model::{Client, RefreshFamily};
 use crate::ports::Rotation;
-use crate::secret::Secret;
 
 impl Gatehouse {
     pub(super) async fn refresh(
@@ -17,7 +17,8 @@ impl Gatehouse {
         client: &Client,
         request: RefreshRequest,
     ) -> Result<TokenResponse, OAuthError> {
-        let presented = request.refresh_token.hash();
+        let keys = self.refresh_keys();
+        let presented = keys.read(request.refresh_token.expose());
         let requested = request.scope;
         let resource = self
             .resolve_resource_opt(request.resource.as_deref())
@@ -26,7 +27,7 @@ impl Gatehouse {
         let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
         // Check ownership before rotating, so another client presenting a
         // stolen token cannot burn (or trigger revocation of) the family.
-        let (_, grant) = self
+        let (family, _, grant) = self
             .ports
             .tokens
             .find_refresh(&presented)
@@ -78,31 +79,54 @@ impl Gatehouse {
                 "nothing grantable remains of the requested scope",
             ));
         }
-        let next = Secret::generate(REFRESH_PREFIX);
-        let record =
-            RefreshToken::issued(next.hash(), grant.id, now, self.settings.refresh_token_ttl);
-        let grant = match self
-            .ports
-            .tokens
-            .rotate_refresh(&presented, &record, now, self.settings.refresh_grace)
-            .await?
-        {
-            Rotation::Rotated { grant, .. } => grant,
-            Rotation::Reused(id) => {
-                self.ports.observer.refresh_reuse_detected();
-                self.publish_grant_revocation(id, "reuse_detected").await;
-                self.audit(
-                    AuditEvent::new(AuditKind::RefreshReuseDetected, now)
-                        .client(&client.id)
-                        .detail("grant", id.to_string()),
-                )
-                .await;
-                tracing::warn!(client_id = %client.id, grant = %id, "refresh token reused; family revoked");
-                return Err(OAuthError::invalid_grant(
-                    "refresh token was already used; the grant is revoked",
-                ));
+        // The next generation after the one read; if the family moved on
+        // meanwhile (a racing refresh), read it again once: the presented
+        // token is then the just-rotated one (a grace replay, or reuse).
+        let mut generation = family.generation + 1;
+        let mut attempts = 0;
+        let (grant, next) = loop {
+            attempts += 1;
+            let next = keys.mint(grant.id, generation);
+            let record = RefreshFamily::issued(
+                grant.id,
+                generation,
+                next.hash(),
+                now,
+                self.settings.refresh_token_ttl,
+            );
+            match self
+                .ports
+                .tokens
+                .rotate_refresh(&presented, &record, now, self.settings.refresh_grace)
+                .await?
+            {
+                Rotation::Rotated { grant, .. } => break (grant, next),
+                Rotation::Stale if attempts < 3 => {
+                    let (family, _, _) = self
+                        .ports
+                        .tokens
+                        .find_refresh(&presented)
+                        .await?
+                        .ok_or_else(invalid)?;
+                    generation = family.generation + 1;
+                }
+                Rotation::Stale => return Err(invalid()),
+                Rotation::Reused(id) => {
+                    self.ports.observer.refresh_reuse_detected();
+                    self.publish_grant_revocation(id, "reuse_detected").await;
+                    self.audit(
+                        AuditEvent::new(AuditKind::RefreshReuseDetected, now)
+                            .client(&client.id)
+                            .detail("grant", id.to_string()),
+                    )
+                    .await;
+                    tracing::warn!(client_id = %client.id, grant = %id, "refresh token reused; family revoked");
+                    return Err(OAuthError::invalid_grant(
+                        "refresh token was already used; the grant is revoked",
+                    ));
+                }
+                Rotation::Invalid => return Err(invalid()),
             }
-            Rotation::Invalid => return Err(invalid()),
         };
         self.grant_tokens(client, &grant, &scope, Some(next), now)
     }

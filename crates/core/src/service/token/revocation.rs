@@ -7,7 +7,6 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::Client;
 use crate::params::Params;
-use crate::secret::TokenHash;
 
 impl Gatehouse {
     /// RFC 7009 revocation by an authenticated client. Unknown tokens and
@@ -69,10 +68,10 @@ impl Gatehouse {
         match self
             .ports
             .tokens
-            .find_refresh(&TokenHash::of(token))
+            .find_refresh(&self.refresh_keys().read(token))
             .await?
         {
-            Some((_, grant)) => {
+            Some((_, _, grant)) => {
                 if grant.client_id == client.id {
                     self.ports.tokens.revoke_grant(grant.id, now).await?;
                     self.publish_revocation(
