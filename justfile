@@ -23,6 +23,10 @@ seed:
 bench:
     bash bench/run.sh
 
+# Storage and throughput under sustained refresh rotation, before and after: `just bench-growth main`.
+bench-growth rev:
+    bash bench/growth.sh {{rev}}
+
 # This tree against an earlier revision, alternating runs: `just bench-ab main`.
 bench-ab rev:
     bash bench/ab.sh {{rev}}
