@@ -184,31 +184,38 @@ macro_rules! __sql_rotation {
                 let row = FamilyRow::new(&after);
                 let id = DbUuid(before.grant_id.0);
                 let (generation, current) = (found.generation, found.current);
-                let written = $tx(&mut *c, async move |c| {
-                    let n = diesel::update(
-                        grants::table
-                            .find(id)
-                            .filter(grants::refresh_generation.eq(generation))
-                            .filter(grants::refresh_hash.eq(&current))
-                            .filter(grants::revoked_at.is_null()),
-                    )
-                    .set(&row)
-                    .execute(c)
-                    .await?;
-                    if n == 1
-                        && let Some(legacy) = &legacy
-                    {
-                        // A legacy token names no family: this record is how
-                        // its reuse is recognised until it would have expired.
-                        diesel::insert_into(refresh_tokens::table)
-                            .values(legacy)
-                            .execute(c)
-                            .await?;
+                let cas = grants::table
+                    .find(id)
+                    .filter(grants::refresh_generation.eq(generation))
+                    .filter(grants::refresh_hash.eq(current))
+                    .filter(grants::revoked_at.is_null());
+                let written = match legacy {
+                    // The common case is one statement, with no transaction
+                    // round trips around it.
+                    None => {
+                        diesel::update(cas)
+                            .set(&row)
+                            .execute(&mut *c)
+                            .await
+                            .map_err(error::unexpected)?
+                            == 1
                     }
-                    DbResult::Ok(n == 1)
-                })
-                .await
-                .map_err(error::unexpected)?;
+                    Some(legacy) => $tx(&mut *c, async move |c| {
+                        let n = diesel::update(cas).set(&row).execute(c).await?;
+                        if n == 1 {
+                            // A legacy token names no family: this record is
+                            // how its reuse is recognised until it would have
+                            // expired.
+                            diesel::insert_into(refresh_tokens::table)
+                                .values(&legacy)
+                                .execute(c)
+                                .await?;
+                        }
+                        DbResult::Ok(n == 1)
+                    })
+                    .await
+                    .map_err(error::unexpected)?,
+                };
                 if written {
                     return Ok(Rotation::Rotated {
                         grant: found.grant,
