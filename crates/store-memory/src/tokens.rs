@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use gatehouse_core::model::{
     AuthorizationCode, ClientId, Consent, Grant, GrantId, GrantsOf, PresentedRefresh,
-    RefreshFamily, RefreshStanding, Revocation, Session, Usage, UserId,
+    RefreshFamily, RefreshStanding, RefreshStep, Revocation, Session, Usage, UserId,
 };
 use gatehouse_core::ports::{CodeRedemption, Rotation, StoreError, TokenStore};
 use gatehouse_core::secret::TokenHash;
@@ -108,20 +108,17 @@ impl TokenStore for MemoryStore {
         let Some(before) = self.inner.families.get(&id).map(|f| f.clone()) else {
             return Ok(Rotation::Invalid);
         };
-        if before.expires_at <= now {
-            return Ok(Rotation::Invalid);
-        }
-        let cut_off = match self.standing(&before, presented) {
-            None => return Ok(Rotation::Invalid),
-            Some(RefreshStanding::Current) => false,
-            Some(RefreshStanding::JustRotated)
-                if grace.is_positive()
-                    && !before.grace_used
-                    && before.rotated_at.is_some_and(|at| now < at + grace) =>
-            {
-                true
-            }
-            Some(_) => {
+        let after = match before.step(
+            self.standing(&before, presented),
+            presented,
+            next,
+            now,
+            grace,
+        ) {
+            RefreshStep::Rotate(after) => after,
+            RefreshStep::Invalid => return Ok(Rotation::Invalid),
+            RefreshStep::Stale => return Ok(Rotation::Stale),
+            RefreshStep::Reuse => {
                 // Committed before answering: the caller fails the request,
                 // but the family must stay revoked.
                 return Ok(if self.revoke_family(id, now) {
@@ -131,26 +128,7 @@ impl TokenStore for MemoryStore {
                 });
             }
         };
-        if next.generation != before.generation + 1 {
-            return Ok(Rotation::Stale);
-        }
-        let after = RefreshFamily {
-            grant_id: id,
-            generation: next.generation,
-            current: next.current,
-            issued_at: next.issued_at,
-            expires_at: next.expires_at,
-            // A grace replay cuts the current token off: it becomes the
-            // previous one, with no grace replay of its own.
-            previous: Some(if cut_off {
-                before.current
-            } else {
-                presented.hash
-            }),
-            rotated_at: Some(now),
-            grace_used: cut_off,
-        };
-        if before.generation == 0 && !cut_off {
+        if before.generation == 0 && !after.grace_used {
             // A legacy token says nothing about itself: remember it, so its
             // reuse is still recognised until it would have expired.
             self.inner

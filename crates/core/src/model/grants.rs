@@ -249,6 +249,72 @@ impl RefreshFamily {
     }
 }
 
+/// What rotating a family with a presented token does: the one decision
+/// every store makes the same way, so the adapters only read and write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshStep {
+    /// Write this as the family (conditionally on the family as read).
+    Rotate(RefreshFamily),
+    /// The token was spent: revoke the family.
+    Reuse,
+    /// Expired, or the token is not the family's: change nothing.
+    Invalid,
+    /// The successor is not of the next generation: change nothing; the
+    /// caller reads the family again.
+    Stale,
+}
+
+impl RefreshFamily {
+    /// What presenting a token of `standing` (see
+    /// [`RefreshFamily::standing_of`]) does to this family at `now`, with
+    /// `next` as the successor and `grace` as the replay window. A grace
+    /// replay (the just-rotated token, once, inside the window) cuts the
+    /// current token off: it becomes the previous one, with no replay of
+    /// its own (`grace_used`), so the family keeps one live chain.
+    #[must_use]
+    pub fn step(
+        &self,
+        standing: Option<RefreshStanding>,
+        presented: &PresentedRefresh,
+        next: &RefreshFamily,
+        now: OffsetDateTime,
+        grace: time::Duration,
+    ) -> RefreshStep {
+        if self.expires_at <= now {
+            return RefreshStep::Invalid;
+        }
+        let cut_off = match standing {
+            None => return RefreshStep::Invalid,
+            Some(RefreshStanding::Current) => false,
+            Some(RefreshStanding::JustRotated)
+                if grace.is_positive()
+                    && !self.grace_used
+                    && self.rotated_at.is_some_and(|at| now < at + grace) =>
+            {
+                true
+            }
+            Some(_) => return RefreshStep::Reuse,
+        };
+        if next.generation != self.generation + 1 {
+            return RefreshStep::Stale;
+        }
+        RefreshStep::Rotate(RefreshFamily {
+            grant_id: self.grant_id,
+            generation: next.generation,
+            current: next.current,
+            issued_at: next.issued_at,
+            expires_at: next.expires_at,
+            previous: Some(if cut_off {
+                self.current
+            } else {
+                presented.hash
+            }),
+            rotated_at: Some(now),
+            grace_used: cut_off,
+        })
+    }
+}
+
 /// A refresh token as presented to the token, revocation or introspection
 /// endpoint, read as far as the core can.
 #[derive(Debug, Clone, PartialEq)]

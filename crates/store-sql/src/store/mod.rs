@@ -93,8 +93,8 @@ macro_rules! sql_store {
         use gatehouse_core::model::{
             AuthorizationCode, Client, ClientId, ClientOrigin, Consent, Email, Grant, GrantId,
             GrantsOf, Invitation, Membership, OrgId, OrgRole, Organization, PresentedRefresh,
-            RefreshFamily, RefreshStanding, Resource, ResourceId, Revocation, Role, Session,
-            StoredKey, Usage, User, UserId,
+            RefreshFamily, RefreshStanding, RefreshStep, Resource, ResourceId, Revocation, Role,
+            Session, StoredKey, Usage, User, UserId,
         };
         use gatehouse_core::ports::{
             ClientRepo, CodeRedemption, KeyStore, OrgRepo, ResourceRepo, Rotation, StoreError,

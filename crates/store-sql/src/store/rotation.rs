@@ -128,20 +128,14 @@ macro_rules! __sql_rotation {
                     return Ok(Rotation::Invalid);
                 };
                 let before = found.family.clone();
-                if !found.grant.is_active() || before.expires_at <= now {
+                if !found.grant.is_active() {
                     return Ok(Rotation::Invalid);
                 }
-                let cut_off = match found.standing {
-                    None => return Ok(Rotation::Invalid),
-                    Some(RefreshStanding::Current) => false,
-                    Some(RefreshStanding::JustRotated)
-                        if grace.is_positive()
-                            && !before.grace_used
-                            && before.rotated_at.is_some_and(|at| now < at + grace) =>
-                    {
-                        true
-                    }
-                    Some(_) => {
+                let after = match before.step(found.standing, &presented, &next, now, grace) {
+                    RefreshStep::Rotate(after) => after,
+                    RefreshStep::Invalid => return Ok(Rotation::Invalid),
+                    RefreshStep::Stale => return Ok(Rotation::Stale),
+                    RefreshStep::Reuse => {
                         let family = DbUuid(before.grant_id.0);
                         return Ok(
                             if revoke_family(c, family, DbTime(now))
@@ -155,24 +149,7 @@ macro_rules! __sql_rotation {
                         );
                     }
                 };
-                if next.generation != before.generation + 1 {
-                    return Ok(Rotation::Stale);
-                }
-                let after = RefreshFamily {
-                    grant_id: before.grant_id,
-                    generation: next.generation,
-                    current: next.current,
-                    issued_at: next.issued_at,
-                    expires_at: next.expires_at,
-                    previous: Some(if cut_off {
-                        before.current
-                    } else {
-                        presented.hash
-                    }),
-                    rotated_at: Some(now),
-                    grace_used: cut_off,
-                };
-                let legacy = (before.generation == 0 && !cut_off).then(|| RefreshRow {
+                let legacy = (before.generation == 0 && !after.grace_used).then(|| RefreshRow {
                     hash: hash_bytes(&presented.hash),
                     grant_id: DbUuid(before.grant_id.0),
                     issued_at: DbTime(before.issued_at),
