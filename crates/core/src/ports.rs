@@ -274,6 +274,13 @@ pub trait TokenStore: Send + Sync {
     /// Exchanges the presented refresh token for the family's next one,
     /// `next` (its `grant_id` is ignored).
     ///
+    /// `seen` is what [`TokenStore::find_refresh`] returned to the caller
+    /// for this token, if it asked: a store may decide against it instead
+    /// of reading the family again, and write conditionally on it, so a
+    /// rotation costs the caller's read and one write. If the family moved
+    /// on meanwhile, the write changes nothing and the store reads it again;
+    /// the outcome is the same as without `seen`.
+    ///
     /// One conditional write of the family: of concurrent calls with one
     /// token at most one returns [`Rotation::Rotated`]. `next.generation`
     /// MUST be the family's current generation plus one, else
@@ -293,6 +300,7 @@ pub trait TokenStore: Send + Sync {
     async fn rotate_refresh(
         &self,
         presented: &PresentedRefresh,
+        seen: Option<(RefreshFamily, RefreshStanding, Grant)>,
         next: &RefreshFamily,
         now: OffsetDateTime,
         grace: time::Duration,

@@ -56,6 +56,7 @@ pub async fn deleting_a_client_removes_its_codes_grants_tokens_and_consents(s: S
         s.tokens
             .rotate_refresh(
                 &fixtures::presented(&doomed_refresh),
+                None,
                 &fixtures::successor(&doomed_refresh),
                 fixtures::now(),
                 Duration::ZERO

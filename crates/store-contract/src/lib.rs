@@ -222,6 +222,7 @@ macro_rules! contract_tests {
             a_refresh_token_is_exchanged_for_its_successor
             presenting_a_rotated_refresh_token_revokes_its_family
             a_refresh_token_rotates_at_most_once_under_concurrency
+            a_rotation_decides_against_the_family_as_it_is_not_as_it_was_seen
             an_expired_or_unknown_refresh_token_is_invalid
             revoking_a_grant_revokes_its_access_and_refresh_tokens
             a_revoked_access_token_is_denied_by_its_jti

@@ -24,7 +24,7 @@ pub async fn a_refresh_token_is_exchanged_for_its_successor(s: Stores) {
 
     assert_eq!(
         s.tokens
-            .rotate_refresh(&presented(&family), &next, now, Duration::ZERO)
+            .rotate_refresh(&presented(&family), None, &next, now, Duration::ZERO)
             .await
             .expect("rotate"),
         Rotation::Rotated {
@@ -86,6 +86,7 @@ pub async fn presenting_a_rotated_refresh_token_revokes_its_family(s: Stores) {
         s.tokens
             .rotate_refresh(
                 &presented(&family),
+                None,
                 &successor(&next),
                 now + Duration::seconds(1),
                 Duration::ZERO
@@ -126,6 +127,7 @@ pub async fn a_token_spent_long_ago_is_still_reuse(s: Stores) {
         s.tokens
             .rotate_refresh(
                 &presented(&first),
+                None,
                 &successor(&current),
                 t0 + Duration::seconds(60),
                 Duration::seconds(30)
@@ -155,7 +157,7 @@ pub async fn a_claim_the_family_never_issued_is_invalid_not_reuse(s: Stores) {
         assert_eq!(s.tokens.find_refresh(&forged).await.expect("find"), None);
         assert_eq!(
             s.tokens
-                .rotate_refresh(&forged, &successor(&current), now, Duration::ZERO)
+                .rotate_refresh(&forged, None, &successor(&current), now, Duration::ZERO)
                 .await
                 .expect("rotate"),
             Rotation::Invalid,
@@ -185,7 +187,7 @@ pub async fn a_successor_of_the_wrong_generation_is_stale(s: Stores) {
         };
         assert_eq!(
             s.tokens
-                .rotate_refresh(&presented(&family), &next, now, Duration::ZERO)
+                .rotate_refresh(&presented(&family), None, &next, now, Duration::ZERO)
                 .await
                 .expect("rotate"),
             Rotation::Stale
@@ -197,7 +199,9 @@ pub async fn a_successor_of_the_wrong_generation_is_stale(s: Stores) {
 /// Of 16 simultaneous rotations of one token exactly one succeeds; the
 /// others are reuse (or, once the family is revoked, invalid), so the family
 /// ends up revoked. Repeated over several families, since a lost race shows
-/// only when the callers happen to interleave.
+/// only when the callers happen to interleave; in every other round all
+/// callers pass what `find_refresh` read before the race, as the core does,
+/// so the losers decide against a family that has moved on.
 pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
     const CALLERS: usize = 16;
     const ROUNDS: usize = 10;
@@ -207,13 +211,19 @@ pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
         let successors: Vec<RefreshFamily> = (0..CALLERS).map(|_| successor(&family)).collect();
         let now = fixtures::now();
         let token = presented(&family);
+        let seen = if round % 2 == 1 {
+            s.tokens.find_refresh(&token).await.expect("find")
+        } else {
+            None
+        };
         let outcomes = race(CALLERS, |i| {
             let tokens = s.tokens.clone();
             let next = successors[i].clone();
             let token = token.clone();
+            let seen = seen.clone();
             async move {
                 tokens
-                    .rotate_refresh(&token, &next, now, Duration::ZERO)
+                    .rotate_refresh(&token, seen, &next, now, Duration::ZERO)
                     .await
                     .expect("rotate")
             }
@@ -250,6 +260,85 @@ pub async fn a_refresh_token_rotates_at_most_once_under_concurrency(s: Stores) {
     }
 }
 
+/// What the caller read before rotating may be out of date by the time it
+/// rotates: the store decides against the family as it is then, so a
+/// revocation or another rotation in between counts exactly as if the
+/// caller had read nothing.
+pub async fn a_rotation_decides_against_the_family_as_it_is_not_as_it_was_seen(s: Stores) {
+    let t0 = fixtures::now();
+    let rotate = |token: PresentedRefresh, seen, next: RefreshFamily, grace| {
+        let tokens = s.tokens.clone();
+        async move {
+            tokens
+                .rotate_refresh(&token, Some(seen), &next, t0, grace)
+                .await
+                .expect("rotate")
+        }
+    };
+
+    // Revoked after it was read: invalid, and nothing rotates.
+    let (_, _, grant, family) = fixtures::active_grant(&s, "ann@example.com").await;
+    let seen = find(&s, &family).await;
+    assert!(s.tokens.revoke_grant(grant.id, t0).await.expect("revoke"));
+    let next = successor(&family);
+    assert_eq!(
+        rotate(presented(&family), seen, next.clone(), Duration::ZERO).await,
+        Rotation::Invalid
+    );
+    let next = RefreshFamily {
+        grant_id: grant.id,
+        ..next
+    };
+    assert_dead(&s, &presented(&next), "a successor of a revoked family").await;
+
+    // Rotated by someone else after it was read: the token is spent, so
+    // presenting it is reuse and the family is revoked.
+    let (_, _, grant, family) = fixtures::active_grant(&s, "bob@example.com").await;
+    let seen = find(&s, &family).await;
+    let winner = rotate_ok(&s, &family, t0, Duration::ZERO).await;
+    assert_eq!(
+        rotate(presented(&family), seen, successor(&family), Duration::ZERO).await,
+        Rotation::Reused(grant.id)
+    );
+    assert_revoked(&s, grant.id, "reuse decided against a stale read").await;
+    assert_dead(&s, &presented(&winner), "the winner's token after reuse").await;
+
+    // The same inside a grace window is the one replay it allows: the
+    // winner's token is cut off and the replay's successor is current.
+    let grace = Duration::seconds(30);
+    let (_, _, grant, family) = fixtures::active_grant(&s, "cat@example.com").await;
+    let seen = find(&s, &family).await;
+    let winner = rotate_ok(&s, &family, t0, grace).await;
+    let replay = successor(&winner);
+    assert!(matches!(
+        rotate(presented(&family), seen, replay.clone(), grace).await,
+        Rotation::Rotated { .. }
+    ));
+    let replay = RefreshFamily {
+        grant_id: grant.id,
+        ..replay
+    };
+    assert_eq!(
+        find(&s, &replay).await.1,
+        RefreshStanding::Current,
+        "the replay's successor is current"
+    );
+    assert_eq!(
+        find(&s, &winner).await.1,
+        RefreshStanding::JustRotated,
+        "the winner's token was cut off"
+    );
+}
+
+/// What `find_refresh` says of the family's token, which must be found.
+async fn find(s: &Stores, family: &RefreshFamily) -> (RefreshFamily, RefreshStanding, Grant) {
+    s.tokens
+        .find_refresh(&presented(family))
+        .await
+        .expect("find")
+        .expect("the token is found")
+}
+
 /// With a grace window, the just-rotated token may be presented once more
 /// inside it (a client retrying after a lost response): the replay rotates
 /// again, cutting off the token the first rotation issued. A second replay
@@ -265,6 +354,7 @@ pub async fn a_rotated_refresh_token_may_be_replayed_once_within_the_grace_windo
         .tokens
         .rotate_refresh(
             &presented(&family),
+            None,
             &retry,
             t0 + Duration::seconds(10),
             grace,
@@ -301,6 +391,7 @@ pub async fn a_rotated_refresh_token_may_be_replayed_once_within_the_grace_windo
         s.tokens
             .rotate_refresh(
                 &presented(&family),
+                None,
                 &successor(&retry),
                 t0 + Duration::seconds(11),
                 grace
@@ -323,7 +414,13 @@ pub async fn a_replay_after_the_grace_window_revokes_the_family(s: Stores) {
     let next = rotate_ok(&s, &family, t0, grace).await;
     assert_eq!(
         s.tokens
-            .rotate_refresh(&presented(&family), &successor(&next), t0 + grace, grace)
+            .rotate_refresh(
+                &presented(&family),
+                None,
+                &successor(&next),
+                t0 + grace,
+                grace
+            )
             .await
             .expect("late replay"),
         Rotation::Reused(grant.id)
@@ -351,7 +448,7 @@ pub async fn a_grace_replay_is_allowed_once_under_concurrency(s: Stores) {
             let token = token.clone();
             async move {
                 tokens
-                    .rotate_refresh(&token, &next, t0 + Duration::seconds(1), grace)
+                    .rotate_refresh(&token, None, &next, t0 + Duration::seconds(1), grace)
                     .await
                     .expect("replay")
             }
@@ -396,6 +493,7 @@ pub async fn only_the_just_rotated_token_gets_the_grace_replay(s: Stores) {
         s.tokens
             .rotate_refresh(
                 &presented(&chain[0]),
+                None,
                 &successor(&chain[3]),
                 t0 + Duration::seconds(4),
                 grace
@@ -422,6 +520,7 @@ pub async fn a_grace_replay_retires_the_branch_it_replaces(s: Stores) {
         s.tokens
             .rotate_refresh(
                 &presented(&family),
+                None,
                 &retry,
                 t0 + Duration::seconds(1),
                 grace
@@ -442,6 +541,7 @@ pub async fn a_grace_replay_retires_the_branch_it_replaces(s: Stores) {
         s.tokens
             .rotate_refresh(
                 &presented(&lost),
+                None,
                 &successor(&retry),
                 t0 + Duration::seconds(3),
                 grace
@@ -484,7 +584,7 @@ pub async fn a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caugh
     assert_eq!(next.generation, 1, "into the current form");
     assert!(matches!(
         s.tokens
-            .rotate_refresh(&opaque(&legacy), &next, t0, Duration::ZERO)
+            .rotate_refresh(&opaque(&legacy), None, &next, t0, Duration::ZERO)
             .await
             .expect("rotate legacy"),
         Rotation::Rotated { .. }
@@ -514,6 +614,7 @@ pub async fn a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caugh
         s.tokens
             .rotate_refresh(
                 &opaque(&legacy),
+                None,
                 &successor(&current),
                 t0 + Duration::seconds(5),
                 Duration::ZERO
@@ -535,7 +636,7 @@ pub async fn a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caugh
     let first = successor(&legacy);
     assert!(matches!(
         s.tokens
-            .rotate_refresh(&opaque(&legacy), &first, t0, grace)
+            .rotate_refresh(&opaque(&legacy), None, &first, t0, grace)
             .await
             .expect("rotate legacy"),
         Rotation::Rotated { .. }
@@ -544,6 +645,7 @@ pub async fn a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caugh
         s.tokens
             .rotate_refresh(
                 &opaque(&legacy),
+                None,
                 &successor(&first),
                 t0 + Duration::seconds(1),
                 grace
@@ -556,6 +658,7 @@ pub async fn a_legacy_token_rotates_into_the_current_form_and_its_reuse_is_caugh
         s.tokens
             .rotate_refresh(
                 &opaque(&legacy),
+                None,
                 &RefreshFamily {
                     generation: 3,
                     ..successor(&first)

@@ -90,8 +90,9 @@ struct Inner {
     /// Refresh families by grant: one record per grant however often it
     /// rotates.
     families: DashMap<GrantId, RefreshFamily>,
-    /// The current refresh token of each family, by hash.
-    refresh_current: DashMap<TokenHash, GrantId>,
+    /// The current token of each legacy (generation 0) family, by hash:
+    /// a legacy token names no family, so this is how it is found.
+    legacy_current: DashMap<TokenHash, GrantId>,
     /// Rotated legacy (generation 0) tokens, with their family and when
     /// they would have expired: they name no family themselves.
     legacy_spent: DashMap<TokenHash, (GrantId, OffsetDateTime)>,
@@ -222,7 +223,7 @@ impl MemoryStore {
     /// Drops a family's refresh state: none of its tokens is found again.
     fn forget_family(&self, id: GrantId) {
         if let Some((_, family)) = self.inner.families.remove(&id) {
-            self.inner.refresh_current.remove(&family.current);
+            self.inner.legacy_current.remove(&family.current);
         }
         self.inner
             .legacy_spent

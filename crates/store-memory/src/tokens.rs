@@ -52,7 +52,9 @@ impl TokenStore for MemoryStore {
                 grant_id: grant.id,
                 ..family
             };
-            self.inner.refresh_current.insert(family.current, grant.id);
+            if family.generation == 0 {
+                self.inner.legacy_current.insert(family.current, grant.id);
+            }
             self.inner.families.insert(grant.id, family);
         }
         Ok(())
@@ -85,6 +87,8 @@ impl TokenStore for MemoryStore {
     async fn rotate_refresh(
         &self,
         presented: &PresentedRefresh,
+        // Reading the family costs nothing here: it is read under its lock.
+        _seen: Option<(RefreshFamily, RefreshStanding, Grant)>,
         next: &RefreshFamily,
         now: OffsetDateTime,
         grace: time::Duration,
@@ -135,8 +139,10 @@ impl TokenStore for MemoryStore {
                 .legacy_spent
                 .insert(presented.hash, (id, before.expires_at));
         }
-        self.inner.refresh_current.remove(&before.current);
-        self.inner.refresh_current.insert(after.current, id);
+        if before.generation == 0 {
+            // Its successor is of the current form: found by its claim.
+            self.inner.legacy_current.remove(&before.current);
+        }
         self.inner.families.insert(id, after);
         Ok(Rotation::Rotated {
             grant,
@@ -321,7 +327,7 @@ impl TokenStore for MemoryStore {
                 .families
                 .remove_if(&id, |_, f| f.expires_at <= now)
             {
-                self.inner.refresh_current.remove(&family.current);
+                self.inner.legacy_current.remove(&family.current);
                 purged += 1;
             }
         }
@@ -386,7 +392,7 @@ impl MemoryStore {
         if let Some(claim) = presented.claim {
             return Some(claim.grant);
         }
-        if let Some(id) = self.inner.refresh_current.get(&presented.hash) {
+        if let Some(id) = self.inner.legacy_current.get(&presented.hash) {
             return Some(*id);
         }
         self.inner.legacy_spent.get(&presented.hash).map(|e| e.0)

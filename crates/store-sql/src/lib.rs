@@ -18,6 +18,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod prepared;
 pub mod rows;
 pub mod schema;
 mod store;

@@ -127,6 +127,7 @@ diesel::table! {
         refresh_previous -> Nullable<Binary>,
         refresh_rotated_at -> Nullable<SqlTime>,
         refresh_grace_used -> Bool,
+        refresh_legacy -> Nullable<Binary>,
     }
 }
 

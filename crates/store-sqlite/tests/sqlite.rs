@@ -56,6 +56,7 @@ async fn two_stores_on_one_file_write_at_once_without_locking_errors() {
             let rotated = store
                 .rotate_refresh(
                     &fixtures::presented(&token),
+                    None,
                     &next,
                     fixtures::now(),
                     time::Duration::ZERO,
@@ -80,7 +81,7 @@ async fn two_stores_on_one_file_write_at_once_without_locking_errors() {
 }
 
 /// A database from before refresh families: each grant's tokens are rows
-/// of `refresh_tokens`. The migration moves each live family's current
+/// of `refresh_tokens`. The migrations move each live family's current
 /// token into its grant as generation 0 (it works, once, then rotates into
 /// the new form) and keeps the rotated ones, whose reuse is still caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,10 +131,12 @@ async fn the_refresh_family_migration_keeps_issued_tokens_working_once() {
         diesel::sql_query("PRAGMA busy_timeout = 10000")
             .execute(&mut conn)
             .expect("busy timeout");
-        let reverted = conn
-            .revert_last_migration(gatehouse_store_sqlite::MIGRATIONS)
-            .expect("down");
-        assert_eq!(reverted.to_string(), "20261209000000", "the refresh-family migration");
+        for migration in ["20261210000000", "20261209000000"] {
+            let reverted = conn
+                .revert_last_migration(gatehouse_store_sqlite::MIGRATIONS)
+                .expect("down");
+            assert_eq!(reverted.to_string(), migration, "the refresh-family migrations");
+        }
         diesel::sql_query(format!(
             "INSERT INTO refresh_tokens (hash, grant_id, issued_at, expires_at, rotated_at, grace_used, replaced_by) \
              SELECT X'{spent_hex}', grant_id, issued_at, expires_at, issued_at, 0, hash \
@@ -177,6 +180,7 @@ async fn the_refresh_family_migration_keeps_issued_tokens_working_once() {
         store
             .rotate_refresh(
                 &legacy(current.current),
+                None,
                 &next,
                 fixtures::now(),
                 time::Duration::ZERO
@@ -189,6 +193,7 @@ async fn the_refresh_family_migration_keeps_issued_tokens_working_once() {
         store
             .rotate_refresh(
                 &legacy(spent),
+                None,
                 &fixtures::successor(&next),
                 fixtures::now(),
                 time::Duration::ZERO

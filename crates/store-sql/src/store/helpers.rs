@@ -91,7 +91,10 @@ macro_rules! __sql_helpers {
                         .load(c)
                         .await?;
                     diesel::update(grants::table.filter(grants::id.eq_any(doomed)))
-                        .set(&FamilyRow::none())
+                        .set((
+                            &FamilyRow::none(),
+                            grants::refresh_legacy.eq(None::<Vec<u8>>),
+                        ))
                         .execute(c)
                         .await
                 }

@@ -58,8 +58,10 @@ macro_rules! __sql_rotation {
             let id: Option<DbUuid> = match presented.claim {
                 Some(claim) => Some(DbUuid(claim.grant.0)),
                 None => {
+                    // Only a legacy token names no family; its hash has a
+                    // column (and an index) of its own.
                     let current: Option<DbUuid> = grants::table
-                        .filter(grants::refresh_hash.eq(&hash))
+                        .filter(grants::refresh_legacy.eq(&hash))
                         .select(grants::id)
                         .get_result(&mut *c)
                         .await
@@ -110,22 +112,52 @@ macro_rules! __sql_rotation {
             }))
         }
 
-        /// `rotate_refresh`: read the family, decide, and write it back with
-        /// one conditional UPDATE (the family as read is the condition, so
-        /// of racing rotations exactly one writes). A loser reads again and
-        /// decides again: by then its token is the just-rotated one. Reuse
-        /// revokes the family in a transaction of its own, committed before
-        /// answering, so it stands although the request fails.
+        /// `rotate_refresh`: decide against the family as the caller saw it
+        /// (or as read here) and write it back with one conditional UPDATE
+        /// (that family is the condition, so of racing rotations exactly one
+        /// writes). A loser reads again and decides again: by then its token
+        /// is the just-rotated one. Reuse revokes the family in a
+        /// transaction of its own, committed before answering, so it stands
+        /// although the request fails.
         async fn rotate(
             c: &mut $connection,
             presented: PresentedRefresh,
+            seen: Option<(Grant, RefreshFamily)>,
             next: RefreshFamily,
             now: OffsetDateTime,
             grace: time::Duration,
         ) -> Result<Rotation, StoreError> {
+            // The caller's read counts as the first: the common rotation is
+            // then the UPDATE alone.
+            let mut seen = seen.map(|(grant, family)| {
+                let standing = family.standing_of(&presented, false);
+                FoundFamily {
+                    generation: i64::try_from(family.generation).unwrap_or(i64::MAX),
+                    current: hash_bytes(&family.current),
+                    grant,
+                    family,
+                    standing,
+                }
+            });
             for _ in 0..8 {
-                let Some(found) = family_for(&mut *c, &presented).await? else {
-                    return Ok(Rotation::Invalid);
+                // Only a rotation is decided against what the caller saw
+                // (the write's condition checks it still holds); anything
+                // else is decided against the family as it is now.
+                let seen_rotates = seen.take().filter(|found| {
+                    found.grant.is_active()
+                        && matches!(
+                            found
+                                .family
+                                .step(found.standing, &presented, &next, now, grace),
+                            RefreshStep::Rotate(_)
+                        )
+                });
+                let found = match seen_rotates {
+                    Some(found) => found,
+                    None => match family_for(&mut *c, &presented).await? {
+                        Some(found) => found,
+                        None => return Ok(Rotation::Invalid),
+                    },
                 };
                 let before = found.family.clone();
                 if !found.grant.is_active() {
@@ -161,25 +193,38 @@ macro_rules! __sql_rotation {
                 let row = FamilyRow::new(&after);
                 let id = DbUuid(before.grant_id.0);
                 let (generation, current) = (found.generation, found.current);
-                let cas = grants::table
-                    .find(id)
-                    .filter(grants::refresh_generation.eq(generation))
-                    .filter(grants::refresh_hash.eq(current))
-                    .filter(grants::revoked_at.is_null());
                 let written = match legacy {
                     // The common case is one statement, with no transaction
-                    // round trips around it.
-                    None => {
-                        diesel::update(cas)
-                            .set(&row)
-                            .execute(&mut *c)
-                            .await
-                            .map_err(error::unexpected)?
+                    // round trips around it, prepared once per connection
+                    // ([`crate::prepared`]), writing no indexed column
+                    // (PostgreSQL keeps it a heap-only update).
+                    None if before.generation > 0 => {
+                        $crate::prepared::RotateFamily {
+                            id: &id,
+                            generation: &generation,
+                            current: &current,
+                            next: &row,
+                        }
+                        .execute(&mut *c)
+                        .await
+                        .map_err(error::unexpected)?
                             == 1
                     }
-                    Some(legacy) => $tx(&mut *c, async move |c| {
-                        let n = diesel::update(cas).set(&row).execute(c).await?;
-                        if n == 1 {
+                    legacy => $tx(&mut *c, async move |c| {
+                        let cas = grants::table
+                            .find(id)
+                            .filter(grants::refresh_generation.eq(generation))
+                            .filter(grants::refresh_hash.eq(current))
+                            .filter(grants::revoked_at.is_null());
+                        // The family leaves the legacy form: nothing finds
+                        // it by a bare hash any more.
+                        let n = diesel::update(cas)
+                            .set((&row, grants::refresh_legacy.eq(None::<Vec<u8>>)))
+                            .execute(c)
+                            .await?;
+                        if n == 1
+                            && let Some(legacy) = legacy
+                        {
                             // A legacy token names no family: this record is
                             // how its reuse is recognised until it would have
                             // expired.

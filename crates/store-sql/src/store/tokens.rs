@@ -37,6 +37,12 @@ macro_rules! __sql_tokens {
             ) -> Result<(), StoreError> {
                 let grant_row = GrantRow::new(grant);
                 let family = refresh.as_ref().map(FamilyRow::new);
+                // A legacy family (only ever made by the migration, or a
+                // test) is found by its token's hash.
+                let legacy = refresh
+                    .as_ref()
+                    .filter(|f| f.generation == 0)
+                    .map(|f| hash_bytes(&f.current));
                 self.write(async move |conn: &mut $connection| {
                     let c: &mut $connection = &mut *conn;
                     $tx(c, async move |c| {
@@ -46,7 +52,7 @@ macro_rules! __sql_tokens {
                             .await?;
                         if let Some(family) = &family {
                             diesel::update(grants::table.find(grant_row.id))
-                                .set(family)
+                                .set((family, grants::refresh_legacy.eq(legacy)))
                                 .execute(c)
                                 .await?;
                         }
@@ -88,14 +94,16 @@ macro_rules! __sql_tokens {
             async fn rotate_refresh(
                 &self,
                 presented: &PresentedRefresh,
+                seen: Option<(RefreshFamily, RefreshStanding, Grant)>,
                 next: &RefreshFamily,
                 now: OffsetDateTime,
                 grace: time::Duration,
             ) -> Result<Rotation, StoreError> {
                 let presented = presented.clone();
+                let seen = seen.map(|(family, _, grant)| (grant, family));
                 let next = next.clone();
                 self.write(async move |conn: &mut $connection| {
-                    rotate(conn, presented, next, now, grace).await
+                    rotate(conn, presented, seen, next, now, grace).await
                 })
                 .await
             }

@@ -27,12 +27,13 @@ impl Gatehouse {
         let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
         // Check ownership before rotating, so another client presenting a
         // stolen token cannot burn (or trigger revocation of) the family.
-        let (family, _, grant) = self
+        let mut seen = self
             .ports
             .tokens
             .find_refresh(&presented)
             .await?
             .ok_or_else(invalid)?;
+        let grant = seen.2.clone();
         if grant.client_id != client.id {
             return Err(invalid());
         }
@@ -82,7 +83,7 @@ impl Gatehouse {
         // The next generation after the one read; if the family moved on
         // meanwhile (a racing refresh), read it again once: the presented
         // token is then the just-rotated one (a grace replay, or reuse).
-        let mut generation = family.generation + 1;
+        let mut generation = seen.0.generation + 1;
         let mut attempts = 0;
         let (grant, next) = loop {
             attempts += 1;
@@ -97,18 +98,24 @@ impl Gatehouse {
             match self
                 .ports
                 .tokens
-                .rotate_refresh(&presented, &record, now, self.settings.refresh_grace)
+                .rotate_refresh(
+                    &presented,
+                    Some(seen.clone()),
+                    &record,
+                    now,
+                    self.settings.refresh_grace,
+                )
                 .await?
             {
                 Rotation::Rotated { grant, .. } => break (grant, next),
                 Rotation::Stale if attempts < 3 => {
-                    let (family, _, _) = self
+                    seen = self
                         .ports
                         .tokens
                         .find_refresh(&presented)
                         .await?
                         .ok_or_else(invalid)?;
-                    generation = family.generation + 1;
+                    generation = seen.0.generation + 1;
                 }
                 Rotation::Stale => return Err(invalid()),
                 Rotation::Reused(id) => {
