@@ -7,8 +7,9 @@
 //! MAC), 81 bytes:
 //!
 //! - the **secret** (256 random bits) makes the token unguessable even to
-//!   someone holding the MAC key: the store accepts a current token only by
-//!   the SHA-256 of the whole token;
+//!   someone holding the MAC key: the store finds the family by the claim
+//!   and accepts the token as current only if the SHA-256 of the whole
+//!   token is the one it keeps;
 //! - the **MAC** (HMAC-SHA256, first 128 bits) is what lets an *older*
 //!   token be recognised as reuse: nobody without the key can mint a token
 //!   of another family's old generation to get it revoked;

@@ -36,6 +36,7 @@ use gatehouse_core::ports::{
 };
 
 pub mod fixtures;
+pub mod migration;
 
 mod audit;
 mod browser;

@@ -18,5 +18,7 @@ async fn fresh_store() -> Option<Stores> {
 
 contract_tests!(fresh_store);
 
+#[path = "contract/migration.rs"]
+mod migration;
 #[path = "contract/tls.rs"]
 mod tls;

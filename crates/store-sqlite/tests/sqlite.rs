@@ -9,9 +9,8 @@
 
 use diesel::Connection as _;
 use diesel_migrations::MigrationHarness as _;
-use gatehouse_core::model::{PresentedRefresh, RefreshFamily, RefreshStanding};
 use gatehouse_core::ports::{ClientRepo, Rotation, TokenStore, UserRepo};
-use gatehouse_store_contract::{fixtures, race};
+use gatehouse_store_contract::{Stores, fixtures, migration, race};
 use gatehouse_store_sqlite::SqliteStore;
 use gatehouse_store_sqlite::testing::ScratchFile;
 
@@ -83,39 +82,17 @@ async fn two_stores_on_one_file_write_at_once_without_locking_errors() {
 /// A database from before refresh families: each grant's tokens are rows
 /// of `refresh_tokens`. The migrations move each live family's current
 /// token into its grant as generation 0 (it works, once, then rotates into
-/// the new form) and keeps the rotated ones, whose reuse is still caught.
+/// the new form) and keep the rotated ones, whose reuse is still caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_refresh_family_migration_keeps_issued_tokens_working_once() {
     let file = ScratchFile::new().expect("a temporary directory");
     let store = SqliteStore::open(file.path(), 2).await.expect("open");
-    let client = fixtures::client();
-    store.insert_client(&client).await.expect("client");
-    let user = fixtures::user("ann@example.com");
-    store.insert_user(&user).await.expect("user");
-    let live = fixtures::grant(&client, &user);
-    let current = RefreshFamily {
-        generation: 0,
-        ..fixtures::refresh(&live)
-    };
-    store
-        .create_grant(&live, Some(current.clone()))
-        .await
-        .expect("live grant");
-    let revoked = fixtures::grant(&client, &user);
-    let revoked_family = fixtures::refresh(&revoked);
-    store
-        .create_grant(&revoked, Some(revoked_family.clone()))
-        .await
-        .expect("revoked grant");
-    store
-        .revoke_grant(revoked.id, fixtures::now())
-        .await
-        .expect("revoke");
-    drop(store);
+    let stores = Stores::from_one(store);
+    let legacy = migration::seed_legacy_tokens(&stores).await;
+    drop(stores);
 
     // Back to the schema before: the current tokens become rows again;
     // add the token the live one replaced, as the old code kept it.
-    let spent = fixtures::token_hash();
     let path = file.path().to_str().expect("a UTF-8 path").to_owned();
     let hex = |h: &gatehouse_core::secret::TokenHash| {
         h.as_bytes()
@@ -123,7 +100,7 @@ async fn the_refresh_family_migration_keeps_issued_tokens_working_once() {
             .map(|b| format!("{b:02X}"))
             .collect::<String>()
     };
-    let (current_hex, spent_hex) = (hex(&current.current), hex(&spent));
+    let (current_hex, spent_hex) = (hex(&legacy.current.current), hex(&legacy.spent));
     tokio::task::spawn_blocking(move || {
         use diesel::RunQueryDsl as _;
         let mut conn = diesel::SqliteConnection::establish(&path).expect("connect");
@@ -149,57 +126,5 @@ async fn the_refresh_family_migration_keeps_issued_tokens_working_once() {
     .expect("the old schema");
 
     let store = SqliteStore::open(file.path(), 2).await.expect("migrate up");
-    let legacy = |hash| PresentedRefresh { hash, claim: None };
-    let (family, standing, grant) = store
-        .find_refresh(&legacy(current.current))
-        .await
-        .expect("find")
-        .expect("the current token moved into its grant");
-    assert_eq!(standing, RefreshStanding::Current);
-    assert_eq!(grant.id, live.id);
-    assert_eq!(family.generation, 0);
-    assert_eq!(family.expires_at, current.expires_at);
-    assert_eq!(
-        family.previous,
-        Some(spent),
-        "the just-rotated token came along"
-    );
-    assert_eq!(
-        store
-            .find_refresh(&legacy(revoked_family.current))
-            .await
-            .expect("find"),
-        None,
-        "a revoked family's token did not"
-    );
-
-    // It works once, into the new form; then the older legacy token is
-    // reuse.
-    let next = fixtures::successor(&family);
-    assert!(matches!(
-        store
-            .rotate_refresh(
-                &legacy(current.current),
-                None,
-                &next,
-                fixtures::now(),
-                time::Duration::ZERO
-            )
-            .await
-            .expect("rotate"),
-        Rotation::Rotated { .. }
-    ));
-    assert_eq!(
-        store
-            .rotate_refresh(
-                &legacy(spent),
-                None,
-                &fixtures::successor(&next),
-                fixtures::now(),
-                time::Duration::ZERO
-            )
-            .await
-            .expect("reuse"),
-        Rotation::Reused(live.id)
-    );
+    migration::legacy_tokens_work_once(&Stores::from_one(store), &legacy).await;
 }

@@ -322,8 +322,10 @@ pub struct PresentedRefresh {
     /// SHA-256 of the whole token, as [`RefreshFamily::current`] stores it.
     pub hash: TokenHash,
     /// The family and generation the token's MAC vouches for; `None` for a
-    /// legacy (opaque) token, or one whose MAC does not verify (which can
-    /// then only match a current token by its hash).
+    /// legacy (opaque) token, or one whose MAC does not verify. A store
+    /// finds a token by its claim's family; without a claim, only a legacy
+    /// family's token, by its hash (so a token whose MAC does not verify
+    /// matches nothing).
     pub claim: Option<RefreshClaim>,
 }
 

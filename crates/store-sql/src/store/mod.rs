@@ -67,14 +67,15 @@ mod users;
 ///
 /// - `take_code`: `UPDATE … SET spent = true WHERE hash = ? AND NOT spent
 ///   RETURNING …`; no row means a replay (or an unknown code).
-/// - `rotate_refresh`: `UPDATE … SET rotated_at = now WHERE hash = ? AND
-///   rotated_at IS NULL AND expires_at > now RETURNING …`, or in the grace
-///   window `UPDATE … SET grace_used = true WHERE … AND NOT grace_used`, then
-///   the successor is inserted in the same transaction. A loser of the race
-///   waits on the winner's row lock, re-reads the row and finds it rotated:
-///   reuse. Reuse revokes the family in its own transaction, committed
-///   before the port returns, so the revocation stands although the request
-///   fails.
+/// - `rotate_refresh`: the family's next state is decided against the
+///   family as read (by the caller, or here), then written with `UPDATE
+///   grants SET … WHERE id = ? AND refresh_generation = ? AND refresh_hash
+///   = ? AND revoked_at IS NULL` ([`crate::prepared::RotateFamily`]). A
+///   loser of the race waits on the winner's row lock, matches nothing,
+///   re-reads the family and finds its token just rotated: reuse (or the
+///   one grace replay). Reuse revokes the family in its own transaction,
+///   committed before the port returns, so the revocation stands although
+///   the request fails.
 /// - `master_key_or_init`: `INSERT … ON CONFLICT DO NOTHING`, then `SELECT`.
 #[macro_export]
 macro_rules! sql_store {
