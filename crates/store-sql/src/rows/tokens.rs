@@ -125,7 +125,7 @@ pub struct RefreshRow {
 }
 
 /// A grant's refresh family, as its columns of `grants`.
-#[derive(Queryable, Selectable, AsChangeset)]
+#[derive(Queryable, Selectable, AsChangeset, Insertable)]
 #[diesel(table_name = grants, treat_none_as_null = true)]
 pub struct FamilyRow {
     pub refresh_generation: Option<i64>,

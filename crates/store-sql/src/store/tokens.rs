@@ -36,30 +36,24 @@ macro_rules! __sql_tokens {
                 refresh: Option<RefreshFamily>,
             ) -> Result<(), StoreError> {
                 let grant_row = GrantRow::new(grant);
-                let family = refresh.as_ref().map(FamilyRow::new);
+                let family = refresh
+                    .as_ref()
+                    .map_or_else(FamilyRow::none, FamilyRow::new);
                 // A legacy family (only ever made by the migration, or a
                 // test) is found by its token's hash.
                 let legacy = refresh
                     .as_ref()
                     .filter(|f| f.generation == 0)
                     .map(|f| hash_bytes(&f.current));
+                // The grant and its family in one row, one statement: no
+                // transaction round trips around it.
                 self.write(async move |conn: &mut $connection| {
-                    let c: &mut $connection = &mut *conn;
-                    $tx(c, async move |c| {
-                        diesel::insert_into(grants::table)
-                            .values(&grant_row)
-                            .execute(c)
-                            .await?;
-                        if let Some(family) = &family {
-                            diesel::update(grants::table.find(grant_row.id))
-                                .set((family, grants::refresh_legacy.eq(legacy)))
-                                .execute(c)
-                                .await?;
-                        }
-                        DbResult::Ok(())
-                    })
-                    .await
-                    .map_err(error::parent_or_conflict("client or user", "grant"))
+                    diesel::insert_into(grants::table)
+                        .values((&grant_row, &family, grants::refresh_legacy.eq(legacy)))
+                        .execute(&mut *conn)
+                        .await
+                        .map(drop)
+                        .map_err(error::parent_or_conflict("client or user", "grant"))
                 })
                 .await
             }
